@@ -1,0 +1,323 @@
+//! From envelope bytes to an entry ready for the log, or a problem.
+
+use sha2::{Digest, Sha256};
+use truce_model::envelope::decode_base64;
+use truce_model::observation::ObservationError;
+use truce_model::{
+    Entry, EntryKind, Envelope, OBSERVATION_PAYLOAD_TYPE, Observation, Problem, ProblemType,
+    SensorKind, Timestamp, pae,
+};
+
+use crate::signature::{SignatureCheck, verify_all};
+
+/// What ingest needs to know about a sensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SensorKey {
+    pub public_key: [u8; 32],
+    pub kind: SensorKind,
+    pub revoked: bool,
+}
+
+/// The sensor registry as ingest sees it.
+pub trait SensorDirectory {
+    fn lookup(&self, sensor: &str) -> Option<SensorKey>;
+}
+
+impl<F: Fn(&str) -> Option<SensorKey>> SensorDirectory for F {
+    fn lookup(&self, sensor: &str) -> Option<SensorKey> {
+        self(sensor)
+    }
+}
+
+/// Limits applied to every observation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IngestPolicy {
+    /// How far in the future of `now` an observation's times may lie, in nanoseconds.
+    pub max_future_skew_ns: i64,
+}
+
+impl Default for IngestPolicy {
+    fn default() -> Self {
+        Self {
+            max_future_skew_ns: 5_000_000_000,
+        }
+    }
+}
+
+/// An observation that passed every check, ready for the sequencer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub sensor: String,
+    pub seq: u64,
+    /// The key that signed it: the sequencer re-checks it is still the sensor's active key.
+    pub public_key: [u8; 32],
+    /// SHA-256 of the payload bytes: an identical re-submission has the same digest.
+    pub payload_sha256: [u8; 32],
+    /// The log entry: the envelope bytes as received, under the observation header.
+    pub entry: Vec<u8>,
+}
+
+/// An item that passed the cheap checks and waits for its signature verdict.
+struct Pending {
+    accepted: Accepted,
+    payload_type: String,
+    payload: Vec<u8>,
+    signature: [u8; 64],
+    signature_index: usize,
+}
+
+/// Checks one envelope.
+pub fn check_one(
+    bytes: &[u8],
+    directory: &impl SensorDirectory,
+    now: Timestamp,
+    policy: &IngestPolicy,
+) -> Result<Accepted, Problem> {
+    check_batch(&[bytes], directory, now, policy)
+        .pop()
+        .unwrap_or_else(|| Err(Problem::new(ProblemType::Internal, "no verdict")))
+}
+
+/// Checks a batch of envelopes; one verdict per item, in order. Problems carry the item's
+/// index. Signatures of the items that pass every other check are verified as one batch.
+pub fn check_batch(
+    items: &[&[u8]],
+    directory: &impl SensorDirectory,
+    now: Timestamp,
+    policy: &IngestPolicy,
+) -> Vec<Result<Accepted, Problem>> {
+    let mut verdicts: Vec<Result<Accepted, Problem>> = Vec::with_capacity(items.len());
+    let mut pending = Vec::new();
+    for (index, bytes) in items.iter().enumerate() {
+        match precheck(bytes, directory, now, policy) {
+            Ok(p) => {
+                pending.push((index, p));
+                verdicts.push(Err(Problem::new(ProblemType::Internal, "unverified")));
+            }
+            Err(problem) => verdicts.push(Err(problem.with_index(index))),
+        }
+    }
+    let messages: Vec<Vec<u8>> = pending
+        .iter()
+        .map(|(_, p)| pae(&p.payload_type, &p.payload))
+        .collect();
+    let checks: Vec<SignatureCheck<'_>> = pending
+        .iter()
+        .zip(&messages)
+        .map(|((_, p), message)| SignatureCheck {
+            public_key: p.accepted.public_key,
+            signature: p.signature,
+            message,
+        })
+        .collect();
+    let ok = verify_all(&checks);
+    for ((index, p), good) in pending.into_iter().zip(ok) {
+        verdicts[index] = if good {
+            Ok(p.accepted)
+        } else {
+            Err(Problem::new(
+                ProblemType::BadSignature,
+                format!(
+                    "signature does not verify with the registered key of sensor {}",
+                    p.accepted.sensor
+                ),
+            )
+            .with_field(format!("signatures[{}].sig", p.signature_index))
+            .with_index(index))
+        };
+    }
+    verdicts
+}
+
+fn precheck(
+    bytes: &[u8],
+    directory: &impl SensorDirectory,
+    now: Timestamp,
+    policy: &IngestPolicy,
+) -> Result<Pending, Problem> {
+    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::new(
+            ProblemType::MalformedJson,
+            format!("not a DSSE envelope: {e}"),
+        )
+    })?;
+    if envelope.payload_type != OBSERVATION_PAYLOAD_TYPE {
+        return Err(Problem::new(
+            ProblemType::BadPayloadType,
+            format!("payloadType must be {OBSERVATION_PAYLOAD_TYPE}"),
+        )
+        .with_field("payloadType"));
+    }
+    let payload = decode_base64(&envelope.payload).map_err(|e| {
+        Problem::new(ProblemType::BadBase64, format!("payload: {e}")).with_field("payload")
+    })?;
+    let observation = Observation::parse(&payload).map_err(|e| match e {
+        ObservationError::Json(message) => Problem::new(
+            ProblemType::MalformedJson,
+            format!("payload is not JSON: {message}"),
+        )
+        .with_field("payload"),
+        ObservationError::Fields(mut errors) => {
+            for e in &mut errors {
+                e.field = format!("payload.{}", e.field);
+            }
+            Problem::fields(ProblemType::InvalidField, &errors)
+        }
+    })?;
+    let key = directory.lookup(&observation.sensor).ok_or_else(|| {
+        Problem::new(
+            ProblemType::UnknownSensor,
+            format!("sensor {} is not registered", observation.sensor),
+        )
+        .with_field("payload.sensor")
+    })?;
+    if key.revoked {
+        return Err(Problem::new(
+            ProblemType::KeyRevoked,
+            format!("the key of sensor {} is revoked", observation.sensor),
+        )
+        .with_field("payload.sensor"));
+    }
+    if !key.kind.may_report(observation.kind) {
+        return Err(Problem::new(
+            ProblemType::KindNotAllowed,
+            format!(
+                "a {} sensor may not report {}",
+                key.kind.as_str(),
+                observation.kind
+            ),
+        )
+        .with_field("payload.kind"));
+    }
+    let limit = now.plus_nanos(policy.max_future_skew_ns);
+    for (field, at) in observation.times() {
+        if at > limit {
+            return Err(Problem::new(
+                ProblemType::TimeInFuture,
+                format!("{at} is after the server's time {now} plus the allowed skew"),
+            )
+            .with_field(format!("payload.{field}")));
+        }
+    }
+    let (signature_index, signature) = envelope
+        .signatures
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.keyid == observation.sensor)
+        .or_else(|| {
+            envelope
+                .signatures
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.keyid.is_empty())
+        })
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemType::BadSignature,
+                format!("no signature with keyid {}", observation.sensor),
+            )
+            .with_field("signatures")
+        })?;
+    let field = format!("signatures[{signature_index}].sig");
+    let raw = decode_base64(&signature.sig).map_err(|e| {
+        Problem::new(ProblemType::BadBase64, format!("signature: {e}")).with_field(&field)
+    })?;
+    let signature = <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
+        Problem::new(
+            ProblemType::BadSignature,
+            format!("an Ed25519 signature has 64 bytes, not {}", raw.len()),
+        )
+        .with_field(&field)
+    })?;
+    let entry = Entry::v1(EntryKind::Observation, bytes)
+        .encode()
+        .map_err(|e| Problem::new(ProblemType::EntryTooLarge, e.to_string()))?;
+    Ok(Pending {
+        accepted: Accepted {
+            sensor: observation.sensor,
+            seq: observation.seq,
+            public_key: key.public_key,
+            payload_sha256: Sha256::digest(&payload).into(),
+            entry,
+        },
+        payload_type: envelope.payload_type,
+        payload,
+        signature,
+        signature_index,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_consensus::SigningKey;
+    use serde_json::json;
+
+    fn key() -> SigningKey {
+        SigningKey::from([9; 32])
+    }
+
+    fn directory(sensor: &str) -> Option<SensorKey> {
+        (sensor == "ua-ac-1").then(|| SensorKey {
+            public_key: key().verification_key().to_bytes(),
+            kind: SensorKind::Acoustic,
+            revoked: false,
+        })
+    }
+
+    fn envelope(seq: u64) -> Vec<u8> {
+        let payload = json!({"sensor": "ua-ac-1", "seq": seq, "observed_at": "2026-01-07T00:00:00Z",
+            "kind": "acoustic.arrival", "data": {"arrival_time": "2026-01-07T00:00:00Z",
+            "arrival_sigma_s": 0.01, "class": "launch"}});
+        let payload = serde_json::to_vec(&payload).unwrap();
+        let env = Envelope::signed(OBSERVATION_PAYLOAD_TYPE, &payload, "ua-ac-1", |m| {
+            key().sign(m).to_bytes()
+        });
+        serde_json::to_vec(&env).unwrap()
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::parse("2026-01-07T00:00:01Z").unwrap()
+    }
+
+    #[test]
+    fn accepts_a_good_envelope_and_logs_its_bytes() {
+        let bytes = envelope(1);
+        let accepted = check_one(&bytes, &directory, now(), &IngestPolicy::default()).unwrap();
+        assert_eq!(accepted.seq, 1);
+        assert!(accepted.entry.ends_with(&bytes));
+    }
+
+    #[test]
+    fn reports_each_bad_item_by_index() {
+        let good = envelope(1);
+        let mut tampered: Envelope = serde_json::from_slice(&envelope(2)).unwrap();
+        tampered.signatures[0].sig = truce_model::envelope::encode_base64(&[1; 64]);
+        let tampered = serde_json::to_vec(&tampered).unwrap();
+        let items: Vec<&[u8]> = vec![&good, b"{not json", &tampered, &good];
+        let verdicts = check_batch(&items, &directory, now(), &IngestPolicy::default());
+        assert!(verdicts[0].is_ok() && verdicts[3].is_ok());
+        let p1 = verdicts[1].as_ref().unwrap_err();
+        assert_eq!(
+            (p1.kind(), p1.index),
+            (Some(ProblemType::MalformedJson), Some(1))
+        );
+        let p2 = verdicts[2].as_ref().unwrap_err();
+        assert_eq!(
+            (p2.kind(), p2.index, p2.field.as_deref()),
+            (
+                Some(ProblemType::BadSignature),
+                Some(2),
+                Some("signatures[0].sig")
+            )
+        );
+    }
+
+    #[test]
+    fn refuses_times_beyond_the_skew() {
+        let early = Timestamp::parse("2026-01-06T23:59:50Z").unwrap();
+        let p = check_one(&envelope(1), &directory, early, &IngestPolicy::default()).unwrap_err();
+        assert_eq!(p.kind(), Some(ProblemType::TimeInFuture));
+        assert_eq!(p.field.as_deref(), Some("payload.observed_at"));
+    }
+}

@@ -1,0 +1,147 @@
+//! Durable storage for truce's log, embedded in one SQLite database (see
+//! docs/adr/0002-sqlite-embedded-store.md).
+//!
+//! One [`Writer`] (owned by the sequencer) appends batches in a single transaction each,
+//! committed with `synchronous=FULL` so a batch is on disk before anyone is told about it.
+//! Any number of [`Reader`]s serve tiles, entries, proofs and the registry from committed
+//! data. The tables are:
+//!
+//! - `entries(idx, data)`: the log entries;
+//! - `nodes(height, idx, hash)`: the hashes of the tile rows, heights 0, 8, 16, …;
+//! - `observations(sensor, seq, idx, payload_sha256)`: which `seq` each sensor used;
+//! - `sensors(id, record)`: the registry, derived from registration and revocation entries;
+//! - `checkpoints(size, note)`: every signed checkpoint published;
+//! - `meta(key, value)`: the log's origin and schema version.
+
+mod reader;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+
+pub use reader::Reader;
+pub use writer::{NewEntry, ObservationRef, SideEffect, Writer};
+
+/// Everything that can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the data directory belongs to log {stored:?}, not {requested:?}")]
+    OriginMismatch { stored: String, requested: String },
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes(height INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+    PRIMARY KEY(height, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS observations(sensor TEXT NOT NULL, seq INTEGER NOT NULL,
+    idx INTEGER NOT NULL, payload_sha256 BLOB NOT NULL, PRIMARY KEY(sensor, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sensors(id TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+";
+
+/// The database file inside a data directory.
+pub fn database_path(dir: &Path) -> PathBuf {
+    dir.join("log.sqlite")
+}
+
+/// The store: opens the writer once and lends pooled read connections.
+pub struct Store {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir` for the log named `origin`, and returns
+    /// it with the one writer, whose frontier is rebuilt from the stored hashes.
+    pub fn open(dir: &Path, origin: &str) -> Result<(Store, Writer), StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let path = database_path(dir);
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.execute_batch(SCHEMA)?;
+        let stored: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
+                r.get(0)
+            })
+            .ok();
+        match stored {
+            Some(stored) if stored != origin => {
+                return Err(StoreError::OriginMismatch {
+                    stored,
+                    requested: origin.to_string(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('origin', ?1), ('schema', '1')",
+                    [origin],
+                )?;
+            }
+        }
+        let store = Store {
+            path,
+            readers: Mutex::new(Vec::new()),
+        };
+        let writer = Writer::new(conn)?;
+        Ok((store, writer))
+    }
+
+    /// The stored origin of the log in `dir`, if the directory holds one.
+    pub fn stored_origin(dir: &Path) -> Result<Option<String>, StoreError> {
+        let path = database_path(dir);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open(&path)?;
+        Ok(conn
+            .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
+                r.get(0)
+            })
+            .ok())
+    }
+
+    /// Runs `f` with a read connection from the pool.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.path)?;
+                c.busy_timeout(std::time::Duration::from_secs(30))?;
+                c.pragma_update(None, "query_only", true)?;
+                c
+            }
+        };
+        let result = f(&Reader::new(&conn));
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 16
+        {
+            pool.push(conn);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests;
