@@ -79,9 +79,9 @@ pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
 
 /// Split `<name>+<8 hex key ID>+<base64 key>` and decode it into `(name, id, 0x01 || key)`.
 fn split_key(text: &str) -> Result<(&str, [u8; 4], [u8; 32]), NoteError> {
-    let mut parts = text.split('+');
-    let (Some(name), Some(id_hex), Some(key_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    // The name has no '+'; the base64 key may contain some.
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
     else {
         return Err(NoteError::MalformedKey("expected name+keyid+key"));
     };
@@ -196,6 +196,11 @@ impl NoteSigner {
 
     pub fn public_key(&self) -> [u8; 32] {
         self.public_key
+    }
+
+    /// A plain Ed25519 signature of `message` with this key (for DSSE envelopes, say).
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
     }
 
     /// The signature line for `text`: `— <name> <base64(key ID || signature)>\n`.

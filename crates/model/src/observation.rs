@@ -457,6 +457,63 @@ fn polygon(value: &Value) -> Result<Value, String> {
     Ok(value.clone())
 }
 
+/// One valid `data` object per kind, for tests and documentation.
+pub fn examples() -> Vec<(&'static str, Value)> {
+    use serde_json::json;
+    let pos = json!({"lat": 48.5, "lon": 37.9});
+    let hash = "a".repeat(64);
+    vec![
+        (
+            "acoustic.arrival",
+            json!({"arrival_time": "2026-01-07T00:00:00.5Z", "arrival_sigma_s": 0.002, "class": "impact"}),
+        ),
+        (
+            "seismic.arrival",
+            json!({"arrival_time": "2026-01-07T00:00:00.5Z", "arrival_sigma_s": 0.01, "class": "unknown", "backazimuth_deg": 10.0, "backazimuth_sigma_deg": 3.0}),
+        ),
+        (
+            "infrasound.arrival",
+            json!({"arrival_time": "2026-01-07T00:00:00.5Z", "arrival_sigma_s": 0.05, "class": "airburst", "position": pos}),
+        ),
+        (
+            "drone.detection",
+            json!({"object_class": "howitzer", "position": pos, "position_sigma_m": 15.0, "count": 1, "confidence": 0.8, "calibre_mm": 152, "evidence": [{"sha256": hash, "media_type": "image/jpeg"}]}),
+        ),
+        (
+            "camera.detection",
+            json!({"object_class": "tank", "position": pos, "position_sigma_m": 30.0, "count": 3, "confidence": 0.6}),
+        ),
+        (
+            "radar.detection",
+            json!({"object_class": "drone", "position": pos, "position_sigma_m": 50.0, "count": 1, "confidence": 0.7, "heading_deg": 270.0, "speed_mps": 40.0}),
+        ),
+        (
+            "satellite.thermal",
+            json!({"position": pos, "acquired_at": "2026-01-07T00:00:00Z", "satellite": "N20", "instrument": "VIIRS", "scan_km": 0.39, "track_km": 0.36, "brightness_k": 330.1, "frp_mw": 4.2, "confidence": "nominal", "daynight": "N"}),
+        ),
+        (
+            "satellite.change",
+            json!({"geometry": {"type": "Polygon", "coordinates": [[[37.0, 48.0], [37.1, 48.0], [37.1, 48.1], [37.0, 48.0]]]}, "change_class": "crater", "acquired_before": "2026-01-06T00:00:00Z", "acquired_after": "2026-01-07T00:00:00Z", "before_sha256": hash, "after_sha256": hash}),
+        ),
+        (
+            "report.patrol",
+            json!({"summary": "two explosions heard", "category": "shelling", "position": pos, "position_sigma_m": 500.0, "event_time": "2026-01-06T23:50:00Z", "time_sigma_s": 60.0}),
+        ),
+        (
+            "report.allegation",
+            json!({"summary": "strike on a school", "category": "shelling", "position": pos, "position_sigma_m": 200.0, "event_time": "2026-01-06T23:00:00Z", "time_sigma_s": 600.0}),
+        ),
+        (
+            "infrastructure.status",
+            json!({"site_id": "zaporizhzhia-npp", "service": "power", "status": "outage", "households_affected": 12000}),
+        ),
+        (
+            "met.surface",
+            json!({"temperature_c": -3.5, "wind_speed_mps": 8.0, "wind_from_deg": 270.0, "pressure_hpa": 1012.0}),
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,61 +581,4 @@ mod tests {
             Observation::from_value(&v).unwrap_or_else(|e| panic!("{kind}: {e}"));
         }
     }
-}
-
-/// One valid `data` object per kind, for tests and documentation.
-pub fn examples() -> Vec<(&'static str, Value)> {
-    use serde_json::json;
-    let pos = json!({"lat": 48.5, "lon": 37.9});
-    let hash = "a".repeat(64);
-    vec![
-        (
-            "acoustic.arrival",
-            json!({"arrival_time": "2026-01-07T00:00:00.5Z", "arrival_sigma_s": 0.002, "class": "impact"}),
-        ),
-        (
-            "seismic.arrival",
-            json!({"arrival_time": "2026-01-07T00:00:00.5Z", "arrival_sigma_s": 0.01, "class": "unknown", "backazimuth_deg": 10.0, "backazimuth_sigma_deg": 3.0}),
-        ),
-        (
-            "infrasound.arrival",
-            json!({"arrival_time": "2026-01-07T00:00:00.5Z", "arrival_sigma_s": 0.05, "class": "airburst", "position": pos}),
-        ),
-        (
-            "drone.detection",
-            json!({"object_class": "howitzer", "position": pos, "position_sigma_m": 15.0, "count": 1, "confidence": 0.8, "calibre_mm": 152, "evidence": [{"sha256": hash, "media_type": "image/jpeg"}]}),
-        ),
-        (
-            "camera.detection",
-            json!({"object_class": "tank", "position": pos, "position_sigma_m": 30.0, "count": 3, "confidence": 0.6}),
-        ),
-        (
-            "radar.detection",
-            json!({"object_class": "drone", "position": pos, "position_sigma_m": 50.0, "count": 1, "confidence": 0.7, "heading_deg": 270.0, "speed_mps": 40.0}),
-        ),
-        (
-            "satellite.thermal",
-            json!({"position": pos, "acquired_at": "2026-01-07T00:00:00Z", "satellite": "N20", "instrument": "VIIRS", "scan_km": 0.39, "track_km": 0.36, "brightness_k": 330.1, "frp_mw": 4.2, "confidence": "nominal", "daynight": "N"}),
-        ),
-        (
-            "satellite.change",
-            json!({"geometry": {"type": "Polygon", "coordinates": [[[37.0, 48.0], [37.1, 48.0], [37.1, 48.1], [37.0, 48.0]]]}, "change_class": "crater", "acquired_before": "2026-01-06T00:00:00Z", "acquired_after": "2026-01-07T00:00:00Z", "before_sha256": hash, "after_sha256": hash}),
-        ),
-        (
-            "report.patrol",
-            json!({"summary": "two explosions heard", "category": "shelling", "position": pos, "position_sigma_m": 500.0, "event_time": "2026-01-06T23:50:00Z", "time_sigma_s": 60.0}),
-        ),
-        (
-            "report.allegation",
-            json!({"summary": "strike on a school", "category": "shelling", "position": pos, "position_sigma_m": 200.0, "event_time": "2026-01-06T23:00:00Z", "time_sigma_s": 600.0}),
-        ),
-        (
-            "infrastructure.status",
-            json!({"site_id": "zaporizhzhia-npp", "service": "power", "status": "outage", "households_affected": 12000}),
-        ),
-        (
-            "met.surface",
-            json!({"temperature_c": -3.5, "wind_speed_mps": 8.0, "wind_from_deg": 270.0, "pressure_hpa": 1012.0}),
-        ),
-    ]
 }

@@ -1,0 +1,306 @@
+//! `truce bench ingest`: the signature-verification limit and end-to-end ingest throughput,
+//! measured in the same run on the same machine.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::json;
+use truce_ingest::{SignatureCheck, verify_all};
+use truce_model::{OBSERVATION_PAYLOAD_TYPE, Timestamp, pae};
+
+use crate::client::Client;
+use crate::sample::{Rng, SampleSensor};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Verification rates (one core single and batch, two cores batch) and end-to-end
+    /// accepted observations per second over HTTP with durable acknowledgement.
+    Ingest {
+        /// Seconds for each verification measurement.
+        #[arg(long, default_value_t = 3.0)]
+        verify_seconds: f64,
+        /// Observations to pre-sign and submit end to end.
+        #[arg(long, default_value_t = 200_000)]
+        observations: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Observations per request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Distinct sensors.
+        #[arg(long, default_value_t = 200)]
+        sensors: usize,
+        /// Print the results as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Ingest {
+            verify_seconds,
+            observations,
+            clients,
+            batch,
+            sensors,
+            json,
+        } => ingest(verify_seconds, observations, clients, batch, sensors, json).await,
+    }
+}
+
+/// Signed messages for the verification measurements.
+fn signed_messages(n: usize) -> Vec<([u8; 32], [u8; 64], Vec<u8>)> {
+    let network = network(64);
+    (0..n)
+        .map(|i| {
+            let sensor = &network[i % network.len()];
+            let payload = payload(sensor, i as u64 + 1);
+            let message = pae(OBSERVATION_PAYLOAD_TYPE, &payload);
+            (
+                sensor.key.public_key(),
+                sensor.key.sign_bytes(&message),
+                message,
+            )
+        })
+        .collect()
+}
+
+/// Verifications per second on `threads` threads, in batches of `batch` (1 = single).
+fn verify_rate(
+    messages: &[([u8; 32], [u8; 64], Vec<u8>)],
+    batch: usize,
+    threads: usize,
+    seconds: f64,
+) -> f64 {
+    let done = AtomicU64::new(0);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let done = &done;
+            scope.spawn(move || {
+                let mut offset = t * batch;
+                while started.elapsed().as_secs_f64() < seconds {
+                    let chunk: Vec<SignatureCheck<'_>> = (0..batch)
+                        .map(|i| {
+                            let (k, s, m) = &messages[(offset + i) % messages.len()];
+                            SignatureCheck {
+                                public_key: *k,
+                                signature: *s,
+                                message: m,
+                            }
+                        })
+                        .collect();
+                    let ok = if batch == 1 {
+                        vec![chunk[0].verify()]
+                    } else {
+                        verify_all(&chunk)
+                    };
+                    assert!(ok.iter().all(|v| *v), "benchmark signatures must verify");
+                    done.fetch_add(batch as u64, Ordering::Relaxed);
+                    offset += batch * threads;
+                }
+            });
+        }
+    });
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn network(n: usize) -> Vec<SampleSensor> {
+    let base = crate::sample::sensors(1);
+    let mut rng = Rng::new(99);
+    (0..n)
+        .map(|i| {
+            let id = format!("bench-ac-{i:04}");
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            seed[8..16].copy_from_slice(&rng.next_u64().to_be_bytes());
+            SampleSensor {
+                key: truce_ledger::NoteSigner::new(&id, seed)
+                    .unwrap_or_else(|_| unreachable!("valid id")),
+                id,
+                kind: "acoustic",
+                operator: ["UA", "FR", "US", "GB"][i % 4],
+                position: base[i % 6].position,
+            }
+        })
+        .collect()
+}
+
+/// A realistic acoustic arrival payload.
+fn payload(sensor: &SampleSensor, seq: u64) -> Vec<u8> {
+    let at = Timestamp::parse("2026-01-07T03:00:00Z")
+        .map(|t| t.plus_nanos(seq as i64 * 7_919_000))
+        .unwrap_or_else(|_| Timestamp::from_unix_nanos(0));
+    serde_json::to_vec(&json!({
+        "sensor": sensor.id, "seq": seq, "observed_at": at.to_string(), "kind": "acoustic.arrival",
+        "data": {"arrival_time": at.to_string(), "arrival_sigma_s": 0.002, "class": "launch",
+                 "backazimuth_deg": 123.4, "backazimuth_sigma_deg": 2.0, "snr": 17.0}}))
+    .unwrap_or_default()
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn ingest(
+    verify_seconds: f64,
+    observations: usize,
+    clients: usize,
+    batch: usize,
+    sensor_count: usize,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let server_chunk = batch.div_ceil(cores).max(2);
+    println!(
+        "machine: {cores} cores; batch verification in chunks of {server_chunk} (as the server splits a {batch}-item request)"
+    );
+    let messages = tokio::task::spawn_blocking(|| signed_messages(4096)).await?;
+    let single = verify_rate(&messages, 1, 1, verify_seconds);
+    println!("ed25519-consensus single verification, 1 core:   {single:>9.0} /s");
+    let batch_one = verify_rate(&messages, server_chunk, 1, verify_seconds);
+    println!("ed25519-consensus batch verification, 1 core:    {batch_one:>9.0} /s");
+    let batch_all = verify_rate(&messages, server_chunk, cores, verify_seconds);
+    println!(
+        "ed25519-consensus batch verification, {cores} cores:   {batch_all:>9.0} /s  (the limit)"
+    );
+
+    // Pre-sign the load, on every core, before the clock starts.
+    let network = Arc::new(network(sensor_count));
+    let per = observations.div_ceil(cores);
+    let mut parts = Vec::new();
+    for t in 0..cores {
+        let network = network.clone();
+        parts.push(tokio::task::spawn_blocking(move || {
+            (t * per..((t + 1) * per).min(observations))
+                .map(|i| {
+                    let sensor = &network[i % network.len()];
+                    let seq = (i / network.len()) as u64 + 1;
+                    crate::submit::envelope(&sensor.key, &sensor.id, &payload(sensor, seq))
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut envelopes = Vec::with_capacity(observations);
+    for p in parts {
+        envelopes.extend(p.await?);
+    }
+
+    let data = tempfile::tempdir()?;
+    let port = free_port()?;
+    let token = "bench-admin-token-0123456789";
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data")
+        .arg(data.path())
+        .args(["--admin-token", token])
+        .env("TRUCE_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start `truce serve`")?;
+    let url = format!("http://127.0.0.1:{port}");
+    let client = Client::new(&url)?;
+    let mut tries = 0;
+    while client.get_bytes("/healthz").await.is_err() {
+        tries += 1;
+        if tries > 100 {
+            bail!("the server did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for sensor in network.iter() {
+        let body = serde_json::to_vec(
+            &json!({"id": sensor.id, "kind": "acoustic", "operator": sensor.operator,
+            "position": {"lat": sensor.position.lat, "lon": sensor.position.lon},
+            "public_key": crate::keys::public_key_base64(&sensor.key)}),
+        )?;
+        let (status, value) = client
+            .send(
+                Method::POST,
+                "/v1/sensors",
+                "application/json",
+                body,
+                Some(token),
+            )
+            .await?;
+        if !status.is_success() {
+            bail!("registering {}: {status} {value}", sensor.id);
+        }
+    }
+
+    let envelopes = Arc::new(envelopes);
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (envelopes, next, accepted, client) = (
+            envelopes.clone(),
+            next.clone(),
+            accepted.clone(),
+            client.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let from = next.fetch_add(batch, Ordering::Relaxed);
+                if from >= envelopes.len() {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let to = (from + batch).min(envelopes.len());
+                let response = client.submit(&envelopes[from..to]).await?;
+                let ok = response["accepted"].as_u64().unwrap_or(0);
+                if ok != (to - from) as u64 {
+                    bail!("the server rejected items: {}", response["results"]);
+                }
+                accepted.fetch_add(ok, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let end_to_end = accepted.load(Ordering::Relaxed) as f64 / elapsed;
+    let metrics = client.get_text("/metrics").await?;
+    let commits = metric(&metrics, "truce_commit_entries_count");
+    let committed = metric(&metrics, "truce_commit_entries_sum");
+    let _ = child.kill().await;
+    println!(
+        "end to end over HTTP, durable acks:              {end_to_end:>9.0} /s  ({} observations in {elapsed:.2} s, {clients} clients x {batch} per request)",
+        accepted.load(Ordering::Relaxed)
+    );
+    println!(
+        "group commit: {committed:.0} entries in {commits:.0} fsynced transactions ({:.0} per commit)",
+        committed / commits.max(1.0)
+    );
+    let ratio = end_to_end / batch_all;
+    println!(
+        "ratio end-to-end / {cores}-core batch limit: {ratio:.2} (target >= 0.50: {})",
+        if ratio >= 0.5 { "met" } else { "NOT met" }
+    );
+    if as_json {
+        println!(
+            "{}",
+            json!({"cores": cores, "single_1core": single, "batch_1core": batch_one,
+                   "batch_all_cores": batch_all, "end_to_end": end_to_end, "ratio": ratio,
+                   "observations": observations, "clients": clients, "batch": batch,
+                   "commits": commits, "committed": committed})
+        );
+    }
+    Ok(())
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,112 @@
+//! A small HTTP client for truce's API.
+
+use anyhow::{Context, bail};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A client of one truce server.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Self {
+            http,
+            base: url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// GETs `path`; `None` on 404.
+    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let url = self.url(path);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let status = response.status();
+        let body = response.bytes().await?.to_vec();
+        if !status.is_success() {
+            bail!("GET {url}: {status}: {}", String::from_utf8_lossy(&body));
+        }
+        Ok(Some(body))
+    }
+
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let bytes = self
+            .get_bytes(path)
+            .await?
+            .with_context(|| format!("GET {}: not found", self.url(path)))?;
+        String::from_utf8(bytes).context("response is not UTF-8")
+    }
+
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        let text = self.get_text(path).await?;
+        serde_json::from_str(&text).with_context(|| format!("GET {}: not JSON", self.url(path)))
+    }
+
+    /// Sends a request body and returns the status and the JSON answer.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        token: Option<&str>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let url = self.url(path);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}"))?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+
+    /// POSTs envelopes as NDJSON and returns the per-item results.
+    pub async fn submit(&self, envelopes: &[Vec<u8>]) -> anyhow::Result<Value> {
+        let mut body = Vec::with_capacity(envelopes.iter().map(|e| e.len() + 1).sum());
+        for e in envelopes {
+            body.extend_from_slice(e);
+            body.push(b'\n');
+        }
+        let (status, value) = self
+            .send(
+                reqwest::Method::POST,
+                "/v1/observations",
+                "application/x-ndjson",
+                body,
+                None,
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("POST /v1/observations: {status}: {value}");
+        }
+        Ok(value)
+    }
+}

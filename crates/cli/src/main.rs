@@ -1,0 +1,97 @@
+//! `truce`: the one binary. Argument parsing, wiring and exit codes; the work is in the
+//! library crates.
+
+mod bench;
+mod client;
+mod demo;
+mod keys;
+mod sample;
+mod sensors;
+mod serve;
+mod submit;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "truce",
+    version,
+    about = "Ceasefire monitoring: a verifiable log of signed sensor observations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: ingest, log, checkpoints, tiles, proofs.
+    Serve(serve::ServeArgs),
+    /// Write a new Ed25519 key pair (for a sensor or a log).
+    Keygen(keys::KeygenArgs),
+    /// Manage the sensor registry of a running server.
+    #[command(subcommand)]
+    Sensors(sensors::SensorsCommand),
+    /// Sign (if needed) and submit observations from an NDJSON file.
+    Submit(submit::SubmitArgs),
+    /// Audit a log: signature, consistency with what was seen before, tiles, inclusion.
+    Verify(verify::VerifyArgs),
+    /// Measure throughput.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Start a server, register sample sensors, submit a sample batch and audit the log.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRUCE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Keygen(args) => keys::run(args),
+            Command::Sensors(cmd) => sensors::run(cmd).await,
+            Command::Submit(args) => submit::run(args).await,
+            Command::Verify(args) => verify::run(args).await,
+            Command::Bench(cmd) => bench::run(cmd).await,
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads a file, or returns the argument itself when it is not a path to a file.
+pub fn text_or_file(arg: &str) -> anyhow::Result<String> {
+    let path = PathBuf::from(arg);
+    if path.is_file() {
+        Ok(std::fs::read_to_string(&path)?.trim().to_string())
+    } else {
+        Ok(arg.trim().to_string())
+    }
+}

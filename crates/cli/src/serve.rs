@@ -1,0 +1,116 @@
+//! `truce serve`: flags and environment variables over an optional TOML file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use truce_server::{ServerConfig, SystemClock};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML file of settings (unknown keys are errors); flags and environment win over it.
+    #[arg(long, env = "TRUCE_CONFIG")]
+    config: Option<PathBuf>,
+    /// The data directory (log, keys, registry).
+    #[arg(long, env = "TRUCE_DATA")]
+    data: Option<PathBuf>,
+    /// The address to listen on.
+    #[arg(long, env = "TRUCE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// The admin token (default: generated once and kept in DATA/admin.token).
+    #[arg(long, env = "TRUCE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// The log's origin (name), fixed when the log is created.
+    #[arg(long, env = "TRUCE_ORIGIN")]
+    origin: Option<String>,
+    /// How often to sign a checkpoint when the log grew, in milliseconds.
+    #[arg(long, env = "TRUCE_CHECKPOINT_INTERVAL_MS")]
+    checkpoint_interval_ms: Option<u64>,
+    /// The most items one NDJSON request may carry.
+    #[arg(long, env = "TRUCE_MAX_BATCH_ITEMS")]
+    max_batch_items: Option<usize>,
+    /// The largest request body in bytes.
+    #[arg(long, env = "TRUCE_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// How far in the future observation times may lie, in seconds.
+    #[arg(long, env = "TRUCE_MAX_FUTURE_SKEW_S")]
+    max_future_skew_s: Option<f64>,
+}
+
+impl ServeArgs {
+    /// The settings: defaults, then the file, then environment and flags.
+    pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        let mut c = match &self.config {
+            Some(path) => ServerConfig::from_file(path)?,
+            None => ServerConfig::default(),
+        };
+        if let Some(v) = &self.data {
+            c.data = v.clone();
+        }
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if let Some(v) = &self.admin_token {
+            c.admin_token = Some(v.clone());
+        }
+        if let Some(v) = &self.origin {
+            c.origin = Some(v.clone());
+        }
+        if let Some(v) = self.checkpoint_interval_ms {
+            c.checkpoint_interval_ms = v;
+        }
+        if let Some(v) = self.max_batch_items {
+            c.max_batch_items = v;
+        }
+        if let Some(v) = self.max_body_bytes {
+            c.max_body_bytes = v;
+        }
+        if let Some(v) = self.max_future_skew_s {
+            c.max_future_skew_s = v;
+        }
+        Ok(c)
+    }
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let data = config.data.clone();
+    let mut server = truce_server::start(config, Arc::new(SystemClock))
+        .await
+        .context("cannot start the server")?;
+    println!("truce log verifier key: {}", server.vkey);
+    println!("  (also written to {})", data.join("log.vkey").display());
+    println!("listening on http://{}", server.addr);
+    if let Some(stop) = server.take_shutdown() {
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop.send(());
+        });
+    }
+    server.wait().await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,329 @@
+//! `truce verify`: an auditor's check of a truce log, trusting nothing but the pinned key.
+//!
+//! 1. The checkpoint must carry a valid signature by the pinned key.
+//! 2. It must be consistent with the last checkpoint this auditor saw (kept in the state
+//!    file): same size means same root; a larger size needs a valid consistency proof.
+//!    Anything else is a fork.
+//! 3. With `--full`, every hash tile and entry bundle is fetched, every entry's leaf hash is
+//!    checked against the level-0 tiles, and the tree is recomputed up to the root.
+//! 4. Each `--entry N` is proved included in the checkpoint's tree.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::task::JoinSet;
+use truce_ledger::{
+    Checkpoint, Hash, NoteVerifier, TileAuditError, TileKind, TilePath, decode_entry_bundle,
+    leaf_hash, recompute_root_from_tiles, tiles_for_size, verify_consistency, verify_inclusion,
+};
+use truce_model::envelope::{decode_base64, encode_base64};
+
+use crate::client::Client;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The log's base URL.
+    #[arg(long)]
+    log: String,
+    /// The log's verifier key (C2SP vkey text), or a file holding it.
+    #[arg(long)]
+    key: String,
+    /// Where to keep the last checkpoint seen, to prove the log only grows.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Recompute the whole tree from the tiles and check every entry.
+    #[arg(long)]
+    full: bool,
+    /// Prove that this entry is in the log (repeatable).
+    #[arg(long = "entry")]
+    entries: Vec<u64>,
+}
+
+/// What the auditor remembers between runs.
+#[derive(Debug, Serialize, Deserialize)]
+struct AuditState {
+    origin: String,
+    size: u64,
+    root: String,
+    checkpoint: String,
+}
+
+/// The outcome of an audit.
+#[derive(Debug)]
+pub struct Audit {
+    pub checkpoint: Checkpoint,
+    pub lines: Vec<String>,
+}
+
+pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    let audit = audit(
+        &args.log,
+        &args.key,
+        args.state.as_ref(),
+        args.full,
+        &args.entries,
+    )
+    .await?;
+    for line in &audit.lines {
+        println!("{line}");
+    }
+    println!(
+        "OK: log {} at size {} verified",
+        audit.checkpoint.origin, audit.checkpoint.size
+    );
+    Ok(())
+}
+
+/// Runs every requested check; an error names what failed.
+pub async fn audit(
+    log: &str,
+    key: &str,
+    state: Option<&PathBuf>,
+    full: bool,
+    entries: &[u64],
+) -> anyhow::Result<Audit> {
+    let vkey = crate::text_or_file(key)?;
+    let verifier = NoteVerifier::from_vkey(&vkey).map_err(|e| anyhow!("bad verifier key: {e}"))?;
+    let client = Client::new(log)?;
+    let note = client.get_text("/checkpoint").await?;
+    let checkpoint =
+        Checkpoint::open(&note, &verifier).map_err(|e| anyhow!("BAD CHECKPOINT: {e}"))?;
+    if checkpoint.origin != verifier.name() {
+        bail!(
+            "BAD CHECKPOINT: origin {:?} is not the key's name {:?}",
+            checkpoint.origin,
+            verifier.name()
+        );
+    }
+    let mut lines = vec![format!(
+        "checkpoint: size {} root {} signed by {}",
+        checkpoint.size,
+        encode_base64(&checkpoint.root),
+        verifier.name()
+    )];
+    if let Some(path) = state {
+        lines.push(check_against_state(&client, &checkpoint, path).await?);
+    }
+    if full {
+        lines.push(check_all_tiles(&client, &checkpoint).await?);
+    }
+    for index in entries {
+        lines.push(check_inclusion(&client, &checkpoint, *index).await?);
+    }
+    if let Some(path) = state {
+        let saved = AuditState {
+            origin: checkpoint.origin.clone(),
+            size: checkpoint.size,
+            root: encode_base64(&checkpoint.root),
+            checkpoint: note,
+        };
+        std::fs::write(path, serde_json::to_string_pretty(&saved)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(Audit { checkpoint, lines })
+}
+
+fn hash_from(value: &Value) -> anyhow::Result<Hash> {
+    let text = value.as_str().context("hash is not a string")?;
+    let bytes = decode_base64(text).context("hash is not base64")?;
+    <Hash>::try_from(bytes.as_slice()).map_err(|_| anyhow!("hash is not 32 bytes"))
+}
+
+async fn check_against_state(
+    client: &Client,
+    checkpoint: &Checkpoint,
+    path: &PathBuf,
+) -> anyhow::Result<String> {
+    if !path.exists() {
+        return Ok(format!(
+            "state: first visit, remembering size {}",
+            checkpoint.size
+        ));
+    }
+    let state: AuditState = serde_json::from_str(&std::fs::read_to_string(path)?)
+        .with_context(|| format!("{} is not an audit state file", path.display()))?;
+    if state.origin != checkpoint.origin {
+        bail!(
+            "state file is for log {:?}, not {:?}",
+            state.origin,
+            checkpoint.origin
+        );
+    }
+    let old_root = hash_from(&Value::String(state.root.clone()))?;
+    if checkpoint.size < state.size {
+        bail!(
+            "FORK: the log shrank from size {} (seen before) to {}",
+            state.size,
+            checkpoint.size
+        );
+    }
+    if checkpoint.size == state.size {
+        if checkpoint.root != old_root {
+            bail!(
+                "FORK: two validly signed checkpoints for size {} with different roots ({} seen before, {} now)",
+                state.size,
+                state.root,
+                encode_base64(&checkpoint.root)
+            );
+        }
+        return Ok(format!("state: unchanged at size {}", state.size));
+    }
+    let proof = client
+        .get_json(&format!(
+            "/v1/proof/consistency?from={}&to={}",
+            state.size, checkpoint.size
+        ))
+        .await?;
+    let hashes = proof["proof"]
+        .as_array()
+        .context("consistency proof has no hashes")?
+        .iter()
+        .map(hash_from)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    verify_consistency(
+        state.size,
+        checkpoint.size,
+        &old_root,
+        &checkpoint.root,
+        &hashes,
+    )
+    .map_err(|e| {
+        anyhow!(
+            "FORK: checkpoint of size {} is not consistent with the size {} seen before: {e}",
+            checkpoint.size,
+            state.size
+        )
+    })?;
+    Ok(format!(
+        "consistency: size {} extends size {} seen before",
+        checkpoint.size, state.size
+    ))
+}
+
+/// Fetches every tile of the tree, a few at a time.
+async fn fetch_tiles(
+    client: &Client,
+    tiles: Vec<TilePath>,
+) -> anyhow::Result<HashMap<String, Option<Vec<u8>>>> {
+    let mut fetched = HashMap::new();
+    let mut tasks = JoinSet::new();
+    let mut queue = tiles.into_iter();
+    loop {
+        while tasks.len() < 16 {
+            let Some(tile) = queue.next() else { break };
+            let client = client.clone();
+            tasks.spawn(async move {
+                let name = tile.to_string();
+                let bytes = client.get_bytes(&name).await;
+                (name, bytes)
+            });
+        }
+        let Some(done) = tasks.join_next().await else {
+            break;
+        };
+        let (name, bytes) = done?;
+        fetched.insert(name, bytes?);
+    }
+    Ok(fetched)
+}
+
+async fn check_all_tiles(client: &Client, checkpoint: &Checkpoint) -> anyhow::Result<String> {
+    let tiles = tiles_for_size(checkpoint.size);
+    let count = tiles.len();
+    let fetched = fetch_tiles(client, tiles.clone()).await?;
+    let get = |tile: &TilePath| -> Result<Vec<u8>, String> {
+        fetched
+            .get(&tile.to_string())
+            .cloned()
+            .flatten()
+            .ok_or_else(|| "missing (404)".to_string())
+    };
+    // Every entry must hash to the leaf hash in the level-0 tile.
+    for tile in tiles.iter().filter(|t| t.kind == TileKind::Entries) {
+        let bundle = get(tile).map_err(|e| anyhow!("TILE {tile}: {e}"))?;
+        let entries = decode_entry_bundle(&bundle).map_err(|e| anyhow!("TILE {tile}: {e}"))?;
+        if entries.len() != usize::from(tile.width) {
+            bail!(
+                "TILE {tile}: holds {} entries, expected {}",
+                entries.len(),
+                tile.width
+            );
+        }
+        let hash_tile = TilePath {
+            kind: TileKind::Hash { level: 0 },
+            ..*tile
+        };
+        let hashes = get(&hash_tile).map_err(|e| anyhow!("TILE {hash_tile}: {e}"))?;
+        for (i, entry) in entries.iter().enumerate() {
+            let index = tile.index * 256 + i as u64;
+            let stored = hashes.get(i * 32..i * 32 + 32);
+            if stored != Some(&leaf_hash(entry)[..]) {
+                bail!(
+                    "ENTRY {index}: its bytes do not hash to the leaf hash in {hash_tile}: the entry or the tile was altered"
+                );
+            }
+        }
+    }
+    let root =
+        recompute_root_from_tiles(checkpoint.size, |tile| get(tile)).map_err(|e| match e {
+            TileAuditError::Fetch { tile, error } => anyhow!("TILE {tile}: {error}"),
+            other => anyhow!("TILE {other}"),
+        })?;
+    if root != checkpoint.root {
+        bail!(
+            "ROOT MISMATCH: the tiles give root {} for size {}, the checkpoint says {}",
+            encode_base64(&root),
+            checkpoint.size,
+            encode_base64(&checkpoint.root)
+        );
+    }
+    Ok(format!(
+        "full: {count} tiles fetched, {} entries and the root recomputed",
+        checkpoint.size
+    ))
+}
+
+async fn check_inclusion(
+    client: &Client,
+    checkpoint: &Checkpoint,
+    index: u64,
+) -> anyhow::Result<String> {
+    if index >= checkpoint.size {
+        bail!(
+            "ENTRY {index}: not in the checkpoint's tree of size {}",
+            checkpoint.size
+        );
+    }
+    let entry = client.get_json(&format!("/v1/entries/{index}")).await?;
+    let data = decode_base64(entry["entry"].as_str().context("entry has no bytes")?)
+        .context("entry bytes are not base64")?;
+    let proof = client
+        .get_json(&format!(
+            "/v1/proof/inclusion?index={index}&tree_size={}",
+            checkpoint.size
+        ))
+        .await?;
+    let hashes = proof["proof"]
+        .as_array()
+        .context("inclusion proof has no hashes")?
+        .iter()
+        .map(hash_from)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    verify_inclusion(
+        &leaf_hash(&data),
+        index,
+        checkpoint.size,
+        &hashes,
+        &checkpoint.root,
+    )
+    .map_err(|e| anyhow!("ENTRY {index}: not included in the checkpoint's tree: {e}"))?;
+    Ok(format!(
+        "inclusion: entry {index} ({}) is in the tree of size {}",
+        entry["kind"].as_str().unwrap_or("unknown kind"),
+        checkpoint.size
+    ))
+}

@@ -1,0 +1,141 @@
+//! Server settings: defaults, an optional TOML file (unknown keys are errors), then
+//! environment variables and flags (applied by the binary) on top.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Every setting of `truce serve`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Where the log, its key and the registry live.
+    pub data: PathBuf,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The admin token; when absent, one is generated and kept in `DATA/admin.token`.
+    pub admin_token: Option<String>,
+    /// The log's origin line (and its key's name), fixed when the log is created; by default
+    /// the stored one, or `truce.local/log` for a new log.
+    pub origin: Option<String>,
+    /// How often a new checkpoint is signed when the log has grown, in milliseconds.
+    pub checkpoint_interval_ms: u64,
+    /// The most items one NDJSON request may carry.
+    pub max_batch_items: usize,
+    /// The largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// How far in the future an observation's times may lie, in seconds.
+    pub max_future_skew_s: f64,
+    /// The most entries the sequencer commits in one transaction.
+    pub max_commit_entries: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("truce-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            admin_token: None,
+            origin: None,
+            checkpoint_interval_ms: 1000,
+            max_batch_items: 10_000,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_future_skew_s: 5.0,
+            max_commit_entries: 50_000,
+        }
+    }
+}
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+impl ServerConfig {
+    /// Reads a TOML file; unknown keys are errors.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks the settings make sense together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, message: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                message: message.to_string(),
+            })
+        };
+        if self.checkpoint_interval_ms == 0 {
+            return invalid("checkpoint_interval_ms", "must be at least 1");
+        }
+        if self.max_batch_items == 0 {
+            return invalid("max_batch_items", "must be at least 1");
+        }
+        if self.max_body_bytes < 1024 {
+            return invalid("max_body_bytes", "must be at least 1024");
+        }
+        if !(self.max_future_skew_s.is_finite() && self.max_future_skew_s >= 0.0) {
+            return invalid("max_future_skew_s", "must be a non-negative number");
+        }
+        if self.max_commit_entries == 0 {
+            return invalid("max_commit_entries", "must be at least 1");
+        }
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            return invalid("admin_token", "must be at least 16 characters");
+        }
+        if let Some(origin) = &self.origin
+            && truce_ledger::NoteSigner::new(origin, [0; 32]).is_err()
+        {
+            return invalid("origin", "must be a valid note key name (no spaces or '+')");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = ServerConfig::from_toml("listen = \"127.0.0.1:1\"\nlisten_port = 3").unwrap_err();
+        assert!(err.contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn file_values_override_defaults() {
+        let c =
+            ServerConfig::from_toml("checkpoint_interval_ms = 250\norigin = \"example.org/log\"")
+                .unwrap();
+        assert_eq!(c.checkpoint_interval_ms, 250);
+        assert_eq!(c.origin.as_deref(), Some("example.org/log"));
+        assert_eq!(c.max_batch_items, ServerConfig::default().max_batch_items);
+        c.validate().unwrap();
+    }
+}

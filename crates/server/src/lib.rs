@@ -1,0 +1,265 @@
+//! truce's server: the only crate that knows HTTP.
+//!
+//! [`start`] opens the store in the data directory, loads (or creates) the log's signing
+//! key, starts the [`sequencer`], the checkpoint publisher and the HTTP API ([`router`]).
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod sequencer;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::sync::{Mutex, oneshot};
+use tokio::task::JoinHandle;
+use truce_ledger::NoteSigner;
+use truce_store::Store;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use config::{ConfigError, ServerConfig};
+pub use state::AppState;
+
+/// The origin a new log gets when none is configured.
+pub const DEFAULT_ORIGIN: &str = "truce.local/log";
+
+/// Why the server could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] truce_store::StoreError),
+    #[error(transparent)]
+    Sequencer(#[from] sequencer::SequencerError),
+    #[error("log key {path}: {message}")]
+    Key { path: String, message: String },
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/checkpoint", get(routes::log::checkpoint))
+        .route("/tile/{*path}", get(routes::log::tile))
+        .route("/v1/proof/inclusion", get(routes::log::inclusion))
+        .route("/v1/proof/consistency", get(routes::log::consistency))
+        .route("/v1/entries/{index}", get(routes::log::entry))
+        .route(
+            "/v1/observations",
+            post(routes::observations::submit).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/sensors",
+            get(routes::sensors::list).post(routes::sensors::register),
+        )
+        .route(
+            "/v1/sensors/{id}",
+            get(routes::sensors::show).delete(routes::sensors::revoke),
+        )
+        .route("/metrics", get(routes::ops::metrics))
+        .route("/v1/openapi.json", get(routes::ops::openapi))
+        .route("/healthz", get(routes::ops::health))
+        .fallback(|| async {
+            error::ApiError::new(truce_model::ProblemType::NotFound, "no such endpoint")
+        })
+        .with_state(state)
+}
+
+/// A running server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// The log's verifier key (C2SP vkey text).
+    pub vkey: String,
+    pub admin_token: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServerError>>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections, finishes in-flight requests, signs a last checkpoint
+    /// and waits for the sequencer to finish.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) -> Result<(), ServerError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(ServerError::Io(std::io::Error::other(e))),
+        }
+    }
+
+    /// A sender that stops the server (for signal handlers).
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+/// Loads the log's key from `DIR/log.key`, creating it on first start.
+fn load_or_create_key(dir: &Path, origin: &str) -> Result<NoteSigner, ServerError> {
+    let path = dir.join("log.key");
+    let key_error = |message: String| ServerError::Key {
+        path: path.display().to_string(),
+        message,
+    };
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)?;
+        let signer = NoteSigner::from_skey(text.trim()).map_err(|e| key_error(e.to_string()))?;
+        if signer.name() != origin {
+            return Err(key_error(format!(
+                "the key is for log {:?}, not {origin:?}",
+                signer.name()
+            )));
+        }
+        return Ok(signer);
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| key_error(e.to_string()))?;
+    let signer = NoteSigner::new(origin, seed).map_err(|e| key_error(e.to_string()))?;
+    write_private(&path, &format!("{}\n", signer.skey()))?;
+    Ok(signer)
+}
+
+/// Writes a secret file readable only by its owner.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+fn load_or_create_admin_token(config: &ServerConfig) -> Result<String, ServerError> {
+    if let Some(token) = &config.admin_token {
+        return Ok(token.clone());
+    }
+    let path = config.data.join("admin.token");
+    if path.exists() {
+        return Ok(std::fs::read_to_string(&path)?.trim().to_string());
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
+    let token = hex::encode(bytes);
+    write_private(&path, &format!("{token}\n"))?;
+    Ok(token)
+}
+
+/// Starts the server on `config.listen` with the given clock.
+pub async fn start(
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, ServerError> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data)?;
+    let origin = match (&config.origin, Store::stored_origin(&config.data)?) {
+        (Some(o), _) => o.clone(),
+        (None, Some(stored)) => stored,
+        (None, None) => DEFAULT_ORIGIN.to_string(),
+    };
+    let signer = load_or_create_key(&config.data, &origin)?;
+    let vkey = signer.vkey();
+    std::fs::write(config.data.join("log.vkey"), format!("{vkey}\n"))?;
+    let admin_token = load_or_create_admin_token(&config)?;
+    let (store, writer) = Store::open(&config.data, &origin)?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let registry: sequencer::Registry = Arc::new(RwLock::new(Default::default()));
+    let (sequencer, sequencer_thread) = sequencer::Sequencer::start(
+        writer,
+        signer,
+        registry.clone(),
+        config.max_commit_entries,
+        metrics.clone(),
+    )?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let interval = Duration::from_millis(config.checkpoint_interval_ms);
+    let state = AppState {
+        store: Arc::new(store),
+        checkpoint_signed: Arc::new(Mutex::new((
+            sequencer.latest_checkpoint().size,
+            Instant::now(),
+        ))),
+        sequencer,
+        registry,
+        config: Arc::new(config),
+        admin_token: admin_token.clone().into(),
+        clock,
+        metrics,
+        vkey: vkey.clone().into(),
+    };
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let (stop_publisher, publisher_stopped) = oneshot::channel::<()>();
+    let publisher = tokio::spawn(publish_checkpoints(
+        state.clone(),
+        interval,
+        publisher_stopped,
+    ));
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        tracing::info!(%addr, "listening");
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = shutdown_rx.await;
+            })
+            .await;
+        let _ = stop_publisher.send(());
+        let _ = publisher.await;
+        // In-flight requests are done: sign what they appended, then let the sequencer go.
+        if let Err(p) = state.sequencer.checkpoint().await {
+            tracing::warn!(detail = %p.detail, "final checkpoint failed");
+        }
+        drop(state);
+        let _ = tokio::task::spawn_blocking(move || sequencer_thread.join()).await;
+        tracing::info!("stopped");
+        served.map_err(ServerError::Io)
+    });
+    Ok(RunningServer {
+        addr,
+        vkey,
+        admin_token,
+        shutdown: Some(shutdown_tx),
+        task,
+    })
+}
+
+/// Signs a checkpoint every `interval` while the log grows.
+async fn publish_checkpoints(state: AppState, interval: Duration, mut stop: oneshot::Receiver<()>) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = ticker.tick() => {}
+        }
+        if state.sequencer.size() == state.sequencer.latest_checkpoint().size {
+            continue;
+        }
+        match state.sequencer.checkpoint().await {
+            Ok(signed) => {
+                *state.checkpoint_signed.lock().await = (signed.size, Instant::now());
+                tracing::debug!(size = signed.size, "checkpoint signed");
+            }
+            Err(p) => tracing::warn!(detail = %p.detail, "checkpoint failed"),
+        }
+    }
+}

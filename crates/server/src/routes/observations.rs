@@ -1,0 +1,238 @@
+//! `POST /v1/observations`: one DSSE envelope (`application/json`) or many
+//! (`application/x-ndjson`, one per line).
+
+use std::time::Instant;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+use truce_ingest::{Accepted, SensorKey, check_batch};
+use truce_model::{Problem, ProblemType};
+
+use super::b64;
+use crate::error::{ApiError, problem_response};
+use crate::sequencer::Appended;
+use crate::state::AppState;
+
+/// Batches at least this long are checked on several threads.
+const PARALLEL_FROM: usize = 64;
+
+#[derive(Debug, Serialize)]
+struct ItemResult {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leaf_hash: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<Problem>,
+}
+
+enum Shape {
+    Single,
+    Batch,
+}
+
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let response = match receive(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(kind) = e.0.kind() {
+                state.metrics.rejected(kind);
+            }
+            e.into_response()
+        }
+    };
+    state.metrics.ingest_latency(started.elapsed());
+    response
+}
+
+async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let shape = match media_type.as_str() {
+        "application/json" => Shape::Single,
+        "application/x-ndjson" => Shape::Batch,
+        other => {
+            return Err(ApiError::new(
+                ProblemType::UnsupportedMediaType,
+                format!(
+                    "Content-Type {other:?}: send application/json (one envelope) or application/x-ndjson (one per line)"
+                ),
+            ));
+        }
+    };
+    let limit = state.config.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            ProblemType::BodyTooLarge,
+            format!("the body exceeds {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let items: Vec<&[u8]> = match shape {
+        Shape::Single => vec![&bytes[..]],
+        Shape::Batch => bytes
+            .split(|b| *b == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .collect(),
+    };
+    if items.len() > state.config.max_batch_items {
+        return Err(ApiError::new(
+            ProblemType::TooManyItems,
+            format!(
+                "{} items; the most one request may carry is {}",
+                items.len(),
+                state.config.max_batch_items
+            ),
+        ));
+    }
+    let verdicts = check(state, &items).await?;
+    let results = append(state, verdicts).await;
+    Ok(match shape {
+        Shape::Single => single_response(results.into_iter().next()),
+        Shape::Batch => batch_response(results),
+    })
+}
+
+/// Checks items on the blocking pool, split across threads for large batches.
+async fn check(
+    state: &AppState,
+    items: &[&[u8]],
+) -> Result<Vec<Result<Accepted, Problem>>, ApiError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = if items.len() >= PARALLEL_FROM {
+        items.len().div_ceil(threads)
+    } else {
+        items.len().max(1)
+    };
+    let now = state.clock.now();
+    let policy = state.ingest_policy();
+    let mut tasks = Vec::new();
+    for (n, part) in items.chunks(chunk).enumerate() {
+        let owned: Vec<Vec<u8>> = part.iter().map(|i| i.to_vec()).collect();
+        let registry = state.registry.clone();
+        let offset = n * chunk;
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let refs: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+            let lookup = |id: &str| -> Option<SensorKey> {
+                registry.read().ok().and_then(|m| m.get(id).cloned())
+            };
+            let mut verdicts = check_batch(&refs, &lookup, now, &policy);
+            for v in &mut verdicts {
+                if let Err(p) = v {
+                    p.index = p.index.map(|i| i + offset);
+                }
+            }
+            verdicts
+        }));
+    }
+    let mut verdicts = Vec::with_capacity(items.len());
+    for task in tasks {
+        verdicts.extend(task.await.map_err(ApiError::internal)?);
+    }
+    Ok(verdicts)
+}
+
+/// Sends the accepted items to the sequencer; one result per item.
+async fn append(
+    state: &AppState,
+    verdicts: Vec<Result<Accepted, Problem>>,
+) -> Vec<Result<Appended, Problem>> {
+    let mut accepted = Vec::new();
+    let mut positions = Vec::new();
+    let mut results: Vec<Result<Appended, Problem>> = Vec::with_capacity(verdicts.len());
+    for (i, v) in verdicts.into_iter().enumerate() {
+        match v {
+            Ok(a) => {
+                positions.push(i);
+                accepted.push(a);
+                results.push(Err(Problem::new(ProblemType::Internal, "pending")));
+            }
+            Err(p) => results.push(Err(p)),
+        }
+    }
+    if !accepted.is_empty() {
+        let appended = state.sequencer.append_observations(accepted).await;
+        for (i, r) in positions.into_iter().zip(appended) {
+            results[i] = r.map_err(|p| p.with_index(i));
+        }
+    }
+    let (mut new, mut duplicates) = (0, 0);
+    for r in &results {
+        match r {
+            Ok(a) if a.duplicate => duplicates += 1,
+            Ok(_) => new += 1,
+            Err(p) => {
+                if let Some(kind) = p.kind() {
+                    state.metrics.rejected(kind);
+                }
+            }
+        }
+    }
+    state.metrics.accepted(new, duplicates);
+    results
+}
+
+fn single_response(result: Option<Result<Appended, Problem>>) -> Response {
+    match result {
+        Some(Ok(a)) => {
+            let status = if a.duplicate {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            let body = json!({"log_index": a.index, "leaf_hash": b64(&a.leaf_hash), "duplicate": a.duplicate});
+            (status, axum::Json(body)).into_response()
+        }
+        Some(Err(mut p)) => {
+            p.index = None;
+            problem_response(&p)
+        }
+        None => problem_response(&Problem::new(ProblemType::MalformedJson, "empty body")),
+    }
+}
+
+fn batch_response(results: Vec<Result<Appended, Problem>>) -> Response {
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let items: Vec<ItemResult> = results
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| match r {
+            Ok(a) => ItemResult {
+                index,
+                log_index: Some(a.index),
+                leaf_hash: Some(b64(&a.leaf_hash)),
+                duplicate: a.duplicate,
+                problem: None,
+            },
+            Err(p) => ItemResult {
+                index,
+                log_index: None,
+                leaf_hash: None,
+                duplicate: false,
+                problem: Some(p),
+            },
+        })
+        .collect();
+    let body = json!({"accepted": accepted, "rejected": items.len() - accepted, "results": items});
+    (StatusCode::OK, axum::Json(body)).into_response()
+}

@@ -1,0 +1,585 @@
+//! The sequencer: the one thread that appends to the log.
+//!
+//! Requests queue on a channel. The sequencer takes everything waiting (up to a limit),
+//! decides each item (duplicate, replay, revoked key), appends the survivors in one durable
+//! transaction and only then answers: group commit, so many observations share one fsync.
+//! It also signs checkpoints, so the tree it signs is always the tree on disk.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use truce_ingest::{Accepted, SensorKey};
+use truce_ledger::{Checkpoint, Hash, NoteSigner};
+use truce_model::{
+    Entry, EntryKind, Problem, ProblemType, SensorRecord, SensorRegistration, SensorRevocation,
+    SensorStatus, Timestamp,
+};
+use truce_store::{NewEntry, SideEffect, StoreError, Writer};
+
+use crate::metrics::Metrics;
+
+/// Where an observation landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    /// True when this exact observation was already in the log.
+    pub duplicate: bool,
+}
+
+/// The latest signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub note: String,
+}
+
+/// The registry as ingest reads it, kept current by the sequencer.
+pub type Registry = Arc<RwLock<HashMap<String, SensorKey>>>;
+
+enum Command {
+    Observations {
+        items: Vec<Accepted>,
+        reply: oneshot::Sender<Vec<Result<Appended, Problem>>>,
+    },
+    Register {
+        registration: SensorRegistration,
+        at: Timestamp,
+        reply: oneshot::Sender<Result<(SensorRecord, bool), Problem>>,
+    },
+    Revoke {
+        sensor: String,
+        reason: Option<String>,
+        at: Timestamp,
+        reply: oneshot::Sender<Result<(SensorRecord, bool), Problem>>,
+    },
+    Checkpoint {
+        reply: oneshot::Sender<Result<SignedCheckpoint, Problem>>,
+    },
+}
+
+impl Command {
+    fn weight(&self) -> usize {
+        match self {
+            Command::Observations { items, .. } => items.len(),
+            _ => 1,
+        }
+    }
+}
+
+/// The handle the rest of the server uses to talk to the sequencer.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<Command>,
+    size: watch::Receiver<u64>,
+    checkpoint: watch::Receiver<SignedCheckpoint>,
+}
+
+/// Errors that stop the sequencer from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum SequencerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot sign a checkpoint: {0}")]
+    Sign(String),
+}
+
+fn unavailable() -> Problem {
+    Problem::new(ProblemType::Unavailable, "the log is shutting down")
+}
+
+fn internal(e: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %e, "append failed");
+    Problem::new(
+        ProblemType::Internal,
+        "the log could not append; nothing was logged",
+    )
+}
+
+impl Sequencer {
+    /// Starts the sequencer thread. It runs until every handle is dropped.
+    pub fn start(
+        mut writer: Writer,
+        signer: NoteSigner,
+        registry: Registry,
+        max_commit_entries: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Sequencer, JoinHandle<()>), SequencerError> {
+        let mut sensors: HashMap<String, SensorRecord> = writer
+            .reader()
+            .sensors()?
+            .into_iter()
+            .map(|r| (r.registration.id.clone(), r))
+            .collect();
+        publish_registry(&registry, sensors.values());
+        let existing = writer.reader().latest_checkpoint()?;
+        let first = match existing {
+            Some((size, note)) if size == writer.size() => SignedCheckpoint { size, note },
+            _ => {
+                sign_checkpoint(&mut writer, &signer).map_err(|p| SequencerError::Sign(p.detail))?
+            }
+        };
+        let (tx, mut rx) = mpsc::channel::<Command>(4096);
+        let (size_tx, size) = watch::channel(writer.size());
+        let (checkpoint_tx, checkpoint) = watch::channel(first);
+        let thread = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || {
+                while let Some(first) = rx.blocking_recv() {
+                    let mut weight = first.weight();
+                    let mut batch = vec![first];
+                    while weight < max_commit_entries {
+                        match rx.try_recv() {
+                            Ok(next) => {
+                                weight += next.weight();
+                                batch.push(next);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let mut round = Round {
+                        writer: &mut writer,
+                        sensors: &mut sensors,
+                        signer: &signer,
+                        checkpoint: &checkpoint_tx,
+                        metrics: &metrics,
+                    };
+                    round.run(batch);
+                    publish_registry(&registry, sensors.values());
+                    let _ = size_tx.send(writer.size());
+                }
+            })
+            .map_err(StoreError::Io)?;
+        Ok((
+            Sequencer {
+                tx,
+                size,
+                checkpoint,
+            },
+            thread,
+        ))
+    }
+
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+        closed: impl FnOnce() -> T,
+    ) -> T {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(command(reply)).await.is_err() {
+            return closed();
+        }
+        answer.await.unwrap_or_else(|_| closed())
+    }
+
+    /// Appends checked observations; one result per item, in order.
+    pub async fn append_observations(
+        &self,
+        items: Vec<Accepted>,
+    ) -> Vec<Result<Appended, Problem>> {
+        let n = items.len();
+        self.ask(
+            |reply| Command::Observations { items, reply },
+            || vec![Err(unavailable()); n],
+        )
+        .await
+    }
+
+    /// Registers a sensor. The flag is true when the registration was already in the log.
+    pub async fn register(
+        &self,
+        registration: SensorRegistration,
+        at: Timestamp,
+    ) -> Result<(SensorRecord, bool), Problem> {
+        self.ask(
+            |reply| Command::Register {
+                registration,
+                at,
+                reply,
+            },
+            || Err(unavailable()),
+        )
+        .await
+    }
+
+    /// Revokes a sensor's key. The flag is true when it was already revoked.
+    pub async fn revoke(
+        &self,
+        sensor: String,
+        reason: Option<String>,
+        at: Timestamp,
+    ) -> Result<(SensorRecord, bool), Problem> {
+        self.ask(
+            |reply| Command::Revoke {
+                sensor,
+                reason,
+                at,
+                reply,
+            },
+            || Err(unavailable()),
+        )
+        .await
+    }
+
+    /// Signs a checkpoint of the current tree if it grew since the last one.
+    pub async fn checkpoint(&self) -> Result<SignedCheckpoint, Problem> {
+        self.ask(|reply| Command::Checkpoint { reply }, || Err(unavailable()))
+            .await
+    }
+
+    /// The number of entries on disk.
+    pub fn size(&self) -> u64 {
+        *self.size.borrow()
+    }
+
+    /// A receiver of the log size, changed after every commit.
+    pub fn watch_size(&self) -> watch::Receiver<u64> {
+        self.size.clone()
+    }
+
+    /// The latest signed checkpoint.
+    pub fn latest_checkpoint(&self) -> SignedCheckpoint {
+        self.checkpoint.borrow().clone()
+    }
+}
+
+fn publish_registry<'a>(registry: &Registry, sensors: impl Iterator<Item = &'a SensorRecord>) {
+    let keys = sensors
+        .filter_map(|r| {
+            Some((
+                r.registration.id.clone(),
+                SensorKey {
+                    public_key: r.registration.public_key_bytes().ok()?,
+                    kind: r.registration.kind,
+                    revoked: r.status == SensorStatus::Revoked,
+                },
+            ))
+        })
+        .collect();
+    if let Ok(mut map) = registry.write() {
+        *map = keys;
+    }
+}
+
+fn sign_checkpoint(writer: &mut Writer, signer: &NoteSigner) -> Result<SignedCheckpoint, Problem> {
+    let checkpoint = Checkpoint {
+        origin: signer.name().to_string(),
+        size: writer.size(),
+        root: writer.root(),
+        extensions: Vec::new(),
+    };
+    let note = checkpoint.sign(signer).map_err(internal)?;
+    writer
+        .store_checkpoint(checkpoint.size, &note)
+        .map_err(internal)?;
+    Ok(SignedCheckpoint {
+        size: checkpoint.size,
+        note,
+    })
+}
+
+/// What each command in a round is waiting for.
+enum Pending {
+    Observations {
+        slots: Vec<Result<Slot, Problem>>,
+        reply: oneshot::Sender<Vec<Result<Appended, Problem>>>,
+    },
+    Sensor {
+        slot: Result<(Slot, SensorRecord), Problem>,
+        reply: oneshot::Sender<Result<(SensorRecord, bool), Problem>>,
+    },
+    Checkpoint {
+        reply: oneshot::Sender<Result<SignedCheckpoint, Problem>>,
+    },
+}
+
+/// An entry's place: new (position in this round's appends) or already logged.
+#[derive(Clone, Copy)]
+enum Slot {
+    New(usize),
+    Existing(u64),
+}
+
+struct Round<'a> {
+    writer: &'a mut Writer,
+    sensors: &'a mut HashMap<String, SensorRecord>,
+    signer: &'a NoteSigner,
+    checkpoint: &'a watch::Sender<SignedCheckpoint>,
+    metrics: &'a Metrics,
+}
+
+impl Round<'_> {
+    fn run(&mut self, batch: Vec<Command>) {
+        let before = self.sensors.clone();
+        let mut entries: Vec<NewEntry> = Vec::new();
+        let mut seen: HashMap<(String, u64), ([u8; 32], usize)> = HashMap::new();
+        let mut pending = Vec::with_capacity(batch.len());
+        // The writer's size does not move during a round: new entries go at base + position.
+        let base = self.writer.size();
+        for command in batch {
+            pending.push(match command {
+                Command::Observations { items, reply } => Pending::Observations {
+                    slots: items
+                        .into_iter()
+                        .map(|item| self.observation(item, base, &mut entries, &mut seen))
+                        .collect(),
+                    reply,
+                },
+                Command::Register {
+                    registration,
+                    at,
+                    reply,
+                } => Pending::Sensor {
+                    slot: self.register(registration, at, base, &mut entries),
+                    reply,
+                },
+                Command::Revoke {
+                    sensor,
+                    reason,
+                    at,
+                    reply,
+                } => Pending::Sensor {
+                    slot: self.revoke(&sensor, reason, at, base, &mut entries),
+                    reply,
+                },
+                Command::Checkpoint { reply } => Pending::Checkpoint { reply },
+            });
+        }
+        let placed = if entries.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let placed = self.writer.append(&entries).map_err(internal);
+            if placed.is_ok() {
+                self.metrics.committed(entries.len() as u64);
+            }
+            placed
+        };
+        if placed.is_err() {
+            *self.sensors = before;
+        }
+        let resolve = |slot: Slot| -> Result<Appended, Problem> {
+            let placed = placed.as_ref().map_err(Clone::clone)?;
+            Ok(match slot {
+                Slot::New(i) => Appended {
+                    index: placed[i].0,
+                    leaf_hash: placed[i].1,
+                    duplicate: false,
+                },
+                Slot::Existing(index) => Appended {
+                    index,
+                    leaf_hash: self.leaf_hash(index, placed)?,
+                    duplicate: true,
+                },
+            })
+        };
+        let mut checkpoint_replies = Vec::new();
+        for p in pending {
+            match p {
+                Pending::Observations { slots, reply } => {
+                    let results = slots.into_iter().map(|s| s.and_then(&resolve)).collect();
+                    let _ = reply.send(results);
+                }
+                Pending::Sensor { slot, reply } => {
+                    let result = slot
+                        .and_then(|(slot, record)| resolve(slot).map(|a| (record, a.duplicate)));
+                    let _ = reply.send(result);
+                }
+                Pending::Checkpoint { reply } => checkpoint_replies.push(reply),
+            }
+        }
+        for reply in checkpoint_replies {
+            let last = self.checkpoint.borrow().clone();
+            let result = if last.size == self.writer.size() {
+                Ok(last)
+            } else {
+                sign_checkpoint(self.writer, self.signer)
+            };
+            if let Ok(signed) = &result {
+                self.checkpoint.send_replace(signed.clone());
+            }
+            let _ = reply.send(result);
+        }
+    }
+
+    /// The leaf hash of an entry logged before (or earlier in this round).
+    fn leaf_hash(&self, index: u64, placed: &[(u64, Hash)]) -> Result<Hash, Problem> {
+        if let Some((_, hash)) = placed.iter().find(|(i, _)| *i == index) {
+            return Ok(*hash);
+        }
+        let hashes = self.writer.reader().row(0, index, 1).map_err(internal)?;
+        hashes
+            .first()
+            .copied()
+            .ok_or_else(|| internal(format!("leaf {index} missing")))
+    }
+
+    fn observation(
+        &mut self,
+        item: Accepted,
+        base: u64,
+        entries: &mut Vec<NewEntry>,
+        seen: &mut HashMap<(String, u64), ([u8; 32], usize)>,
+    ) -> Result<Slot, Problem> {
+        let Some(record) = self.sensors.get(&item.sensor) else {
+            return Err(Problem::new(
+                ProblemType::UnknownSensor,
+                format!("sensor {} is not registered", item.sensor),
+            )
+            .with_field("payload.sensor"));
+        };
+        let current_key = record.registration.public_key_bytes().ok();
+        if record.status == SensorStatus::Revoked || current_key != Some(item.public_key) {
+            return Err(Problem::new(
+                ProblemType::KeyRevoked,
+                format!(
+                    "the key that signed this observation of {} is revoked",
+                    item.sensor
+                ),
+            )
+            .with_field("payload.sensor"));
+        }
+        let replay = |index: u64| {
+            Problem::new(
+                ProblemType::Replay,
+                format!(
+                    "sensor {} already used seq {} for a different observation (log index {index})",
+                    item.sensor, item.seq
+                ),
+            )
+            .with_field("payload.seq")
+        };
+        let key = (item.sensor.clone(), item.seq);
+        if let Some((digest, position)) = seen.get(&key) {
+            return if *digest == item.payload_sha256 {
+                Ok(Slot::New(*position))
+            } else {
+                Err(replay(base + *position as u64))
+            };
+        }
+        if let Some(found) = self
+            .writer
+            .find_observation(&item.sensor, item.seq)
+            .map_err(internal)?
+        {
+            return if found.payload_sha256 == item.payload_sha256 {
+                Ok(Slot::Existing(found.index))
+            } else {
+                Err(replay(found.index))
+            };
+        }
+        let position = entries.len();
+        seen.insert(key, (item.payload_sha256, position));
+        entries.push(NewEntry {
+            data: item.entry,
+            effect: SideEffect::Observation {
+                sensor: item.sensor,
+                seq: item.seq,
+                payload_sha256: item.payload_sha256,
+            },
+        });
+        Ok(Slot::New(position))
+    }
+
+    fn register(
+        &mut self,
+        registration: SensorRegistration,
+        at: Timestamp,
+        base: u64,
+        entries: &mut Vec<NewEntry>,
+    ) -> Result<(Slot, SensorRecord), Problem> {
+        if let Some(existing) = self.sensors.get(&registration.id) {
+            match existing.status {
+                SensorStatus::Active if existing.registration == registration => {
+                    return Ok((Slot::Existing(existing.registered_index), existing.clone()));
+                }
+                SensorStatus::Active => {
+                    return Err(Problem::new(
+                        ProblemType::SensorExists,
+                        format!(
+                            "sensor {} is registered with other details; revoke it first",
+                            registration.id
+                        ),
+                    )
+                    .with_field("id"));
+                }
+                SensorStatus::Revoked
+                    if existing.registration.public_key == registration.public_key =>
+                {
+                    return Err(Problem::new(
+                        ProblemType::KeyRevoked,
+                        "a revoked key cannot be registered again",
+                    )
+                    .with_field("public_key"));
+                }
+                SensorStatus::Revoked => {}
+            }
+        }
+        let body = serde_json::to_vec(&serde_json::json!({
+            "sensor": registration,
+            "registered_at": at,
+        }))
+        .map_err(internal)?;
+        let position = entries.len();
+        let record = SensorRecord {
+            registration,
+            status: SensorStatus::Active,
+            registered_index: base + position as u64,
+            revoked_index: None,
+        };
+        self.push_sensor_entry(EntryKind::SensorRegistration, &body, &record, entries)?;
+        Ok((Slot::New(position), record))
+    }
+
+    fn revoke(
+        &mut self,
+        sensor: &str,
+        reason: Option<String>,
+        at: Timestamp,
+        base: u64,
+        entries: &mut Vec<NewEntry>,
+    ) -> Result<(Slot, SensorRecord), Problem> {
+        let Some(existing) = self.sensors.get(sensor) else {
+            return Err(Problem::new(
+                ProblemType::NotFound,
+                format!("sensor {sensor} is not registered"),
+            ));
+        };
+        if let (SensorStatus::Revoked, Some(index)) = (existing.status, existing.revoked_index) {
+            return Ok((Slot::Existing(index), existing.clone()));
+        }
+        let revocation = SensorRevocation {
+            sensor: sensor.to_string(),
+            public_key: existing.registration.public_key.clone(),
+            revoked_at: at,
+            reason,
+        };
+        let body = serde_json::to_vec(&revocation).map_err(internal)?;
+        let position = entries.len();
+        let mut record = existing.clone();
+        record.status = SensorStatus::Revoked;
+        record.revoked_index = Some(base + position as u64);
+        self.push_sensor_entry(EntryKind::KeyRevocation, &body, &record, entries)?;
+        Ok((Slot::New(position), record))
+    }
+
+    fn push_sensor_entry(
+        &mut self,
+        kind: EntryKind,
+        body: &[u8],
+        record: &SensorRecord,
+        entries: &mut Vec<NewEntry>,
+    ) -> Result<(), Problem> {
+        let data = Entry::v1(kind, body)
+            .encode()
+            .map_err(|e| Problem::new(ProblemType::EntryTooLarge, e.to_string()))?;
+        entries.push(NewEntry {
+            data,
+            effect: SideEffect::Sensor(record.clone()),
+        });
+        self.sensors
+            .insert(record.registration.id.clone(), record.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,37 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Mutex;
+use truce_ingest::IngestPolicy;
+use truce_store::Store;
+
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+use crate::sequencer::{Registry, Sequencer};
+
+/// The server's shared state.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub sequencer: Sequencer,
+    pub registry: Registry,
+    pub config: Arc<ServerConfig>,
+    pub admin_token: Arc<str>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    /// The log's verifier key (C2SP vkey).
+    pub vkey: Arc<str>,
+    /// When the latest checkpoint was signed, with its size.
+    pub checkpoint_signed: Arc<Mutex<(u64, Instant)>>,
+}
+
+impl AppState {
+    pub fn ingest_policy(&self) -> IngestPolicy {
+        IngestPolicy {
+            max_future_skew_ns: (self.config.max_future_skew_s * 1e9) as i64,
+        }
+    }
+}
