@@ -145,10 +145,11 @@ impl Sequencer {
                         signer: &signer,
                         checkpoint: &checkpoint_tx,
                         metrics: &metrics,
+                        registry: &registry,
+                        size: &size_tx,
+                        sensors_changed: false,
                     };
                     round.run(batch);
-                    publish_registry(&registry, sensors.values());
-                    let _ = size_tx.send(writer.size());
                 }
             })
             .map_err(StoreError::Io)?;
@@ -299,6 +300,8 @@ enum Pending {
 #[derive(Clone, Copy)]
 enum Slot {
     New(usize),
+    /// The same observation as an earlier item of this round.
+    Repeat(usize),
     Existing(u64),
 }
 
@@ -308,6 +311,9 @@ struct Round<'a> {
     signer: &'a NoteSigner,
     checkpoint: &'a watch::Sender<SignedCheckpoint>,
     metrics: &'a Metrics,
+    registry: &'a Registry,
+    size: &'a watch::Sender<u64>,
+    sensors_changed: bool,
 }
 
 impl Round<'_> {
@@ -359,6 +365,12 @@ impl Round<'_> {
         if placed.is_err() {
             *self.sensors = before;
         }
+        // Publish the new state before anyone hears of it: a client told "registered" or
+        // "logged" must find the registry and the size already updated.
+        if self.sensors_changed {
+            publish_registry(self.registry, self.sensors.values());
+        }
+        self.size.send_replace(self.writer.size());
         let resolve = |slot: Slot| -> Result<Appended, Problem> {
             let placed = placed.as_ref().map_err(Clone::clone)?;
             Ok(match slot {
@@ -366,6 +378,11 @@ impl Round<'_> {
                     index: placed[i].0,
                     leaf_hash: placed[i].1,
                     duplicate: false,
+                },
+                Slot::Repeat(i) => Appended {
+                    index: placed[i].0,
+                    leaf_hash: placed[i].1,
+                    duplicate: true,
                 },
                 Slot::Existing(index) => Appended {
                     index,
@@ -453,7 +470,7 @@ impl Round<'_> {
         let key = (item.sensor.clone(), item.seq);
         if let Some((digest, position)) = seen.get(&key) {
             return if *digest == item.payload_sha256 {
-                Ok(Slot::New(*position))
+                Ok(Slot::Repeat(*position))
             } else {
                 Err(replay(base + *position as u64))
             };
@@ -580,6 +597,7 @@ impl Round<'_> {
         });
         self.sensors
             .insert(record.registration.id.clone(), record.clone());
+        self.sensors_changed = true;
         Ok(())
     }
 }
