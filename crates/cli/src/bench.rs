@@ -41,6 +41,18 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The storage limit alone: durable appends per second through the store's writer.
+    Store {
+        /// Entries to append.
+        #[arg(long, default_value_t = 200_000)]
+        entries: usize,
+        /// Entries per durable commit.
+        #[arg(long, default_value_t = 800)]
+        batch: usize,
+        /// Distinct sensors.
+        #[arg(long, default_value_t = 200)]
+        sensors: usize,
+    },
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -53,6 +65,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             sensors,
             json,
         } => ingest(verify_seconds, observations, clients, batch, sensors, json).await,
+        BenchCommand::Store {
+            entries,
+            batch,
+            sensors,
+        } => tokio::task::spawn_blocking(move || store(entries, batch, sensors)).await?,
     }
 }
 
@@ -303,4 +320,51 @@ fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// Appends realistic observation entries straight through the store's writer.
+fn store(entries: usize, batch: usize, sensors: usize) -> anyhow::Result<()> {
+    use truce_store::{NewEntry, SideEffect, Store};
+    let dir = tempfile::tempdir()?;
+    let (_store, mut writer) = Store::open(dir.path(), "bench/log")?;
+    let network = network(sensors.max(1));
+    let all: Vec<NewEntry> = (0..entries)
+        .map(|i| {
+            let sensor = &network[i % network.len()];
+            let seq = (i / network.len()) as u64 + 1;
+            let payload = payload(sensor, seq);
+            let envelope = crate::submit::envelope(&sensor.key, &sensor.id, &payload);
+            NewEntry {
+                data: truce_model::Entry::v1(truce_model::EntryKind::Observation, &envelope)
+                    .encode()
+                    .unwrap_or_default(),
+                effect: SideEffect::Observation {
+                    sensor: sensor.id.clone(),
+                    seq,
+                    payload_sha256: sha2::Digest::finalize(
+                        <sha2::Sha256 as sha2::Digest>::new_with_prefix(&payload),
+                    )
+                    .into(),
+                },
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    let mut commits = 0;
+    for chunk in all.chunks(batch.max(1)) {
+        for e in chunk {
+            if let SideEffect::Observation { sensor, seq, .. } = &e.effect {
+                writer.find_observation(sensor, *seq)?;
+            }
+        }
+        writer.append(chunk)?;
+        commits += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "store: {entries} entries in {commits} durable commits in {elapsed:.2} s: {:.0} entries/s, {:.1} ms per commit",
+        entries as f64 / elapsed,
+        elapsed * 1000.0 / commits as f64
+    );
+    Ok(())
 }

@@ -121,7 +121,10 @@ pub async fn audit(
             root: encode_base64(&checkpoint.root),
             checkpoint: note,
         };
-        std::fs::write(path, serde_json::to_string_pretty(&saved)?)
+        // Write beside, then rename: a crash never leaves a half-written state file.
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, serde_json::to_string_pretty(&saved)?)
+            .and_then(|()| std::fs::rename(&temporary, path))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(Audit { checkpoint, lines })

@@ -1,8 +1,10 @@
 //! Tampering with the stored log behind the server's back must be caught by `truce verify`.
 //!
 //! Each test builds a log of 601 entries (one registration and 600 observations: two full
-//! 256-leaf tiles and a partial one), audits it once, stops the server, alters the SQLite
-//! database directly, restarts the server and audits again.
+//! 256-leaf tiles and a partial one), audits it once, then serves a copy of it and alters
+//! the SQLite database behind the running server's back (an insider's edit), and audits
+//! again. A server restarted on a store whose hashes no longer give its last checkpoint's
+//! root refuses to start.
 
 mod common;
 
@@ -41,7 +43,9 @@ async fn build_log(dir: &Path, state: &Path) -> PathBuf {
 }
 
 fn open_db(dir: &Path) -> Connection {
-    Connection::open(dir.join("log.sqlite")).expect("open log.sqlite")
+    let db = Connection::open(dir.join("log.sqlite")).expect("open log.sqlite");
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db
 }
 
 fn entry(db: &Connection, idx: u64) -> Vec<u8> {
@@ -63,22 +67,37 @@ fn set_entry(db: &Connection, idx: u64, data: &[u8]) {
     assert_eq!(n, 1, "entry {idx} updated");
 }
 
+/// Stored hashes: row 0 (leaf hashes) beside the entries, higher tile rows in `nodes`.
 fn set_node(db: &Connection, height: u32, idx: u64, hash: &[u8]) {
-    let n = db
-        .execute(
+    let n = if height == 0 {
+        db.execute(
+            "UPDATE entries SET leaf = ?1 WHERE idx = ?2",
+            params![hash, idx as i64],
+        )
+    } else {
+        db.execute(
             "UPDATE nodes SET hash = ?1 WHERE height = ?2 AND idx = ?3",
             params![hash, height, idx as i64],
         )
-        .unwrap();
+    }
+    .unwrap();
     assert_eq!(n, 1, "node ({height}, {idx}) updated");
 }
 
 fn node(db: &Connection, height: u32, idx: u64) -> Vec<u8> {
-    db.query_row(
-        "SELECT hash FROM nodes WHERE height = ?1 AND idx = ?2",
-        params![height, idx as i64],
-        |r| r.get(0),
-    )
+    if height == 0 {
+        db.query_row(
+            "SELECT leaf FROM entries WHERE idx = ?1",
+            [idx as i64],
+            |r| r.get(0),
+        )
+    } else {
+        db.query_row(
+            "SELECT hash FROM nodes WHERE height = ?1 AND idx = ?2",
+            params![height, idx as i64],
+            |r| r.get(0),
+        )
+    }
     .expect("the node exists")
 }
 
@@ -105,12 +124,12 @@ async fn altered_entry_bytes_are_named_by_verify() {
     let dir = tmp.path().join("log");
     let state = tmp.path().join("state.json");
     let vkey = build_log(&dir, &state).await;
+    let server = Server::start(&dir, 50).await;
     {
         let db = open_db(&dir);
         let original = entry(&db, 300);
         set_entry(&db, 300, &forged(&original));
     }
-    let server = Server::start(&dir, 50).await;
     let state = state.to_str().unwrap();
     // The checkpoint itself is unchanged, so the state check alone passes...
     verify(&server.url, &vkey, &["--state", state])
@@ -145,8 +164,8 @@ async fn altered_stored_hashes_are_named_by_tile() {
     // (1) A leaf hash in the first level-0 tile: entry 10 no longer matches it.
     let leaf = tmp.path().join("leaf");
     common::copy_dir(&base, &leaf);
-    set_node(&open_db(&leaf), 0, 10, &[0xAB; 32]);
     let mut server = Server::start(&leaf, 50).await;
+    set_node(&open_db(&leaf), 0, 10, &[0xAB; 32]);
     let outcome = verify(&server.url, &vkey, &["--full"]).await;
     outcome.assert_fails_with("tile/0/000");
     outcome.assert_fails_with("ENTRY 10");
@@ -155,23 +174,25 @@ async fn altered_stored_hashes_are_named_by_tile() {
     // (2) The level-1 hash of the first full level-0 tile (height 8, index 0).
     let interior = tmp.path().join("interior");
     common::copy_dir(&base, &interior);
-    set_node(&open_db(&interior), 8, 0, &[0xCD; 32]);
     let mut server = Server::start(&interior, 50).await;
+    set_node(&open_db(&interior), 8, 0, &[0xCD; 32]);
     let outcome = verify(&server.url, &vkey, &["--full"]).await;
     outcome.assert_fails_with("TILE tile/");
     outcome.assert_fails_with("tile/1/000");
     server.kill().await;
+    // The server itself will not sign on top of such a store again.
+    common::assert_serve_refuses(&interior, "does not match its own latest checkpoint").await;
 
     // (3) The level-1 hash of the second full level-0 tile (height 8, index 1).
     let second = tmp.path().join("second");
     common::copy_dir(&base, &second);
+    let server = Server::start(&second, 50).await;
     {
         let db = open_db(&second);
         let mut hash = node(&db, 8, 1);
         hash[0] ^= 1;
         set_node(&db, 8, 1, &hash);
     }
-    let server = Server::start(&second, 50).await;
     let outcome = verify(&server.url, &vkey, &["--full"]).await;
     outcome.assert_fails_with("TILE tile/");
     outcome.assert_fails_with("tile/0/001");
@@ -196,8 +217,8 @@ async fn consistent_rewrites_of_entry_and_leaf_hash_are_caught() {
     // Inside the second full tile: tile/1/000.p/2 no longer agrees with tile/0/001.
     let full = tmp.path().join("full");
     common::copy_dir(&base, &full);
-    rewrite(&full, 300);
     let mut server = Server::start(&full, 50).await;
+    rewrite(&full, 300);
     let outcome = verify(&server.url, &vkey, &["--full"]).await;
     outcome.assert_fails_with("TILE tile/0/001");
     verify(&server.url, &vkey, &["--entry", "300"])
@@ -208,8 +229,8 @@ async fn consistent_rewrites_of_entry_and_leaf_hash_are_caught() {
     // In the partial right-edge tile: only the recomputed root can tell.
     let edge = tmp.path().join("edge");
     common::copy_dir(&base, &edge);
+    let mut server = Server::start(&edge, 50).await;
     rewrite(&edge, 600);
-    let server = Server::start(&edge, 50).await;
     let state = state.to_str().unwrap();
     verify(&server.url, &vkey, &["--full", "--state", state])
         .await
@@ -217,4 +238,6 @@ async fn consistent_rewrites_of_entry_and_leaf_hash_are_caught() {
     verify(&server.url, &vkey, &["--entry", "600"])
         .await
         .assert_fails_with("ENTRY 600");
+    server.kill().await;
+    common::assert_serve_refuses(&edge, "does not match its own latest checkpoint").await;
 }

@@ -84,6 +84,36 @@ pub enum SequencerError {
     Store(#[from] StoreError),
     #[error("cannot sign a checkpoint: {0}")]
     Sign(String),
+    #[error(
+        "the stored log does not match its own latest checkpoint: {0}; refusing to sign over it"
+    )]
+    Corrupt(String),
+}
+
+/// Refuses to start on a store whose hashes no longer give the root of the latest
+/// checkpoint it published: signing on top of it would fork the log.
+fn check_against_checkpoint(
+    writer: &Writer,
+    signer: &NoteSigner,
+    note: &str,
+) -> Result<(), SequencerError> {
+    let checkpoint = Checkpoint::open(note, &signer.verifier())
+        .map_err(|e| SequencerError::Corrupt(format!("stored checkpoint: {e}")))?;
+    if checkpoint.size > writer.size() {
+        return Err(SequencerError::Corrupt(format!(
+            "checkpoint covers {} entries but only {} are stored",
+            checkpoint.size,
+            writer.size()
+        )));
+    }
+    let root = truce_ledger::tree_hash(checkpoint.size, &writer.reader())?;
+    if root != checkpoint.root {
+        return Err(SequencerError::Corrupt(format!(
+            "the stored hashes give another root for size {}",
+            checkpoint.size
+        )));
+    }
+    Ok(())
 }
 
 fn unavailable() -> Problem {
@@ -115,6 +145,9 @@ impl Sequencer {
             .collect();
         publish_registry(&registry, sensors.values());
         let existing = writer.reader().latest_checkpoint()?;
+        if let Some((_, note)) = &existing {
+            check_against_checkpoint(&writer, &signer, note)?;
+        }
         let first = match existing {
             Some((size, note)) if size == writer.size() => SignedCheckpoint { size, note },
             _ => {

@@ -61,8 +61,14 @@ impl Harness {
             "position": {"lat": 48.5, "lon": 37.2},
             "public_key": encode_base64(&key(seed).verification_key().to_bytes()),
             "timing_sigma_s": 0.002});
-        self.send("POST", "/v1/sensors", "application/json", body.to_string().into_bytes(), Some(token))
-            .await
+        self.send(
+            "POST",
+            "/v1/sensors",
+            "application/json",
+            body.to_string().into_bytes(),
+            Some(token),
+        )
+        .await
     }
 
     async fn send(
@@ -109,14 +115,26 @@ impl Harness {
     }
 
     async fn post_one(&self, envelope: &[u8]) -> (u16, Value) {
-        self.send("POST", "/v1/observations", "application/json", envelope.to_vec(), None)
-            .await
+        self.send(
+            "POST",
+            "/v1/observations",
+            "application/json",
+            envelope.to_vec(),
+            None,
+        )
+        .await
     }
 
     async fn post_many(&self, envelopes: &[Vec<u8>]) -> (u16, Value) {
         let body = envelopes.join(&b'\n');
-        self.send("POST", "/v1/observations", "application/x-ndjson", body, None)
-            .await
+        self.send(
+            "POST",
+            "/v1/observations",
+            "application/x-ndjson",
+            body,
+            None,
+        )
+        .await
     }
 
     async fn checkpoint(&self, at_least: u64) -> Checkpoint {
@@ -154,6 +172,9 @@ fn good(seq: u64) -> Vec<u8> {
     seal(&payload("ua-ac-1", seq), 1)
 }
 
+/// A bad input: its name, body, status, problem slug and field at fault.
+type BadCase = (&'static str, Vec<u8>, u16, &'static str, Option<&'static str>);
+
 /// Each bad input: its status, problem type and field, and the log does not change.
 #[tokio::test]
 async fn every_bad_input_gets_its_problem_and_changes_nothing() {
@@ -178,23 +199,81 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
         p["data"]["class"] = json!("impact");
         seal(&p, 1)
     };
-    let cases: Vec<(&str, Vec<u8>, u16, &str, Option<&str>)> = vec![
-        ("malformed JSON", b"{\"payloadType\": ".to_vec(), 400, "malformed-json", None),
-        ("bad base64", serde_json::to_vec(&bad_base64).unwrap(), 400, "bad-base64", Some("payload")),
-        ("bad signature", serde_json::to_vec(&bad_signature).unwrap(), 422, "bad-signature", Some("signatures[0].sig")),
-        ("unknown sensor", seal(&payload("ru-ac-9", 1), 9), 422, "unknown-sensor", Some("payload.sensor")),
-        ("signed by another key", seal(&payload("ua-ac-1", 8), 2), 422, "bad-signature", Some("signatures[0].sig")),
+    let cases: Vec<BadCase> = vec![
+        (
+            "malformed JSON",
+            b"{\"payloadType\": ".to_vec(),
+            400,
+            "malformed-json",
+            None,
+        ),
+        (
+            "bad base64",
+            serde_json::to_vec(&bad_base64).unwrap(),
+            400,
+            "bad-base64",
+            Some("payload"),
+        ),
+        (
+            "bad signature",
+            serde_json::to_vec(&bad_signature).unwrap(),
+            422,
+            "bad-signature",
+            Some("signatures[0].sig"),
+        ),
+        (
+            "unknown sensor",
+            seal(&payload("ru-ac-9", 1), 9),
+            422,
+            "unknown-sensor",
+            Some("payload.sensor"),
+        ),
+        (
+            "signed by another key",
+            seal(&payload("ua-ac-1", 8), 2),
+            422,
+            "bad-signature",
+            Some("signatures[0].sig"),
+        ),
         ("replayed seq", replay, 409, "replay", Some("payload.seq")),
-        ("missing field", seal(&missing, 1), 422, "invalid-field", Some("payload.data.class")),
-        ("out-of-range coordinate", seal(&out_of_range, 1), 422, "invalid-field", Some("payload.data.position.lon")),
-        ("time in the future", seal(&future, 1), 422, "time-in-future", Some("payload.observed_at")),
-        ("wrong payload type", serde_json::to_vec(&wrong_type).unwrap(), 400, "bad-payload-type", Some("payloadType")),
+        (
+            "missing field",
+            seal(&missing, 1),
+            422,
+            "invalid-field",
+            Some("payload.data.class"),
+        ),
+        (
+            "out-of-range coordinate",
+            seal(&out_of_range, 1),
+            422,
+            "invalid-field",
+            Some("payload.data.position.lon"),
+        ),
+        (
+            "time in the future",
+            seal(&future, 1),
+            422,
+            "time-in-future",
+            Some("payload.observed_at"),
+        ),
+        (
+            "wrong payload type",
+            serde_json::to_vec(&wrong_type).unwrap(),
+            400,
+            "bad-payload-type",
+            Some("payloadType"),
+        ),
     ];
     let size = h.size().await;
     for (name, body, status, kind, field) in cases {
         let (got, problem) = h.post_one(&body).await;
         assert_eq!(got, status, "{name}: {problem}");
-        assert_eq!(problem["type"], format!("urn:truce:problem:{kind}"), "{name}");
+        assert_eq!(
+            problem["type"],
+            format!("urn:truce:problem:{kind}"),
+            "{name}"
+        );
         assert_eq!(problem["status"], status, "{name}");
         assert_eq!(problem["field"].as_str(), field, "{name}: {problem}");
         assert_eq!(h.size().await, size, "{name} changed the log");
@@ -204,37 +283,70 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
     let (status, problem) = h
         .send("POST", "/v1/observations", "text/plain", good(20), None)
         .await;
-    assert_eq!((status, problem["type"].as_str()), (415, Some("urn:truce:problem:unsupported-media-type")));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (415, Some("urn:truce:problem:unsupported-media-type"))
+    );
     let huge = vec![b' '; 65 * 1024];
     let (status, problem) = h
-        .send("POST", "/v1/observations", "application/x-ndjson", huge, None)
+        .send(
+            "POST",
+            "/v1/observations",
+            "application/x-ndjson",
+            huge,
+            None,
+        )
         .await;
-    assert_eq!((status, problem["type"].as_str()), (413, Some("urn:truce:problem:body-too-large")));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (413, Some("urn:truce:problem:body-too-large"))
+    );
     let eleven: Vec<Vec<u8>> = (30..41).map(good).collect();
     let (status, problem) = h.post_many(&eleven).await;
-    assert_eq!((status, problem["type"].as_str()), (413, Some("urn:truce:problem:too-many-items")));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (413, Some("urn:truce:problem:too-many-items"))
+    );
     assert_eq!(h.size().await, size);
 
     // A revoked key: refused from the revocation on, with nothing logged.
     let (status, _) = h
-        .send("DELETE", "/v1/sensors/fr-ac-2", "application/json", b"{\"reason\":\"key lost\"}".to_vec(), Some(TOKEN))
+        .send(
+            "DELETE",
+            "/v1/sensors/fr-ac-2",
+            "application/json",
+            b"{\"reason\":\"key lost\"}".to_vec(),
+            Some(TOKEN),
+        )
         .await;
     assert_eq!(status, 200);
     let size = h.size().await;
     let (status, problem) = h.post_one(&seal(&payload("fr-ac-2", 1), 2)).await;
-    assert_eq!((status, problem["type"].as_str()), (403, Some("urn:truce:problem:key-revoked")));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (403, Some("urn:truce:problem:key-revoked"))
+    );
     assert_eq!(h.size().await, size);
     // ... and a revoked key cannot come back.
     let (status, problem) = h.register("fr-ac-2", 2, TOKEN).await;
-    assert_eq!((status, problem["type"].as_str()), (403, Some("urn:truce:problem:key-revoked")));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (403, Some("urn:truce:problem:key-revoked"))
+    );
     // A new key for the same sensor is a new registration.
     let (status, _) = h.register("fr-ac-2", 22, TOKEN).await;
     assert_eq!(status, 201);
     assert_eq!(h.post_one(&seal(&payload("fr-ac-2", 1), 22)).await.0, 201);
 
     let metrics = h.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("truce_observations_rejected_total{problem=\"replay\"} 1"), "{metrics}");
-    assert!(metrics.contains("truce_observations_accepted_total 2"), "{metrics}");
+    assert!(
+        metrics.contains("truce_observations_rejected_total{problem=\"replay\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("truce_observations_accepted_total 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -253,12 +365,21 @@ async fn a_batch_logs_the_good_items_and_reports_each_bad_one() {
     ];
     let (status, body) = h.post_many(&items).await;
     assert_eq!(status, 200);
-    assert_eq!((body["accepted"].as_u64(), body["rejected"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_u64()),
+        (Some(4), Some(2))
+    );
     let results = body["results"].as_array().unwrap();
     assert_eq!(results[1]["problem"]["index"], 1);
-    assert_eq!(results[1]["problem"]["type"], "urn:truce:problem:malformed-json");
+    assert_eq!(
+        results[1]["problem"]["type"],
+        "urn:truce:problem:malformed-json"
+    );
     assert_eq!(results[3]["problem"]["index"], 3);
-    assert_eq!(results[3]["problem"]["type"], "urn:truce:problem:bad-signature");
+    assert_eq!(
+        results[3]["problem"]["type"],
+        "urn:truce:problem:bad-signature"
+    );
     // The same observation twice in one batch is logged once.
     assert_eq!(results[2]["log_index"], results[5]["log_index"]);
     assert_eq!(results[5]["duplicate"], true);
@@ -288,9 +409,18 @@ async fn resending_an_identical_envelope_returns_its_original_index() {
 async fn admin_operations_need_the_token_and_valid_input() {
     let h = Harness::start().await;
     let (status, problem) = h.register("ua-ac-9", 9, "wrong-token-wrong-token").await;
-    assert_eq!((status, problem["type"].as_str()), (401, Some("urn:truce:problem:unauthorized")));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (401, Some("urn:truce:problem:unauthorized"))
+    );
     let (status, problem) = h
-        .send("POST", "/v1/sensors", "application/json", b"{\"id\": \"\", \"kind\": \"sonar\"}".to_vec(), Some(TOKEN))
+        .send(
+            "POST",
+            "/v1/sensors",
+            "application/json",
+            b"{\"id\": \"\", \"kind\": \"sonar\"}".to_vec(),
+            Some(TOKEN),
+        )
         .await;
     assert_eq!(status, 422);
     let fields: Vec<&str> = problem["errors"]
@@ -303,9 +433,18 @@ async fn admin_operations_need_the_token_and_valid_input() {
     // Registering the same sensor again is idempotent; with other details it conflicts.
     assert_eq!(h.register("ua-ac-1", 1, TOKEN).await.0, 200);
     let (status, problem) = h.register("ua-ac-1", 5, TOKEN).await;
-    assert_eq!((status, problem["type"].as_str()), (409, Some("urn:truce:problem:sensor-exists")));
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (409, Some("urn:truce:problem:sensor-exists"))
+    );
     let (status, _) = h
-        .send("DELETE", "/v1/sensors/ua-ac-1", "application/json", vec![], None)
+        .send(
+            "DELETE",
+            "/v1/sensors/ua-ac-1",
+            "application/json",
+            vec![],
+            None,
+        )
         .await;
     assert_eq!(status, 401);
     let sensors: Value = h.get("/v1/sensors").await.json().await.unwrap();
@@ -322,7 +461,12 @@ async fn entries_are_proved_against_signed_checkpoints() {
     let cp = h.checkpoint(13).await;
     assert_eq!(cp.size, 13);
     for index in [0, 5, 12] {
-        let entry: Value = h.get(&format!("/v1/entries/{index}")).await.json().await.unwrap();
+        let entry: Value = h
+            .get(&format!("/v1/entries/{index}"))
+            .await
+            .json()
+            .await
+            .unwrap();
         let data = decode_base64(entry["entry"].as_str().unwrap()).unwrap();
         let proof: Value = h
             .get(&format!("/v1/proof/inclusion?index={index}&tree_size=13"))
@@ -334,7 +478,12 @@ async fn entries_are_proved_against_signed_checkpoints() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| decode_base64(p.as_str().unwrap()).unwrap().try_into().unwrap())
+            .map(|p| {
+                decode_base64(p.as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap()
+            })
             .collect();
         verify_inclusion(&leaf_hash(&data), index, 13, &hashes, &cp.root).unwrap();
     }
@@ -351,7 +500,12 @@ async fn entries_are_proved_against_signed_checkpoints() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| decode_base64(p.as_str().unwrap()).unwrap().try_into().unwrap())
+        .map(|p| {
+            decode_base64(p.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
         .collect();
     verify_consistency(first.size, 13, &first.root, &cp.root, &hashes).unwrap();
     // Tiles: the partial level-0 tile holds 13 hashes; the entry bundle 13 entries.
@@ -359,12 +513,21 @@ async fn entries_are_proved_against_signed_checkpoints() {
     assert_eq!(tile.status(), 200);
     assert_eq!(tile.bytes().await.unwrap().len(), 13 * 32);
     let bundle = h.get("/tile/entries/000.p/13").await.bytes().await.unwrap();
-    assert_eq!(truce_ledger::decode_entry_bundle(&bundle).unwrap().len(), 13);
+    assert_eq!(
+        truce_ledger::decode_entry_bundle(&bundle).unwrap().len(),
+        13
+    );
     assert_eq!(h.get("/tile/0/000").await.status(), 404);
     assert_eq!(h.get("/tile/0/000.p/14").await.status(), 404);
     assert_eq!(h.get("/tile/0/0000").await.status(), 404);
     let (status, _) = h
-        .send("GET", "/v1/proof/inclusion?index=13&tree_size=13", "application/json", vec![], None)
+        .send(
+            "GET",
+            "/v1/proof/inclusion?index=13&tree_size=13",
+            "application/json",
+            vec![],
+            None,
+        )
         .await;
     assert_eq!(status, 400);
 }
@@ -409,12 +572,20 @@ async fn a_restart_keeps_the_log_and_its_key() {
     assert!(vkey.starts_with("example.org/truce+"));
     first.shutdown().await.unwrap();
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("log.vkey")).unwrap().trim(),
+        std::fs::read_to_string(dir.path().join("log.vkey"))
+            .unwrap()
+            .trim(),
         vkey
     );
-    let again = truce_server::start(ServerConfig { origin: None, ..config }, Arc::new(FixedClock(now())))
-        .await
-        .unwrap();
+    let again = truce_server::start(
+        ServerConfig {
+            origin: None,
+            ..config
+        },
+        Arc::new(FixedClock(now())),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.vkey, vkey);
     again.shutdown().await.unwrap();
 }

@@ -6,8 +6,8 @@
 //! Any number of [`Reader`]s serve tiles, entries, proofs and the registry from committed
 //! data. The tables are:
 //!
-//! - `entries(idx, data)`: the log entries;
-//! - `nodes(height, idx, hash)`: the hashes of the tile rows, heights 0, 8, 16, …;
+//! - `entries(idx, leaf, data)`: the log entries and their leaf hashes (tile row 0);
+//! - `nodes(height, idx, hash)`: the hashes of the higher tile rows, heights 8, 16, …;
 //! - `observations(sensor, seq, idx, payload_sha256)`: which `seq` each sensor used;
 //! - `sensors(id, record)`: the registry, derived from registration and revocation entries;
 //! - `checkpoints(size, note)`: every signed checkpoint published;
@@ -17,7 +17,8 @@ mod reader;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -39,7 +40,7 @@ pub enum StoreError {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes(height INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
     PRIMARY KEY(height, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS observations(sensor TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -57,6 +58,8 @@ pub fn database_path(dir: &Path) -> PathBuf {
 pub struct Store {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
+    /// Keeps the WAL checkpointer alive; it stops when the store is dropped.
+    _alive: Arc<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -74,6 +77,11 @@ impl Store {
         let conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        // The writer never checkpoints the WAL itself: a background thread does, so
+        // copying pages into the database stays off the append path.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "journal_size_limit", 256 * 1024 * 1024)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.execute_batch(SCHEMA)?;
         let stored: Option<String> = conn
@@ -96,9 +104,12 @@ impl Store {
                 )?;
             }
         }
+        let alive = Arc::new(());
+        spawn_checkpointer(&path, Arc::downgrade(&alive))?;
         let store = Store {
             path,
             readers: Mutex::new(Vec::new()),
+            _alive: alive,
         };
         let writer = Writer::new(conn)?;
         Ok((store, writer))
@@ -141,6 +152,24 @@ impl Store {
         }
         result
     }
+}
+
+/// Copies committed WAL frames into the database every few hundred milliseconds
+/// (a PASSIVE checkpoint: it never blocks the writer or readers), until `alive` is gone.
+fn spawn_checkpointer(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(1))?;
+    std::thread::Builder::new()
+        .name("wal-checkpoint".into())
+        .spawn(move || {
+            while alive.upgrade().is_some() {
+                std::thread::sleep(Duration::from_millis(250));
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    eprintln!("truce-store: WAL checkpoint failed: {e}");
+                }
+            }
+        })?;
+    Ok(())
 }
 
 #[cfg(test)]

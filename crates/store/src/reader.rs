@@ -44,9 +44,16 @@ impl<'c> Reader<'c> {
 
     /// Up to `count` stored hashes of one tile row (height a multiple of 8) from `start`.
     pub fn row(&self, height: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT hash FROM nodes WHERE height = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
-        )?;
+        // Row 0 (the leaf hashes) lives beside the entries; higher rows in `nodes`.
+        let mut stmt = if height == 0 {
+            self.conn.prepare_cached(
+                "SELECT leaf FROM entries WHERE ?1 = 0 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+            )?
+        } else {
+            self.conn.prepare_cached(
+                "SELECT hash FROM nodes WHERE height = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+            )?
+        };
         let rows = stmt.query_map(params![height, start as i64, (start + count) as i64], |r| {
             r.get::<_, Vec<u8>>(0)
         })?;

@@ -1,5 +1,7 @@
 //! The one writer: appends batches of entries in one durable transaction each.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use truce_ledger::{Frontier, Hash, TILE_HEIGHT, leaf_hash};
 use truce_model::SensorRecord;
@@ -39,6 +41,9 @@ pub struct NewEntry {
 pub struct Writer {
     conn: Connection,
     frontier: Frontier,
+    /// The highest `seq` logged per sensor (filled lazily): a larger `seq` is new without
+    /// a lookup, which is the common case.
+    max_seq: HashMap<String, u64>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -76,7 +81,11 @@ impl Writer {
     pub(crate) fn new(conn: Connection) -> Result<Self, StoreError> {
         let size = Reader::new(&conn).size()?;
         let frontier = Frontier::load(size, &Reader::new(&conn))?;
-        Ok(Self { conn, frontier })
+        Ok(Self {
+            conn,
+            frontier,
+            max_seq: HashMap::new(),
+        })
     }
 
     /// The number of entries committed.
@@ -95,10 +104,25 @@ impl Writer {
     }
 
     pub fn find_observation(
-        &self,
+        &mut self,
         sensor: &str,
         seq: u64,
     ) -> Result<Option<ObservationRef>, StoreError> {
+        let max = match self.max_seq.get(sensor) {
+            Some(max) => *max,
+            None => {
+                let max: Option<i64> = self
+                    .conn
+                    .prepare_cached("SELECT MAX(seq) FROM observations WHERE sensor = ?1")?
+                    .query_row([sensor], |r| r.get(0))?;
+                let max = max.map_or(0, |m| m as u64);
+                self.max_seq.insert(sensor.to_string(), max);
+                max
+            }
+        };
+        if seq > max {
+            return Ok(None);
+        }
         find_observation(&self.conn, sensor, seq)
     }
 
@@ -110,7 +134,7 @@ impl Writer {
         let mut placed = Vec::with_capacity(entries.len());
         {
             let mut put_entry =
-                tx.prepare_cached("INSERT INTO entries(idx, data) VALUES (?1, ?2)")?;
+                tx.prepare_cached("INSERT INTO entries(idx, leaf, data) VALUES (?1, ?2, ?3)")?;
             let mut put_node =
                 tx.prepare_cached("INSERT INTO nodes(height, idx, hash) VALUES (?1, ?2, ?3)")?;
             let mut put_observation = tx.prepare_cached(
@@ -121,8 +145,7 @@ impl Writer {
             for entry in entries {
                 let index = frontier.size();
                 let leaf = leaf_hash(&entry.data);
-                put_entry.execute(params![index as i64, entry.data])?;
-                put_node.execute(params![0, index as i64, &leaf[..]])?;
+                put_entry.execute(params![index as i64, &leaf[..], entry.data])?;
                 let mut failed = None;
                 frontier.append(leaf, |height, idx, hash| {
                     if height % TILE_HEIGHT == 0
@@ -160,6 +183,13 @@ impl Writer {
         }
         tx.commit()?;
         self.frontier = frontier;
+        for entry in entries {
+            if let SideEffect::Observation { sensor, seq, .. } = &entry.effect
+                && let Some(max) = self.max_seq.get_mut(sensor)
+            {
+                *max = (*max).max(*seq);
+            }
+        }
         Ok(placed)
     }
 

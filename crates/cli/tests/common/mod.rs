@@ -178,7 +178,11 @@ impl Server {
     }
 
     /// Polls until the checkpoint covers at least `size` entries.
-    pub async fn wait_checkpoint(&self, client: &reqwest::Client, size: u64) -> (Checkpoint, String) {
+    pub async fn wait_checkpoint(
+        &self,
+        client: &reqwest::Client,
+        size: u64,
+    ) -> (Checkpoint, String) {
         let wait = async {
             loop {
                 let (checkpoint, note) = self.checkpoint(client).await;
@@ -212,7 +216,11 @@ impl Server {
             .expect("POST /v1/sensors");
         let status = response.status();
         let value: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-        assert!(status.is_success(), "registering {}: {status} {value}", sensor.id);
+        assert!(
+            status.is_success(),
+            "registering {}: {status} {value}",
+            sensor.id
+        );
         value["log_index"].as_u64().expect("a log index")
     }
 
@@ -422,8 +430,7 @@ impl VerifyOutcome {
         assert!(
             !self.success,
             "`truce verify` should fail with {needle:?}:\nstdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
+            self.stdout, self.stderr
         );
         assert!(
             self.stderr.contains(needle),
@@ -454,4 +461,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }
+}
+
+/// Runs `truce serve` on `dir` and expects it to refuse to start, saying `needle`.
+pub async fn assert_serve_refuses(dir: &Path, needle: &str) {
+    let output = Command::new(truce_bin())
+        .arg("serve")
+        .arg("--data")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(["--admin-token", TOKEN])
+        .env("TRUCE_LOG", "warn")
+        .stdin(Stdio::null())
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), output)
+        .await
+        .expect("`truce serve` should exit on a corrupt store")
+        .expect("run truce serve");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "serve started on a corrupt store");
+    assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
 }
