@@ -36,3 +36,32 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }))
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+
+    /// Every path the router serves (read from its source) is in the OpenAPI document.
+    #[test]
+    fn every_route_is_documented() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let source = include_str!("../lib.rs");
+        let routes: Vec<&str> = source
+            .split(".route(")
+            .skip(1)
+            .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+            .collect();
+        assert!(routes.len() >= 10, "found only {routes:?}");
+        for route in routes {
+            let documented = match route {
+                "/tile/{*path}" => {
+                    paths.contains_key("/tile/{level}/{index}")
+                        && paths.contains_key("/tile/entries/{index}")
+                }
+                other => paths.contains_key(other),
+            };
+            assert!(documented, "{route} is not in openapi.json");
+        }
+    }
+}
