@@ -55,6 +55,8 @@ pub struct Accepted {
     pub payload_sha256: [u8; 32],
     /// The log entry: the envelope bytes as received, under the observation header.
     pub entry: Vec<u8>,
+    /// The entry's RFC 6962 leaf hash.
+    pub leaf_hash: [u8; 32],
 }
 
 /// An item that passed the cheap checks and waits for its signature verdict.
@@ -238,6 +240,7 @@ fn precheck(
             seq: observation.seq,
             public_key: key.public_key,
             payload_sha256: Sha256::digest(&payload).into(),
+            leaf_hash: truce_ledger::leaf_hash(&entry),
             entry,
         },
         payload_type: envelope.payload_type,

@@ -523,6 +523,7 @@ impl Round<'_> {
         seen.insert(key, (item.payload_sha256, position));
         entries.push(NewEntry {
             data: item.entry,
+            leaf: item.leaf_hash,
             effect: SideEffect::Observation {
                 sensor: item.sensor,
                 seq: item.seq,
@@ -624,10 +625,7 @@ impl Round<'_> {
         let data = Entry::v1(kind, body)
             .encode()
             .map_err(|e| Problem::new(ProblemType::EntryTooLarge, e.to_string()))?;
-        entries.push(NewEntry {
-            data,
-            effect: SideEffect::Sensor(record.clone()),
-        });
+        entries.push(NewEntry::new(data, SideEffect::Sensor(record.clone())));
         self.sensors
             .insert(record.registration.id.clone(), record.clone());
         self.sensors_changed = true;

@@ -173,7 +173,13 @@ fn good(seq: u64) -> Vec<u8> {
 }
 
 /// A bad input: its name, body, status, problem slug and field at fault.
-type BadCase = (&'static str, Vec<u8>, u16, &'static str, Option<&'static str>);
+type BadCase = (
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static str,
+    Option<&'static str>,
+);
 
 /// Each bad input: its status, problem type and field, and the log does not change.
 #[tokio::test]

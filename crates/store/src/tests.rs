@@ -3,14 +3,14 @@ use truce_ledger::{MemoryTree, NodeReader, inclusion_proof, tree_hash, verify_in
 use super::*;
 
 fn entry(i: u64) -> NewEntry {
-    NewEntry {
-        data: format!("entry {i}").into_bytes(),
-        effect: SideEffect::Observation {
+    NewEntry::new(
+        format!("entry {i}").into_bytes(),
+        SideEffect::Observation {
             sensor: "s".into(),
             seq: i,
             payload_sha256: [i as u8; 32],
         },
-    }
+    )
 }
 
 #[test]

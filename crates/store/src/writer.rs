@@ -34,7 +34,20 @@ pub enum SideEffect {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEntry {
     pub data: Vec<u8>,
+    /// `leaf_hash(&data)`, computed by whoever made the entry (off the append path).
+    pub leaf: Hash,
     pub effect: SideEffect,
+}
+
+impl NewEntry {
+    /// An entry with its leaf hash computed here.
+    pub fn new(data: Vec<u8>, effect: SideEffect) -> Self {
+        Self {
+            leaf: leaf_hash(&data),
+            data,
+            effect,
+        }
+    }
 }
 
 /// The writer owns the write connection and the tree's right edge.
@@ -144,7 +157,7 @@ impl Writer {
                 tx.prepare_cached("INSERT OR REPLACE INTO sensors(id, record) VALUES (?1, ?2)")?;
             for entry in entries {
                 let index = frontier.size();
-                let leaf = leaf_hash(&entry.data);
+                let leaf = entry.leaf;
                 put_entry.execute(params![index as i64, &leaf[..], entry.data])?;
                 let mut failed = None;
                 frontier.append(leaf, |height, idx, hash| {

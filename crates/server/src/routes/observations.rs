@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -87,13 +87,9 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
         return Err(too_large());
     }
     let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
-    let items: Vec<&[u8]> = match shape {
-        Shape::Single => vec![&bytes[..]],
-        Shape::Batch => bytes
-            .split(|b| *b == b'\n')
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-            .collect(),
+    let items: Vec<Bytes> = match shape {
+        Shape::Single => vec![bytes],
+        Shape::Batch => lines(&bytes),
     };
     if items.len() > state.config.max_batch_items {
         return Err(ApiError::new(
@@ -116,7 +112,7 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
 /// Checks items on the blocking pool, split across threads for large batches.
 async fn check(
     state: &AppState,
-    items: &[&[u8]],
+    items: &[Bytes],
 ) -> Result<Vec<Result<Accepted, Problem>>, ApiError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = if items.len() >= PARALLEL_FROM {
@@ -128,11 +124,11 @@ async fn check(
     let policy = state.ingest_policy();
     let mut tasks = Vec::new();
     for (n, part) in items.chunks(chunk).enumerate() {
-        let owned: Vec<Vec<u8>> = part.iter().map(|i| i.to_vec()).collect();
+        let owned: Vec<Bytes> = part.to_vec();
         let registry = state.registry.clone();
         let offset = n * chunk;
         tasks.push(tokio::task::spawn_blocking(move || {
-            let refs: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+            let refs: Vec<&[u8]> = owned.iter().map(|b| &b[..]).collect();
             let lookup = |id: &str| -> Option<SensorKey> {
                 registry.read().ok().and_then(|m| m.get(id).cloned())
             };
@@ -235,4 +231,46 @@ fn batch_response(results: Vec<Result<Appended, Problem>>) -> Response {
         .collect();
     let body = json!({"accepted": accepted, "rejected": items.len() - accepted, "results": items});
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// The non-blank lines of an NDJSON body (without `\n` or `\r\n`), sharing its buffer.
+fn lines(body: &Bytes) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in body
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| (*b == b'\n').then_some(i))
+        .chain(std::iter::once(body.len()))
+    {
+        let mut line = &body[start..end];
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            out.push(body.slice(start..start + line.len()));
+        }
+        start = end + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_ndjson_lines_and_skips_blank_ones() {
+        let body = Bytes::from_static(b"{\"a\":1}\r\n\n  \n{\"b\":2}\n{\"c\":3}");
+        let got: Vec<Bytes> = lines(&body);
+        assert_eq!(
+            got,
+            vec![
+                Bytes::from_static(b"{\"a\":1}"),
+                Bytes::from_static(b"{\"b\":2}"),
+                Bytes::from_static(b"{\"c\":3}"),
+            ]
+        );
+        assert!(lines(&Bytes::new()).is_empty());
+    }
 }

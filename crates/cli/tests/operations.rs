@@ -1,0 +1,168 @@
+//! Operating `truce serve`: graceful shutdown on SIGTERM, configuration from a TOML file,
+//! `truce submit` signing payloads, and `truce keygen`.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Sensor, Server, http, truce_bin, verify};
+
+/// SIGTERM while clients are sending: every answered batch is in the log, the process
+/// exits 0, and the last checkpoint covers everything it acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_batches_and_signs_a_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A long interval: only the shutdown itself will sign the final checkpoint.
+    let mut server = Server::start(tmp.path(), 60_000).await;
+    let client = http();
+    let sensor = Sensor::new("term-ac-01", 3);
+    server.register(&client, &sensor).await;
+    let url = server.url.clone();
+    let envelopes = sensor.envelopes(1..2001);
+    let sender = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut acknowledged = 0u64;
+            for chunk in envelopes.chunks(100) {
+                match common::submit(&client, &url, chunk).await {
+                    Ok(response) => acknowledged += response["accepted"].as_u64().unwrap(),
+                    Err(_) => break,
+                }
+            }
+            acknowledged
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let pid = server.child.id().expect("running").to_string();
+    let status = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
+        .await
+        .expect("the server stops within 30 s")
+        .unwrap();
+    assert!(exit.success(), "exit status {exit}");
+    let acknowledged = sender.await.unwrap();
+    assert!(
+        acknowledged > 0,
+        "some batches were acknowledged before the signal"
+    );
+
+    let restarted = Server::start(tmp.path(), 60_000).await;
+    let (checkpoint, _) = restarted.checkpoint(&client).await;
+    // The registration plus every acknowledged observation, signed at shutdown.
+    assert_eq!(checkpoint.size, 1 + acknowledged);
+}
+
+#[tokio::test]
+async fn a_config_file_with_an_unknown_key_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("truce.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\ncheckpoint_intervall_ms = 5\n",
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(truce_bin())
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .arg("--data")
+        .arg(tmp.path().join("data"))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("checkpoint_intervall_ms"), "{stderr}");
+}
+
+/// `truce keygen` then `truce submit`: unsigned payloads are signed with the sensor's key
+/// and logged; submitting the file again adds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keygen_and_submit_sign_and_log_payloads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), 50).await;
+    let prefix = tmp.path().join("ua-ac-777");
+    let keygen = tokio::process::Command::new(truce_bin())
+        .args(["keygen", "--name", "ua-ac-777", "--out"])
+        .arg(&prefix)
+        .output()
+        .await
+        .unwrap();
+    assert!(keygen.status.success());
+    let public_key = std::fs::read_to_string(tmp.path().join("ua-ac-777.pub")).unwrap();
+    let vkey = std::fs::read_to_string(tmp.path().join("ua-ac-777.vkey")).unwrap();
+    assert!(vkey.starts_with("ua-ac-777+"), "{vkey}");
+    let registration = serde_json::json!({"id": "ua-ac-777", "kind": "acoustic", "operator": "UA",
+        "position": {"lat": 48.1, "lon": 37.5}, "public_key": public_key.trim()});
+    let register = tokio::process::Command::new(truce_bin())
+        .args([
+            "sensors",
+            "register",
+            "--url",
+            &server.url,
+            "--admin-token",
+            common::TOKEN,
+        ])
+        .arg(registration.to_string())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        register.status.success(),
+        "{}",
+        String::from_utf8_lossy(&register.stderr)
+    );
+    let file = tmp.path().join("obs.ndjson");
+    let lines: Vec<String> = (1..=30)
+        .map(|seq| {
+            serde_json::json!({"sensor": "ua-ac-777", "seq": seq, "observed_at": "2026-01-07T03:00:00Z",
+                "kind": "acoustic.arrival", "data": {"arrival_time": "2026-01-07T03:00:00Z",
+                "arrival_sigma_s": 0.01, "class": "impact"}})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let submit = |file: std::path::PathBuf| {
+        let url = server.url.clone();
+        let key = tmp.path().join("ua-ac-777.key");
+        async move {
+            tokio::process::Command::new(truce_bin())
+                .args(["submit", "--batch", "7", "--url", &url, "--sensor-key"])
+                .arg(key)
+                .arg(file)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let first = submit(file.clone()).await;
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&first.stdout)
+            .contains("30 accepted, 0 already logged, 0 rejected")
+    );
+    let again = submit(file).await;
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("0 accepted, 30 already logged, 0 rejected")
+    );
+    server.wait_checkpoint(&http(), 31).await;
+    verify(
+        &server.url,
+        &tmp.path().join("data").join("log.vkey"),
+        &["--full", "--entry", "30"],
+    )
+    .await
+    .assert_ok();
+}
