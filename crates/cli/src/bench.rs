@@ -74,8 +74,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
 }
 
 /// Signed messages for the verification measurements.
-fn signed_messages(n: usize) -> Vec<([u8; 32], [u8; 64], Vec<u8>)> {
-    let network = network(64);
+fn signed_messages(network: &[SampleSensor], n: usize) -> Vec<([u8; 32], [u8; 64], Vec<u8>)> {
     (0..n)
         .map(|i| {
             let sensor = &network[i % network.len()];
@@ -180,21 +179,33 @@ async fn ingest(
     println!(
         "machine: {cores} cores; batch verification in chunks of {server_chunk} (as the server splits a {batch}-item request)"
     );
-    let messages = tokio::task::spawn_blocking(|| signed_messages(4096)).await?;
+    // The same sensors (and so the same mix of keys per batch) as the end-to-end load.
+    let network = Arc::new(network(sensor_count));
+    let messages = {
+        let network = network.clone();
+        tokio::task::spawn_blocking(move || signed_messages(&network, 4096)).await?
+    };
     let single = verify_rate(&messages, 1, 1, verify_seconds);
     println!("ed25519-consensus single verification, 1 core:   {single:>9.0} /s");
     let batch_one = verify_rate(&messages, server_chunk, 1, verify_seconds);
     println!("ed25519-consensus batch verification, 1 core:    {batch_one:>9.0} /s");
-    let batch_all = verify_rate(&messages, server_chunk, cores, verify_seconds);
+    // The limit is the best of three runs: the ratio is judged against the machine at its best.
+    let batch_all = (0..3)
+        .map(|_| verify_rate(&messages, server_chunk, cores, verify_seconds))
+        .fold(0.0, f64::max);
     println!(
-        "ed25519-consensus batch verification, {cores} cores:   {batch_all:>9.0} /s  (the limit)"
+        "ed25519-consensus batch verification, {cores} cores:   {batch_all:>9.0} /s  (the limit: best of 3)"
     );
 
-    let checked = check_rate(&messages_network(), server_chunk, verify_seconds);
+    let checked = check_rate(
+        &network,
+        &messages_network(&network),
+        server_chunk,
+        verify_seconds,
+    );
     println!("ingest checks (parse, validate, batch-verify), 1 core: {checked:>9.0} /s");
 
     // Pre-sign the load, on every core, before the clock starts.
-    let network = Arc::new(network(sensor_count));
     let per = observations.div_ceil(cores);
     let mut parts = Vec::new();
     for t in 0..cores {
@@ -257,6 +268,8 @@ async fn ingest(
         }
     }
 
+    let server_pid = child.id();
+    let cpu_before = (cpu_seconds(server_pid), cpu_seconds(None));
     let envelopes = Arc::new(envelopes);
     let next = Arc::new(AtomicUsize::new(0));
     let accepted = Arc::new(AtomicU64::new(0));
@@ -290,6 +303,13 @@ async fn ingest(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let end_to_end = accepted.load(Ordering::Relaxed) as f64 / elapsed;
+    let per_item = |before: Option<f64>, after: Option<f64>| {
+        after
+            .zip(before)
+            .map(|(a, b)| (a - b) * 1e6 / accepted.load(Ordering::Relaxed).max(1) as f64)
+    };
+    let server_cpu = per_item(cpu_before.0, cpu_seconds(server_pid));
+    let client_cpu = per_item(cpu_before.1, cpu_seconds(None));
     let metrics = client.get_text("/metrics").await?;
     let commits = metric(&metrics, "truce_commit_entries_count");
     let committed = metric(&metrics, "truce_commit_entries_sum");
@@ -298,6 +318,12 @@ async fn ingest(
         "end to end over HTTP, durable acks:              {end_to_end:>9.0} /s  ({} observations in {elapsed:.2} s, {clients} clients x {batch} per request)",
         accepted.load(Ordering::Relaxed)
     );
+    if let (Some(server), Some(client)) = (server_cpu, client_cpu) {
+        println!(
+            "CPU per observation: server {server:.1} us, load generator {client:.1} us (the batch-verification limit costs {:.1} us per core)",
+            1e6 / batch_one
+        );
+    }
     println!(
         "group commit: {committed:.0} entries in {commits:.0} fsynced transactions ({:.0} per commit)",
         committed / commits.max(1.0)
@@ -313,7 +339,8 @@ async fn ingest(
             json!({"cores": cores, "single_1core": single, "batch_1core": batch_one,
                    "batch_all_cores": batch_all, "end_to_end": end_to_end, "ratio": ratio,
                    "observations": observations, "clients": clients, "batch": batch,
-                   "commits": commits, "committed": committed})
+                   "commits": commits, "committed": committed,
+                   "server_cpu_us": server_cpu, "client_cpu_us": client_cpu})
         );
     }
     Ok(())
@@ -372,21 +399,18 @@ fn store(entries: usize, batch: usize, sensors: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Envelopes of the 64-sensor network, for the check measurement.
-fn messages_network() -> (Vec<SampleSensor>, Vec<Vec<u8>>) {
-    let network = network(64);
-    let envelopes = (0..4096)
+/// Envelopes of the benchmark network, for the check measurement.
+fn messages_network(network: &[SampleSensor]) -> Vec<Vec<u8>> {
+    (0..4096)
         .map(|i| {
             let sensor = &network[i % network.len()];
             crate::submit::envelope(&sensor.key, &sensor.id, &payload(sensor, i as u64 + 1))
         })
-        .collect();
-    (network, envelopes)
+        .collect()
 }
 
 /// Envelopes fully checked per second on one core, in batches of `batch`.
-fn check_rate(input: &(Vec<SampleSensor>, Vec<Vec<u8>>), batch: usize, seconds: f64) -> f64 {
-    let (network, envelopes) = input;
+fn check_rate(network: &[SampleSensor], envelopes: &[Vec<u8>], batch: usize, seconds: f64) -> f64 {
     let keys: std::collections::HashMap<String, truce_ingest::SensorKey> = network
         .iter()
         .map(|s| {
@@ -420,4 +444,19 @@ fn check_rate(input: &(Vec<SampleSensor>, Vec<Vec<u8>>), batch: usize, seconds: 
         offset += batch;
     }
     done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// User plus system CPU seconds of a process (this one when `pid` is `None`), from /proc.
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks / 100.0)
 }

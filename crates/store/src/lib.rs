@@ -8,7 +8,8 @@
 //!
 //! - `entries(idx, leaf, data)`: the log entries and their leaf hashes (tile row 0);
 //! - `nodes(height, idx, hash)`: the hashes of the higher tile rows, heights 8, 16, …;
-//! - `observations(sensor, seq, idx, payload_sha256)`: which `seq` each sensor used;
+//! - `observations(sensor, seq, idx, payload_sha256)`: which `seq` each sensor used (written
+//!   in sorted bulk; the newest rows are kept in the writer's memory, see `writer.rs`);
 //! - `sensors(id, record)`: the registry, derived from registration and revocation entries;
 //! - `checkpoints(size, note)`: every signed checkpoint published;
 //! - `meta(key, value)`: the log's origin and schema version.
@@ -36,6 +37,8 @@ pub enum StoreError {
     OriginMismatch { stored: String, requested: String },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error("sensor {sensor} already logged seq {seq}")]
+    Duplicate { sensor: String, seq: u64 },
 }
 
 const SCHEMA: &str = "
@@ -99,7 +102,7 @@ impl Store {
             Some(_) => {}
             None => {
                 conn.execute(
-                    "INSERT INTO meta(key, value) VALUES ('origin', ?1), ('schema', '1')",
+                    "INSERT INTO meta(key, value) VALUES ('origin', ?1), ('schema', '1'), ('observations_indexed', '0')",
                     [origin],
                 )?;
             }
@@ -154,7 +157,7 @@ impl Store {
     }
 }
 
-/// Copies committed WAL frames into the database every few hundred milliseconds
+/// Copies committed WAL frames into the database every second
 /// (a PASSIVE checkpoint: it never blocks the writer or readers), until `alive` is gone.
 fn spawn_checkpointer(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
     let conn = Connection::open(path)?;
@@ -163,7 +166,7 @@ fn spawn_checkpointer(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
         .name("wal-checkpoint".into())
         .spawn(move || {
             while alive.upgrade().is_some() {
-                std::thread::sleep(Duration::from_millis(250));
+                std::thread::sleep(Duration::from_millis(1000));
                 if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                     eprintln!("truce-store: WAL checkpoint failed: {e}");
                 }

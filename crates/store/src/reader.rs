@@ -5,7 +5,6 @@ use truce_ledger::{Hash, NodeReader, TILE_HEIGHT, node_hash};
 use truce_model::SensorRecord;
 
 use crate::StoreError;
-use crate::writer::ObservationRef;
 
 /// A read connection. Implements [`NodeReader`] for proofs.
 pub struct Reader<'c> {
@@ -99,14 +98,6 @@ impl<'c> Reader<'c> {
                 serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("sensor: {e}")))
             })
             .transpose()
-    }
-
-    pub fn observation(
-        &self,
-        sensor: &str,
-        seq: u64,
-    ) -> Result<Option<ObservationRef>, StoreError> {
-        crate::writer::find_observation(self.conn, sensor, seq)
     }
 }
 

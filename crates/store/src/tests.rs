@@ -3,14 +3,7 @@ use truce_ledger::{MemoryTree, NodeReader, inclusion_proof, tree_hash, verify_in
 use super::*;
 
 fn entry(i: u64) -> NewEntry {
-    NewEntry::new(
-        format!("entry {i}").into_bytes(),
-        SideEffect::Observation {
-            sensor: "s".into(),
-            seq: i,
-            payload_sha256: [i as u8; 32],
-        },
-    )
+    observation("s", i)
 }
 
 #[test]
@@ -30,9 +23,10 @@ fn appends_survive_reopening_with_the_same_root() {
         assert_eq!(writer.root(), memory.root());
         writer.root()
     };
-    let (store, writer) = Store::open(dir.path(), "test/log").unwrap();
+    let (store, mut writer) = Store::open(dir.path(), "test/log").unwrap();
     assert_eq!(writer.size(), 700);
     assert_eq!(writer.root(), root);
+    assert_eq!(writer.find_observation("s", 42).unwrap().unwrap().index, 42);
     store
         .read(|r| {
             assert_eq!(tree_hash(700, r).unwrap(), root);
@@ -40,7 +34,6 @@ fn appends_survive_reopening_with_the_same_root() {
             let proof = inclusion_proof(300, 700, r).unwrap();
             let leaf = truce_ledger::leaf_hash(&entry(300).data);
             verify_inclusion(&leaf, 300, 700, &proof, &root).unwrap();
-            assert_eq!(r.observation("s", 42).unwrap().unwrap().index, 42);
             assert_eq!(r.row(8, 0, 10).unwrap().len(), 2);
             Ok(())
         })
@@ -53,8 +46,12 @@ fn a_failed_batch_appends_nothing() {
     let (_store, mut writer) = Store::open(dir.path(), "test/log").unwrap();
     writer.append(&[entry(1)]).unwrap();
     let root = writer.root();
-    // (sensor, seq) is a primary key: a second seq 1 fails the whole batch.
-    assert!(writer.append(&[entry(2), entry(1)]).is_err());
+    // (sensor, seq) is unique: a second seq 1 fails the whole batch, as does a repeat inside it.
+    assert!(matches!(
+        writer.append(&[entry(2), entry(1)]),
+        Err(StoreError::Duplicate { seq: 1, .. })
+    ));
+    assert!(writer.append(&[entry(3), entry(3)]).is_err());
     assert_eq!(writer.size(), 1);
     assert_eq!(writer.root(), root);
     assert_eq!(writer.reader().size().unwrap(), 1);
@@ -68,4 +65,58 @@ fn refuses_another_logs_directory() {
         Store::open(dir.path(), "b/log"),
         Err(StoreError::OriginMismatch { .. })
     ));
+}
+
+/// Observation entries as the server logs them: an envelope whose payload has sensor and seq.
+fn observation(sensor: &str, seq: u64) -> NewEntry {
+    let payload = format!("{{\"sensor\":\"{sensor}\",\"seq\":{seq}}}");
+    let envelope = format!(
+        "{{\"payloadType\":\"t\",\"payload\":\"{}\",\"signatures\":[]}}",
+        truce_model::envelope::encode_base64(payload.as_bytes())
+    );
+    let (_, _, digest) = truce_model::envelope::observation_key(envelope.as_bytes()).unwrap();
+    NewEntry::new(
+        truce_model::Entry::v1(truce_model::EntryKind::Observation, envelope.as_bytes())
+            .encode()
+            .unwrap(),
+        SideEffect::Observation {
+            sensor: sensor.into(),
+            seq,
+            payload_sha256: digest,
+        },
+    )
+}
+
+#[test]
+fn the_seq_index_is_flushed_in_bulk_and_rebuilt_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (_store, mut writer) = Store::open(dir.path(), "test/log").unwrap();
+        writer.set_index_flush_at(100);
+        for seq in 0..130u64 {
+            let sensor = ["a", "b", "c"][(seq % 3) as usize];
+            writer.append(&[observation(sensor, seq)]).unwrap();
+        }
+        // 99 rows flushed with the 100th append; the rest wait in memory.
+        assert_eq!(writer.pending_index_rows(), 31);
+        assert_eq!(writer.find_observation("a", 3).unwrap().unwrap().index, 3);
+        assert_eq!(
+            writer.find_observation("b", 127).unwrap().unwrap().index,
+            127
+        );
+        assert!(writer.find_observation("a", 4).unwrap().is_none());
+    }
+    // A crash loses the in-memory rows; opening re-reads them from the entries.
+    let (_store, mut writer) = Store::open(dir.path(), "test/log").unwrap();
+    assert_eq!(writer.pending_index_rows(), 31);
+    for seq in [0u64, 50, 98, 99, 129] {
+        let sensor = ["a", "b", "c"][(seq % 3) as usize];
+        let found = writer.find_observation(sensor, seq).unwrap().unwrap();
+        assert_eq!(found.index, seq, "{sensor} {seq}");
+    }
+    assert!(matches!(
+        writer.append(&[observation("c", 128)]),
+        Err(StoreError::Duplicate { .. })
+    ));
+    writer.append(&[observation("c", 131)]).unwrap();
 }

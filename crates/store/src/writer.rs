@@ -1,13 +1,24 @@
 //! The one writer: appends batches of entries in one durable transaction each.
+//!
+//! The `(sensor, seq)` index is maintained lazily: observations committed since the last
+//! flush are held in memory (`pending`) and written to the `observations` table in one
+//! sorted pass every [`INDEX_FLUSH_AT`] entries, in the same transaction as an append, with
+//! the index's high-water mark. Writing the index row by row would dirty one page per
+//! active sensor per commit and double what each commit writes. The index is derived data:
+//! on opening, the writer re-reads the entries past the high-water mark.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use truce_ledger::{Frontier, Hash, TILE_HEIGHT, leaf_hash};
-use truce_model::SensorRecord;
+use truce_model::envelope::observation_key;
+use truce_model::{Entry, EntryKind, SensorRecord};
 
 use crate::StoreError;
 use crate::reader::Reader;
+
+/// Pending index rows are flushed once there are this many.
+pub const INDEX_FLUSH_AT: usize = 65_536;
 
 /// Where an observation `(sensor, seq)` was logged, and the digest of its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,51 +65,108 @@ impl NewEntry {
 pub struct Writer {
     conn: Connection,
     frontier: Frontier,
+    /// Index rows committed in entries but not yet in the `observations` table.
+    pending: HashMap<(String, u64), ObservationRef>,
+    /// The highest `seq` per sensor among `pending`.
+    pending_max: HashMap<String, u64>,
     /// The highest `seq` logged per sensor (filled lazily): a larger `seq` is new without
     /// a lookup, which is the common case.
     max_seq: HashMap<String, u64>,
+    /// Flush `pending` once it holds this many rows.
+    flush_at: usize,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer")
             .field("size", &self.frontier.size())
+            .field("pending_index_rows", &self.pending.len())
             .finish()
     }
 }
 
-pub(crate) fn find_observation(
-    conn: &Connection,
-    sensor: &str,
-    seq: u64,
-) -> Result<Option<ObservationRef>, StoreError> {
-    let found: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT idx, payload_sha256 FROM observations WHERE sensor = ?1 AND seq = ?2",
-        )?
-        .query_row(params![sensor, seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+fn indexed_up_to(conn: &Connection) -> Result<u64, StoreError> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'observations_indexed'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
-    found
-        .map(|(index, digest)| {
-            Ok(ObservationRef {
-                index: index as u64,
-                payload_sha256: digest
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("payload digest is not 32 bytes".into()))?,
-            })
+    value
+        .map(|v| {
+            v.parse()
+                .map_err(|_| StoreError::Corrupt(format!("observations_indexed = {v:?}")))
         })
         .transpose()
+        .map(|v| v.unwrap_or(0))
 }
 
 impl Writer {
     pub(crate) fn new(conn: Connection) -> Result<Self, StoreError> {
         let size = Reader::new(&conn).size()?;
         let frontier = Frontier::load(size, &Reader::new(&conn))?;
-        Ok(Self {
+        let mut writer = Self {
             conn,
             frontier,
+            pending: HashMap::new(),
+            pending_max: HashMap::new(),
             max_seq: HashMap::new(),
-        })
+            flush_at: INDEX_FLUSH_AT,
+        };
+        writer.catch_up_index(size)?;
+        Ok(writer)
+    }
+
+    /// Re-reads the observations past the index's high-water mark into `pending`.
+    fn catch_up_index(&mut self, size: u64) -> Result<(), StoreError> {
+        let mut next = indexed_up_to(&self.conn)?;
+        while next < size {
+            let chunk = Reader::new(&self.conn).entries(next, 4096)?;
+            if chunk.is_empty() {
+                return Err(StoreError::Corrupt(format!("entry {next} missing")));
+            }
+            for data in &chunk {
+                if let Ok(Entry {
+                    kind: EntryKind::Observation,
+                    body,
+                    ..
+                }) = Entry::decode(data)
+                {
+                    let (sensor, seq, payload_sha256) = observation_key(body).ok_or_else(|| {
+                        StoreError::Corrupt(format!("observation entry {next} does not parse"))
+                    })?;
+                    self.remember(sensor, seq, next, payload_sha256);
+                }
+                next += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, sensor: String, seq: u64, index: u64, payload_sha256: [u8; 32]) {
+        let max = self.pending_max.entry(sensor.clone()).or_insert(seq);
+        *max = (*max).max(seq);
+        if let Some(max) = self.max_seq.get_mut(&sensor) {
+            *max = (*max).max(seq);
+        }
+        self.pending.insert(
+            (sensor, seq),
+            ObservationRef {
+                index,
+                payload_sha256,
+            },
+        );
+    }
+
+    /// Flushes the pending index rows at `rows` instead of [`INDEX_FLUSH_AT`] (for tests).
+    pub fn set_index_flush_at(&mut self, rows: usize) {
+        self.flush_at = rows.max(1);
+    }
+
+    /// Index rows held in memory, not yet in the `observations` table.
+    pub fn pending_index_rows(&self) -> usize {
+        self.pending.len()
     }
 
     /// The number of entries committed.
@@ -116,6 +184,7 @@ impl Writer {
         Reader::new(&self.conn)
     }
 
+    /// Where the observation `(sensor, seq)` was logged, if it was.
     pub fn find_observation(
         &mut self,
         sensor: &str,
@@ -124,11 +193,16 @@ impl Writer {
         let max = match self.max_seq.get(sensor) {
             Some(max) => *max,
             None => {
-                let max: Option<i64> = self
+                let stored: Option<i64> = self
                     .conn
                     .prepare_cached("SELECT MAX(seq) FROM observations WHERE sensor = ?1")?
                     .query_row([sensor], |r| r.get(0))?;
-                let max = max.map_or(0, |m| m as u64);
+                let max = stored
+                    .map(|m| m as u64)
+                    .into_iter()
+                    .chain(self.pending_max.get(sensor).copied())
+                    .max()
+                    .unwrap_or(0);
                 self.max_seq.insert(sensor.to_string(), max);
                 max
             }
@@ -136,23 +210,77 @@ impl Writer {
         if seq > max {
             return Ok(None);
         }
-        find_observation(&self.conn, sensor, seq)
+        if let Some(found) = self.pending.get(&(sensor.to_string(), seq)) {
+            return Ok(Some(*found));
+        }
+        let found: Option<(i64, Vec<u8>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, payload_sha256 FROM observations WHERE sensor = ?1 AND seq = ?2",
+            )?
+            .query_row(params![sensor, seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        found
+            .map(|(index, digest)| {
+                Ok(ObservationRef {
+                    index: index as u64,
+                    payload_sha256: digest.try_into().map_err(|_| {
+                        StoreError::Corrupt("payload digest is not 32 bytes".into())
+                    })?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Refuses a batch that would log a `(sensor, seq)` twice.
+    fn check_unique(&mut self, entries: &[NewEntry]) -> Result<(), StoreError> {
+        let mut batch = HashSet::new();
+        for entry in entries {
+            if let SideEffect::Observation { sensor, seq, .. } = &entry.effect
+                && (!batch.insert((sensor.as_str(), *seq))
+                    || self.find_observation(sensor, *seq)?.is_some())
+            {
+                return Err(StoreError::Duplicate {
+                    sensor: sensor.clone(),
+                    seq: *seq,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Appends `entries` at indexes `size()..`, in one transaction that is on disk when this
     /// returns. Returns each entry's index and leaf hash. On error nothing is appended.
     pub fn append(&mut self, entries: &[NewEntry]) -> Result<Vec<(u64, Hash)>, StoreError> {
+        self.check_unique(entries)?;
         let mut frontier = self.frontier.clone();
+        let flush = self.pending.len() + entries.len() >= self.flush_at;
         let tx = self.conn.transaction()?;
         let mut placed = Vec::with_capacity(entries.len());
+        if flush {
+            let mut rows: Vec<_> = self.pending.iter().collect();
+            rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let mut put = tx.prepare_cached(
+                "INSERT INTO observations(sensor, seq, idx, payload_sha256) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for ((sensor, seq), at) in rows {
+                put.execute(params![
+                    sensor,
+                    *seq as i64,
+                    at.index as i64,
+                    &at.payload_sha256[..]
+                ])?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('observations_indexed', ?1)",
+                [frontier.size().to_string()],
+            )?;
+        }
         {
             let mut put_entry =
                 tx.prepare_cached("INSERT INTO entries(idx, leaf, data) VALUES (?1, ?2, ?3)")?;
             let mut put_node =
                 tx.prepare_cached("INSERT INTO nodes(height, idx, hash) VALUES (?1, ?2, ?3)")?;
-            let mut put_observation = tx.prepare_cached(
-                "INSERT INTO observations(sensor, seq, idx, payload_sha256) VALUES (?1, ?2, ?3, ?4)",
-            )?;
             let mut put_sensor =
                 tx.prepare_cached("INSERT OR REPLACE INTO sensors(id, record) VALUES (?1, ?2)")?;
             for entry in entries {
@@ -171,36 +299,28 @@ impl Writer {
                 if let Some(e) = failed {
                     return Err(e.into());
                 }
-                match &entry.effect {
-                    SideEffect::None => {}
-                    SideEffect::Observation {
-                        sensor,
-                        seq,
-                        payload_sha256,
-                    } => {
-                        put_observation.execute(params![
-                            sensor,
-                            *seq as i64,
-                            index as i64,
-                            &payload_sha256[..]
-                        ])?;
-                    }
-                    SideEffect::Sensor(record) => {
-                        let json = serde_json::to_string(record)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                        put_sensor.execute(params![record.registration.id, json])?;
-                    }
+                if let SideEffect::Sensor(record) = &entry.effect {
+                    let json = serde_json::to_string(record)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    put_sensor.execute(params![record.registration.id, json])?;
                 }
                 placed.push((index, leaf));
             }
         }
         tx.commit()?;
         self.frontier = frontier;
-        for entry in entries {
-            if let SideEffect::Observation { sensor, seq, .. } = &entry.effect
-                && let Some(max) = self.max_seq.get_mut(sensor)
+        if flush {
+            self.pending.clear();
+            self.pending_max.clear();
+        }
+        for (entry, (index, _)) in entries.iter().zip(&placed) {
+            if let SideEffect::Observation {
+                sensor,
+                seq,
+                payload_sha256,
+            } = &entry.effect
             {
-                *max = (*max).max(*seq);
+                self.remember(sensor.clone(), *seq, *index, *payload_sha256);
             }
         }
         Ok(placed)

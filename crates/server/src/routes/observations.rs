@@ -33,6 +33,14 @@ struct ItemResult {
     problem: Option<Problem>,
 }
 
+/// The answer to an NDJSON batch.
+#[derive(Debug, Serialize)]
+struct BatchResponse {
+    accepted: usize,
+    rejected: usize,
+    results: Vec<ItemResult>,
+}
+
 enum Shape {
     Single,
     Batch,
@@ -209,7 +217,8 @@ fn single_response(result: Option<Result<Appended, Problem>>) -> Response {
 
 fn batch_response(results: Vec<Result<Appended, Problem>>) -> Response {
     let accepted = results.iter().filter(|r| r.is_ok()).count();
-    let items: Vec<ItemResult> = results
+    let rejected = results.len() - accepted;
+    let results: Vec<ItemResult> = results
         .into_iter()
         .enumerate()
         .map(|(index, r)| match r {
@@ -229,7 +238,11 @@ fn batch_response(results: Vec<Result<Appended, Problem>>) -> Response {
             },
         })
         .collect();
-    let body = json!({"accepted": accepted, "rejected": items.len() - accepted, "results": items});
+    let body = BatchResponse {
+        accepted,
+        rejected,
+        results,
+    };
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
