@@ -78,6 +78,7 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let path = database_path(dir);
         let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "page_size", 16_384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "cache_size", -65_536)?;

@@ -65,22 +65,31 @@ impl NewEntry {
 pub struct Writer {
     conn: Connection,
     frontier: Frontier,
-    /// Index rows committed in entries but not yet in the `observations` table.
-    pending: HashMap<(String, u64), ObservationRef>,
-    /// The highest `seq` per sensor among `pending`.
-    pending_max: HashMap<String, u64>,
-    /// The highest `seq` logged per sensor (filled lazily): a larger `seq` is new without
-    /// a lookup, which is the common case.
-    max_seq: HashMap<String, u64>,
+    /// Per sensor: the highest `seq` logged and the index rows not yet in the table.
+    seqs: HashMap<String, SensorSeqs>,
+    /// How many index rows wait in memory, over all sensors.
+    pending: usize,
     /// Flush `pending` once it holds this many rows.
     flush_at: usize,
+}
+
+/// What the writer knows of one sensor's sequence numbers.
+#[derive(Debug, Default)]
+struct SensorSeqs {
+    /// The highest `seq` in the `observations` table, once read: a larger `seq` (and not
+    /// pending) is new without a lookup, which is the common case.
+    stored_max: Option<u64>,
+    /// Index rows committed in entries but not yet in the table, by `seq`.
+    pending: HashMap<u64, ObservationRef>,
+    /// The highest `seq` among `pending`.
+    pending_max: Option<u64>,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer")
             .field("size", &self.frontier.size())
-            .field("pending_index_rows", &self.pending.len())
+            .field("pending_index_rows", &self.pending)
             .finish()
     }
 }
@@ -109,9 +118,8 @@ impl Writer {
         let mut writer = Self {
             conn,
             frontier,
-            pending: HashMap::new(),
-            pending_max: HashMap::new(),
-            max_seq: HashMap::new(),
+            seqs: HashMap::new(),
+            pending: 0,
             flush_at: INDEX_FLUSH_AT,
         };
         writer.catch_up_index(size)?;
@@ -136,7 +144,7 @@ impl Writer {
                     let (sensor, seq, payload_sha256) = observation_key(body).ok_or_else(|| {
                         StoreError::Corrupt(format!("observation entry {next} does not parse"))
                     })?;
-                    self.remember(sensor, seq, next, payload_sha256);
+                    self.remember(&sensor, seq, next, payload_sha256);
                 }
                 next += 1;
             }
@@ -144,19 +152,19 @@ impl Writer {
         Ok(())
     }
 
-    fn remember(&mut self, sensor: String, seq: u64, index: u64, payload_sha256: [u8; 32]) {
-        let max = self.pending_max.entry(sensor.clone()).or_insert(seq);
-        *max = (*max).max(seq);
-        if let Some(max) = self.max_seq.get_mut(&sensor) {
-            *max = (*max).max(seq);
+    fn remember(&mut self, sensor: &str, seq: u64, index: u64, payload_sha256: [u8; 32]) {
+        let seqs = match self.seqs.get_mut(sensor) {
+            Some(s) => s,
+            None => self.seqs.entry(sensor.to_string()).or_default(),
+        };
+        let at = ObservationRef {
+            index,
+            payload_sha256,
+        };
+        if seqs.pending.insert(seq, at).is_none() {
+            self.pending += 1;
         }
-        self.pending.insert(
-            (sensor, seq),
-            ObservationRef {
-                index,
-                payload_sha256,
-            },
-        );
+        seqs.pending_max = Some(seqs.pending_max.map_or(seq, |m| m.max(seq)));
     }
 
     /// Flushes the pending index rows at `rows` instead of [`INDEX_FLUSH_AT`] (for tests).
@@ -166,7 +174,7 @@ impl Writer {
 
     /// Index rows held in memory, not yet in the `observations` table.
     pub fn pending_index_rows(&self) -> usize {
-        self.pending.len()
+        self.pending
     }
 
     /// The number of entries committed.
@@ -190,28 +198,30 @@ impl Writer {
         sensor: &str,
         seq: u64,
     ) -> Result<Option<ObservationRef>, StoreError> {
-        let max = match self.max_seq.get(sensor) {
-            Some(max) => *max,
+        if !self.seqs.contains_key(sensor) {
+            self.seqs.insert(sensor.to_string(), SensorSeqs::default());
+        }
+        let stored_max = match self.seqs.get(sensor).and_then(|s| s.stored_max) {
+            Some(max) => max,
             None => {
                 let stored: Option<i64> = self
                     .conn
                     .prepare_cached("SELECT MAX(seq) FROM observations WHERE sensor = ?1")?
                     .query_row([sensor], |r| r.get(0))?;
-                let max = stored
-                    .map(|m| m as u64)
-                    .into_iter()
-                    .chain(self.pending_max.get(sensor).copied())
-                    .max()
-                    .unwrap_or(0);
-                self.max_seq.insert(sensor.to_string(), max);
+                let max = stored.map_or(0, |m| m as u64);
+                if let Some(s) = self.seqs.get_mut(sensor) {
+                    s.stored_max = Some(max);
+                }
                 max
             }
         };
-        if seq > max {
-            return Ok(None);
-        }
-        if let Some(found) = self.pending.get(&(sensor.to_string(), seq)) {
-            return Ok(Some(*found));
+        if let Some(seqs) = self.seqs.get(sensor) {
+            if let Some(found) = seqs.pending.get(&seq) {
+                return Ok(Some(*found));
+            }
+            if seq > stored_max {
+                return Ok(None);
+            }
         }
         let found: Option<(i64, Vec<u8>)> = self
             .conn
@@ -254,22 +264,26 @@ impl Writer {
     pub fn append(&mut self, entries: &[NewEntry]) -> Result<Vec<(u64, Hash)>, StoreError> {
         self.check_unique(entries)?;
         let mut frontier = self.frontier.clone();
-        let flush = self.pending.len() + entries.len() >= self.flush_at;
+        let flush = self.pending + entries.len() >= self.flush_at;
         let tx = self.conn.transaction()?;
         let mut placed = Vec::with_capacity(entries.len());
         if flush {
-            let mut rows: Vec<_> = self.pending.iter().collect();
-            rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let mut sensors: Vec<(&String, &SensorSeqs)> = self.seqs.iter().collect();
+            sensors.sort_unstable_by_key(|(name, _)| *name);
             let mut put = tx.prepare_cached(
                 "INSERT INTO observations(sensor, seq, idx, payload_sha256) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            for ((sensor, seq), at) in rows {
-                put.execute(params![
-                    sensor,
-                    *seq as i64,
-                    at.index as i64,
-                    &at.payload_sha256[..]
-                ])?;
+            for (sensor, seqs) in sensors {
+                let mut rows: Vec<_> = seqs.pending.iter().collect();
+                rows.sort_unstable_by_key(|(seq, _)| **seq);
+                for (seq, at) in rows {
+                    put.execute(params![
+                        sensor,
+                        *seq as i64,
+                        at.index as i64,
+                        &at.payload_sha256[..]
+                    ])?;
+                }
             }
             tx.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('observations_indexed', ?1)",
@@ -310,8 +324,13 @@ impl Writer {
         tx.commit()?;
         self.frontier = frontier;
         if flush {
-            self.pending.clear();
-            self.pending_max.clear();
+            for seqs in self.seqs.values_mut() {
+                if let Some(max) = seqs.pending_max.take() {
+                    seqs.stored_max = seqs.stored_max.map(|m| m.max(max));
+                }
+                seqs.pending.clear();
+            }
+            self.pending = 0;
         }
         for (entry, (index, _)) in entries.iter().zip(&placed) {
             if let SideEffect::Observation {
@@ -320,7 +339,7 @@ impl Writer {
                 payload_sha256,
             } = &entry.effect
             {
-                self.remember(sensor.clone(), *seq, *index, *payload_sha256);
+                self.remember(sensor, *seq, *index, *payload_sha256);
             }
         }
         Ok(placed)
