@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use common::{Sensor, Server, http, verify};
 use rusqlite::{Connection, params};
-use truce_ledger::leaf_hash;
+use truce_ledger::{decode_entry_bundle, encode_entry_bundle, leaf_hash};
 
 /// Observations in each test log.
 const OBSERVATIONS: u64 = 600;
@@ -48,20 +48,29 @@ fn open_db(dir: &Path) -> Connection {
     db
 }
 
-fn entry(db: &Connection, idx: u64) -> Vec<u8> {
+/// The stored bundle row of the tile holding entry `idx`: (entries, leaf hashes).
+fn bundle(db: &Connection, idx: u64) -> (Vec<u8>, Vec<u8>) {
     db.query_row(
-        "SELECT data FROM entries WHERE idx = ?1",
-        [idx as i64],
-        |r| r.get(0),
+        "SELECT entries, leaves FROM bundles WHERE tile = ?1",
+        [(idx / 256) as i64],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )
-    .expect("the entry exists")
+    .expect("the bundle exists")
+}
+
+fn entry(db: &Connection, idx: u64) -> Vec<u8> {
+    let (entries, _) = bundle(db, idx);
+    decode_entry_bundle(&entries).unwrap()[(idx % 256) as usize].to_vec()
 }
 
 fn set_entry(db: &Connection, idx: u64, data: &[u8]) {
+    let (entries, _) = bundle(db, idx);
+    let mut list: Vec<&[u8]> = decode_entry_bundle(&entries).unwrap();
+    list[(idx % 256) as usize] = data;
     let n = db
         .execute(
-            "UPDATE entries SET data = ?1 WHERE idx = ?2",
-            params![data, idx as i64],
+            "UPDATE bundles SET entries = ?1 WHERE tile = ?2",
+            params![encode_entry_bundle(list).unwrap(), (idx / 256) as i64],
         )
         .unwrap();
     assert_eq!(n, 1, "entry {idx} updated");
@@ -70,9 +79,12 @@ fn set_entry(db: &Connection, idx: u64, data: &[u8]) {
 /// Stored hashes: row 0 (leaf hashes) beside the entries, higher tile rows in `nodes`.
 fn set_node(db: &Connection, height: u32, idx: u64, hash: &[u8]) {
     let n = if height == 0 {
+        let (_, mut leaves) = bundle(db, idx);
+        let at = (idx % 256) as usize * 32;
+        leaves[at..at + 32].copy_from_slice(hash);
         db.execute(
-            "UPDATE entries SET leaf = ?1 WHERE idx = ?2",
-            params![hash, idx as i64],
+            "UPDATE bundles SET leaves = ?1 WHERE tile = ?2",
+            params![leaves, (idx / 256) as i64],
         )
     } else {
         db.execute(
@@ -86,19 +98,17 @@ fn set_node(db: &Connection, height: u32, idx: u64, hash: &[u8]) {
 
 fn node(db: &Connection, height: u32, idx: u64) -> Vec<u8> {
     if height == 0 {
-        db.query_row(
-            "SELECT leaf FROM entries WHERE idx = ?1",
-            [idx as i64],
-            |r| r.get(0),
-        )
+        let (_, leaves) = bundle(db, idx);
+        let at = (idx % 256) as usize * 32;
+        leaves[at..at + 32].to_vec()
     } else {
         db.query_row(
             "SELECT hash FROM nodes WHERE height = ?1 AND idx = ?2",
             params![height, idx as i64],
             |r| r.get(0),
         )
+        .expect("the node exists")
     }
-    .expect("the node exists")
 }
 
 /// An observation entry with one payload detail changed: "launch" becomes "impact" (same

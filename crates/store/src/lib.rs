@@ -6,7 +6,9 @@
 //! Any number of [`Reader`]s serve tiles, entries, proofs and the registry from committed
 //! data. The tables are:
 //!
-//! - `entries(idx, leaf, data)`: the log entries and their leaf hashes (tile row 0);
+//! - `bundles(tile, width, entries, leaves)`: the log entries, 256 to a row, as the C2SP
+//!   entry bundle of the tile and its leaf hashes (tile row 0); only the last row is partial
+//!   and it is rewritten as the log grows;
 //! - `nodes(height, idx, hash)`: the hashes of the higher tile rows, heights 8, 16, …;
 //! - `observations(sensor, seq, idx, payload_sha256)`: which `seq` each sensor used (written
 //!   in sorted bulk; the newest rows are kept in the writer's memory, see `writer.rs`);
@@ -43,7 +45,8 @@ pub enum StoreError {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bundles(tile INTEGER PRIMARY KEY, width INTEGER NOT NULL,
+    entries BLOB NOT NULL, leaves BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes(height INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
     PRIMARY KEY(height, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS observations(sensor TEXT NOT NULL, seq INTEGER NOT NULL,

@@ -1,7 +1,7 @@
 //! Reading committed data: entries, hashes, checkpoints, the registry.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use truce_ledger::{Hash, NodeReader, TILE_HEIGHT, node_hash};
+use truce_ledger::{Hash, NodeReader, TILE_HEIGHT, TILE_WIDTH, decode_entry_bundle, node_hash};
 use truce_model::SensorRecord;
 
 use crate::StoreError;
@@ -18,51 +18,106 @@ impl<'c> Reader<'c> {
 
     /// The number of committed entries.
     pub fn size(&self) -> Result<u64, StoreError> {
-        let n: Option<i64> = self
+        let last: Option<(i64, i64)> = self
             .conn
-            .query_row("SELECT MAX(idx) + 1 FROM entries", [], |r| r.get(0))?;
-        Ok(n.unwrap_or(0) as u64)
+            .query_row(
+                "SELECT tile, width FROM bundles ORDER BY tile DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(last.map_or(0, |(tile, width)| tile as u64 * TILE_WIDTH + width as u64))
+    }
+
+    /// The stored bundles (entry bundle, leaf hashes) of tiles `first..=last`, in order.
+    fn bundles(&self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tile, entries, leaves FROM bundles WHERE tile >= ?1 AND tile <= ?2 ORDER BY tile",
+        )?;
+        let rows = stmt.query_map(params![first as i64, last as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT data FROM entries WHERE idx = ?1")?
-            .query_row([index as i64], |r| r.get(0))
-            .optional()?)
+        Ok(self.entries(index, 1)?.pop())
     }
 
     /// Up to `count` consecutive entries from `start` (fewer at the end of the log).
     pub fn entries(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT data FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
-        let rows = stmt.query_map(params![start as i64, (start + count) as i64], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let end = start + count;
+        let mut out = Vec::new();
+        for (tile, bundle, _) in self.bundles(start / TILE_WIDTH, (end - 1) / TILE_WIDTH)? {
+            let entries = decode_entry_bundle(&bundle)
+                .map_err(|e| StoreError::Corrupt(format!("entry bundle {tile}: {e}")))?;
+            let base = tile * TILE_WIDTH;
+            out.extend(
+                entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| (start..end).contains(&(base + *i as u64)))
+                    .map(|(_, e)| e.to_vec()),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The first `width` entries of entry bundle `tile`, in the bundle encoding, if the log
+    /// has that many there.
+    pub fn entry_bundle(&self, tile: u64, width: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some((_, bundle, _)) = self.bundles(tile, tile)?.pop() else {
+            return Ok(None);
+        };
+        // The encoding is a sequence of length-prefixed entries: a prefix of it is the bundle
+        // of the first entries.
+        let mut offset = 0usize;
+        for _ in 0..width {
+            let Some(len) = bundle.get(offset..offset + 2) else {
+                return Ok(None);
+            };
+            offset += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+        }
+        Ok((offset <= bundle.len()).then(|| bundle[..offset].to_vec()))
     }
 
     /// Up to `count` stored hashes of one tile row (height a multiple of 8) from `start`.
     pub fn row(&self, height: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
-        // Row 0 (the leaf hashes) lives beside the entries; higher rows in `nodes`.
-        let mut stmt = if height == 0 {
-            self.conn.prepare_cached(
-                "SELECT leaf FROM entries WHERE ?1 = 0 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
-            )?
-        } else {
-            self.conn.prepare_cached(
-                "SELECT hash FROM nodes WHERE height = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
-            )?
+        let to_hash = |bytes: &[u8]| {
+            <Hash>::try_from(bytes).map_err(|_| {
+                StoreError::Corrupt(format!("a hash at height {height} is not 32 bytes"))
+            })
         };
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        if height == 0 {
+            // Row 0 (the leaf hashes) is kept with the entry bundles.
+            let end = start + count;
+            let mut out = Vec::with_capacity(count as usize);
+            for (tile, _, leaves) in self.bundles(start / TILE_WIDTH, (end - 1) / TILE_WIDTH)? {
+                if leaves.len() % 32 != 0 {
+                    return Err(StoreError::Corrupt(format!("leaf hashes of tile {tile}")));
+                }
+                let base = tile * TILE_WIDTH;
+                for (i, hash) in leaves.chunks_exact(32).enumerate() {
+                    if (start..end).contains(&(base + i as u64)) {
+                        out.push(to_hash(hash)?);
+                    }
+                }
+            }
+            return Ok(out);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT hash FROM nodes WHERE height = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+        )?;
         let rows = stmt.query_map(params![height, start as i64, (start + count) as i64], |r| {
             r.get::<_, Vec<u8>>(0)
         })?;
-        rows.map(|row| {
-            let bytes = row?;
-            <Hash>::try_from(bytes.as_slice()).map_err(|_| {
-                StoreError::Corrupt(format!("a hash at height {height} is not 32 bytes"))
-            })
-        })
-        .collect()
+        rows.map(|row| to_hash(&row?)).collect()
     }
 
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {

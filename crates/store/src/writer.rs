@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use truce_ledger::{Frontier, Hash, TILE_HEIGHT, leaf_hash};
+use truce_ledger::{Frontier, Hash, TILE_HEIGHT, TILE_WIDTH, leaf_hash};
 use truce_model::envelope::observation_key;
 use truce_model::{Entry, EntryKind, SensorRecord};
 
@@ -71,6 +71,16 @@ pub struct Writer {
     pending: usize,
     /// Flush `pending` once it holds this many rows.
     flush_at: usize,
+    /// The partial tile at the end of the log, as stored in its `bundles` row.
+    tail: Tail,
+}
+
+/// The entries (bundle encoding) and leaf hashes of the last, partial tile.
+#[derive(Clone, Debug, Default)]
+struct Tail {
+    entries: Vec<u8>,
+    leaves: Vec<u8>,
+    width: u64,
 }
 
 /// What the writer knows of one sensor's sequence numbers.
@@ -115,12 +125,27 @@ impl Writer {
     pub(crate) fn new(conn: Connection) -> Result<Self, StoreError> {
         let size = Reader::new(&conn).size()?;
         let frontier = Frontier::load(size, &Reader::new(&conn))?;
+        let mut tail = Tail::default();
+        if size % TILE_WIDTH != 0 {
+            let tile = size / TILE_WIDTH;
+            let (entries, leaves): (Vec<u8>, Vec<u8>) = conn.query_row(
+                "SELECT entries, leaves FROM bundles WHERE tile = ?1",
+                [tile as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            tail = Tail {
+                entries,
+                leaves,
+                width: size % TILE_WIDTH,
+            };
+        }
         let mut writer = Self {
             conn,
             frontier,
             seqs: HashMap::new(),
             pending: 0,
             flush_at: INDEX_FLUSH_AT,
+            tail,
         };
         writer.catch_up_index(size)?;
         Ok(writer)
@@ -264,6 +289,7 @@ impl Writer {
     pub fn append(&mut self, entries: &[NewEntry]) -> Result<Vec<(u64, Hash)>, StoreError> {
         self.check_unique(entries)?;
         let mut frontier = self.frontier.clone();
+        let mut tail = self.tail.clone();
         let flush = self.pending + entries.len() >= self.flush_at;
         let tx = self.conn.transaction()?;
         let mut placed = Vec::with_capacity(entries.len());
@@ -291,8 +317,9 @@ impl Writer {
             )?;
         }
         {
-            let mut put_entry =
-                tx.prepare_cached("INSERT INTO entries(idx, leaf, data) VALUES (?1, ?2, ?3)")?;
+            let mut put_bundle = tx.prepare_cached(
+                "INSERT OR REPLACE INTO bundles(tile, width, entries, leaves) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             let mut put_node =
                 tx.prepare_cached("INSERT INTO nodes(height, idx, hash) VALUES (?1, ?2, ?3)")?;
             let mut put_sensor =
@@ -300,7 +327,24 @@ impl Writer {
             for entry in entries {
                 let index = frontier.size();
                 let leaf = entry.leaf;
-                put_entry.execute(params![index as i64, &leaf[..], entry.data])?;
+                let len = u16::try_from(entry.data.len()).map_err(|_| {
+                    StoreError::Corrupt(format!("entry of {} bytes", entry.data.len()))
+                })?;
+                tail.entries.extend_from_slice(&len.to_be_bytes());
+                tail.entries.extend_from_slice(&entry.data);
+                tail.leaves.extend_from_slice(&leaf);
+                tail.width += 1;
+                if tail.width == TILE_WIDTH {
+                    put_bundle.execute(params![
+                        (index / TILE_WIDTH) as i64,
+                        TILE_WIDTH as i64,
+                        tail.entries,
+                        tail.leaves
+                    ])?;
+                    tail.entries.clear();
+                    tail.leaves.clear();
+                    tail.width = 0;
+                }
                 let mut failed = None;
                 frontier.append(leaf, |height, idx, hash| {
                     if height % TILE_HEIGHT == 0
@@ -320,9 +364,18 @@ impl Writer {
                 }
                 placed.push((index, leaf));
             }
+            if tail.width > 0 {
+                put_bundle.execute(params![
+                    (frontier.size() / TILE_WIDTH) as i64,
+                    tail.width as i64,
+                    tail.entries,
+                    tail.leaves
+                ])?;
+            }
         }
         tx.commit()?;
         self.frontier = frontier;
+        self.tail = tail;
         if flush {
             for seqs in self.seqs.values_mut() {
                 if let Some(max) = seqs.pending_max.take() {

@@ -7,8 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use truce_ledger::{
-    TILE_HEIGHT, TILE_WIDTH, TileKind, TilePath, consistency_proof, encode_entry_bundle,
-    inclusion_proof, leaf_hash,
+    TILE_HEIGHT, TILE_WIDTH, TileKind, TilePath, consistency_proof, inclusion_proof, leaf_hash,
 };
 use truce_model::envelope::decode_base64;
 use truce_model::{Entry, EntryKind, Envelope, ProblemType};
@@ -70,14 +69,7 @@ pub async fn tile(
                             Err(_) => None,
                         }
                     }
-                    TileKind::Entries => {
-                        let entries = r.entries(start, width)?;
-                        if entries.len() as u64 == width {
-                            encode_entry_bundle(entries.iter().map(Vec::as_slice)).ok()
-                        } else {
-                            None
-                        }
-                    }
+                    TileKind::Entries => r.entry_bundle(tile.index, width)?,
                 })
             })
             .map_err(ApiError::from)
