@@ -6,6 +6,9 @@ use truce_model::SensorRecord;
 
 use crate::StoreError;
 
+/// One stored row of `bundles`: the tile index, its entry bundle and its leaf hashes.
+type StoredBundle = (u64, Vec<u8>, Vec<u8>);
+
 /// A read connection. Implements [`NodeReader`] for proofs.
 pub struct Reader<'c> {
     conn: &'c Connection,
@@ -29,8 +32,8 @@ impl<'c> Reader<'c> {
         Ok(last.map_or(0, |(tile, width)| tile as u64 * TILE_WIDTH + width as u64))
     }
 
-    /// The stored bundles (entry bundle, leaf hashes) of tiles `first..=last`, in order.
-    fn bundles(&self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>, Vec<u8>)>, StoreError> {
+    /// The stored bundles of tiles `first..=last`, in order.
+    fn bundles(&self, first: u64, last: u64) -> Result<Vec<StoredBundle>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT tile, entries, leaves FROM bundles WHERE tile >= ?1 AND tile <= ?2 ORDER BY tile",
         )?;
