@@ -1,6 +1,9 @@
 //! Field-by-field validation of JSON objects that reports every problem with its path.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 use crate::position::Position;
 use crate::time::Timestamp;
@@ -21,26 +24,53 @@ impl FieldError {
     }
 }
 
+/// A JSON value not yet parsed: fields are parsed one by one, straight from the bytes.
+pub(crate) use serde_json::value::RawValue as Raw;
+
+/// The members of one JSON object, borrowed from the input (keys with escapes are copied).
+enum Members<'a> {
+    Borrowed(BTreeMap<&'a str, &'a Raw>),
+    Owned(BTreeMap<String, &'a Raw>),
+}
+
+impl<'a> Members<'a> {
+    fn parse(raw: &'a Raw) -> Option<Self> {
+        serde_json::from_str(raw.get())
+            .map(Members::Borrowed)
+            .or_else(|_| serde_json::from_str(raw.get()).map(Members::Owned))
+            .ok()
+    }
+
+    /// The member `name`, unless absent or `null`.
+    fn get(&self, name: &str) -> Option<&'a Raw> {
+        let raw = match self {
+            Members::Borrowed(map) => map.get(name),
+            Members::Owned(map) => map.get(name),
+        }?;
+        (raw.get() != "null").then_some(*raw)
+    }
+}
+
 /// Reads the fields of one JSON object, collecting a [`FieldError`] for each bad one.
-pub(crate) struct Fields<'a> {
-    map: &'a Map<String, Value>,
+pub(crate) struct Fields<'a, 'e> {
+    members: Members<'a>,
     prefix: String,
-    pub(crate) errors: &'a mut Vec<FieldError>,
+    pub(crate) errors: &'e mut Vec<FieldError>,
 }
 
 /// A parser of one field's value; the error is a message without the field name.
-pub(crate) type Parse<T> = fn(&Value) -> Result<T, String>;
+pub(crate) type Parse<T> = fn(&Raw) -> Result<T, String>;
 
-impl<'a> Fields<'a> {
+impl<'a, 'e> Fields<'a, 'e> {
     /// Fields of `value` at `path`; records an error and yields `None` when it is not an object.
     pub(crate) fn object(
-        value: &'a Value,
+        value: &'a Raw,
         path: &str,
-        errors: &'a mut Vec<FieldError>,
+        errors: &'e mut Vec<FieldError>,
     ) -> Option<Self> {
-        match value.as_object() {
-            Some(map) => Some(Self {
-                map,
+        match Members::parse(value) {
+            Some(members) => Some(Self {
+                members,
                 prefix: if path.is_empty() {
                     String::new()
                 } else {
@@ -55,6 +85,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The raw member `name`, unless absent or `null`.
+    pub(crate) fn raw(&self, name: &str) -> Option<&'a Raw> {
+        self.members.get(name)
+    }
+
     pub(crate) fn path(&self, name: &str) -> String {
         format!("{}{}", self.prefix, name)
     }
@@ -65,8 +100,8 @@ impl<'a> Fields<'a> {
     }
 
     pub(crate) fn required<T>(&mut self, name: &str, parse: Parse<T>) -> Option<T> {
-        match self.map.get(name) {
-            None | Some(Value::Null) => {
+        match self.members.get(name) {
+            None => {
                 self.fail(name, "is required");
                 None
             }
@@ -75,13 +110,11 @@ impl<'a> Fields<'a> {
     }
 
     pub(crate) fn optional<T>(&mut self, name: &str, parse: Parse<T>) -> Option<T> {
-        match self.map.get(name) {
-            None | Some(Value::Null) => None,
-            Some(value) => self.parse(name, value, parse),
-        }
+        let value = self.members.get(name)?;
+        self.parse(name, value, parse)
     }
 
-    fn parse<T>(&mut self, name: &str, value: &Value, parse: Parse<T>) -> Option<T> {
+    fn parse<T>(&mut self, name: &str, value: &Raw, parse: Parse<T>) -> Option<T> {
         match parse(value) {
             Ok(v) => Some(v),
             Err(message) => {
@@ -93,14 +126,11 @@ impl<'a> Fields<'a> {
 
     /// A nested position object, validated field by field.
     pub(crate) fn position(&mut self, name: &str, required: bool) -> Option<Position> {
-        let value = match self.map.get(name) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.fail(name, "is required");
-                }
-                return None;
+        let Some(value) = self.members.get(name) else {
+            if required {
+                self.fail(name, "is required");
             }
-            Some(v) => v,
+            return None;
         };
         let path = self.path(name);
         let mut inner = Fields::object(value, &path, self.errors)?;
@@ -115,14 +145,27 @@ impl<'a> Fields<'a> {
     }
 }
 
-pub(crate) fn number(value: &Value) -> Result<f64, String> {
-    value
-        .as_f64()
+/// A JSON string's contents, borrowed when it has no escapes.
+pub(crate) fn string(value: &Raw) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<&str>(value.get())
+        .map(Cow::Borrowed)
+        .or_else(|_| serde_json::from_str::<String>(value.get()).map(Cow::Owned))
+        .ok()
+}
+
+/// The whole value, parsed (for the rare structured fields).
+pub(crate) fn tree(value: &Raw) -> Result<Value, String> {
+    serde_json::from_str(value.get()).map_err(|e| e.to_string())
+}
+
+pub(crate) fn number(value: &Raw) -> Result<f64, String> {
+    serde_json::from_str::<f64>(value.get())
+        .ok()
         .filter(|f| f.is_finite())
         .ok_or_else(|| "must be a number".to_string())
 }
 
-pub(crate) fn number_in(value: &Value, min: f64, max: f64) -> Result<f64, String> {
+pub(crate) fn number_in(value: &Raw, min: f64, max: f64) -> Result<f64, String> {
     let n = number(value)?;
     if (min..=max).contains(&n) {
         Ok(n)
@@ -131,11 +174,11 @@ pub(crate) fn number_in(value: &Value, min: f64, max: f64) -> Result<f64, String
     }
 }
 
-pub(crate) fn non_negative(value: &Value) -> Result<f64, String> {
+pub(crate) fn non_negative(value: &Raw) -> Result<f64, String> {
     number_in(value, 0.0, f64::MAX)
 }
 
-pub(crate) fn positive(value: &Value) -> Result<f64, String> {
+pub(crate) fn positive(value: &Raw) -> Result<f64, String> {
     let n = number(value)?;
     if n > 0.0 {
         Ok(n)
@@ -144,36 +187,35 @@ pub(crate) fn positive(value: &Value) -> Result<f64, String> {
     }
 }
 
-pub(crate) fn unit_interval(value: &Value) -> Result<f64, String> {
+pub(crate) fn unit_interval(value: &Raw) -> Result<f64, String> {
     number_in(value, 0.0, 1.0)
 }
 
-pub(crate) fn degrees(value: &Value) -> Result<f64, String> {
+pub(crate) fn degrees(value: &Raw) -> Result<f64, String> {
     number_in(value, 0.0, 360.0)
 }
 
-pub(crate) fn count(value: &Value) -> Result<u64, String> {
-    value
-        .as_u64()
-        .ok_or_else(|| "must be a non-negative integer".to_string())
+pub(crate) fn count(value: &Raw) -> Result<u64, String> {
+    serde_json::from_str::<u64>(value.get())
+        .map_err(|_| "must be a non-negative integer".to_string())
 }
 
-pub(crate) fn text(value: &Value) -> Result<String, String> {
-    match value.as_str() {
+pub(crate) fn text(value: &Raw) -> Result<String, String> {
+    match string(value) {
         Some(s) if s.trim().is_empty() => Err("must not be empty".into()),
         Some(s) if s.len() > 4096 => Err("must be at most 4096 bytes".into()),
-        Some(s) => Ok(s.to_string()),
+        Some(s) => Ok(s.into_owned()),
         None => Err("must be a string".into()),
     }
 }
 
-pub(crate) fn timestamp(value: &Value) -> Result<Timestamp, String> {
-    let s = value.as_str().ok_or("must be an RFC 3339 string")?;
-    Timestamp::parse(s).map_err(|e| e.to_string())
+pub(crate) fn timestamp(value: &Raw) -> Result<Timestamp, String> {
+    let s = string(value).ok_or("must be an RFC 3339 string")?;
+    Timestamp::parse(&s).map_err(|e| e.to_string())
 }
 
-pub(crate) fn sha256_hex(value: &Value) -> Result<String, String> {
-    match value.as_str() {
+pub(crate) fn sha256_hex(value: &Raw) -> Result<String, String> {
+    match string(value) {
         Some(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
             Ok(s.to_ascii_lowercase())
         }
@@ -182,9 +224,8 @@ pub(crate) fn sha256_hex(value: &Value) -> Result<String, String> {
 }
 
 /// One of a fixed set of strings.
-pub(crate) fn one_of<'v>(value: &'v Value, allowed: &[&str]) -> Result<&'v str, String> {
-    match value.as_str() {
-        Some(s) if allowed.contains(&s) => Ok(s),
-        _ => Err(format!("must be one of: {}", allowed.join(", "))),
-    }
+pub(crate) fn one_of(value: &Raw, allowed: &[&'static str]) -> Result<&'static str, String> {
+    string(value)
+        .and_then(|s| allowed.iter().find(|a| **a == s).copied())
+        .ok_or_else(|| format!("must be one of: {}", allowed.join(", ")))
 }

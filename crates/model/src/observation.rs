@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::fields::{self, FieldError, Fields};
+use std::collections::BTreeMap;
+
+use crate::fields::{self, FieldError, Fields, Raw};
 use crate::position::Position;
 use crate::time::Timestamp;
 
@@ -166,14 +168,12 @@ const THERMAL_LEVELS: &[&str] = &["low", "nominal", "high"];
 
 impl Observation {
     /// Parses and validates payload bytes, reporting every invalid field.
+    ///
+    /// Fields are read straight from the bytes (no intermediate JSON tree), each with the
+    /// same rules, so every invalid field is reported with its path.
     pub fn parse(bytes: &[u8]) -> Result<Self, ObservationError> {
-        let value: Value =
+        let value: &Raw =
             serde_json::from_slice(bytes).map_err(|e| ObservationError::Json(e.to_string()))?;
-        Self::from_value(&value)
-    }
-
-    /// Validates an already-parsed payload, reporting every invalid field.
-    pub fn from_value(value: &Value) -> Result<Self, ObservationError> {
         let mut errors = Vec::new();
         let observation = Self::read(value, &mut errors);
         match observation {
@@ -187,16 +187,19 @@ impl Observation {
         }
     }
 
-    fn read(value: &Value, errors: &mut Vec<FieldError>) -> Option<Self> {
+    /// Validates an already-parsed payload, reporting every invalid field.
+    pub fn from_value(value: &Value) -> Result<Self, ObservationError> {
+        Self::parse(value.to_string().as_bytes())
+    }
+
+    fn read(value: &Raw, errors: &mut Vec<FieldError>) -> Option<Self> {
         let mut top = Fields::object(value, "", errors)?;
         let sensor = top.required("sensor", crate::sensor::sensor_id);
         let seq = top.required("seq", fields::count);
         let observed_at = top.required("observed_at", fields::timestamp);
-        let kind = top.required("kind", |v| {
-            fields::one_of(v, KINDS).map(|k| KINDS.iter().find(|x| **x == k).copied().unwrap_or(""))
-        });
-        let data = match (kind, value.get("data")) {
-            (_, None | Some(Value::Null)) => {
+        let kind = top.required("kind", |v| fields::one_of(v, KINDS));
+        let data = match (kind, top.raw("data")) {
+            (_, None) => {
                 top.fail("data", "is required");
                 None
             }
@@ -235,7 +238,7 @@ impl Observation {
     }
 }
 
-fn read_data(kind: &str, value: &Value, errors: &mut Vec<FieldError>) -> Option<ObservationData> {
+fn read_data(kind: &str, value: &Raw, errors: &mut Vec<FieldError>) -> Option<ObservationData> {
     let mut f = Fields::object(value, "data", errors)?;
     let data = match kind {
         "acoustic.arrival" | "seismic.arrival" | "infrasound.arrival" => {
@@ -298,14 +301,14 @@ fn read_data(kind: &str, value: &Value, errors: &mut Vec<FieldError>) -> Option<
             let track_km = f.required("track_km", fields::positive);
             let brightness_k = f.required("brightness_k", fields::positive);
             let frp_mw = f.required("frp_mw", fields::non_negative);
-            let confidence = f.required("confidence", |v| match v {
-                Value::String(s) if THERMAL_LEVELS.contains(&s.as_str()) => {
-                    Ok(ThermalConfidence::Level(s.clone()))
+            let confidence = f.required("confidence", |v| {
+                match (fields::one_of(v, THERMAL_LEVELS), fields::number(v)) {
+                    (Ok(level), _) => Ok(ThermalConfidence::Level(level.to_string())),
+                    (_, Ok(_)) => {
+                        fields::number_in(v, 0.0, 100.0).map(ThermalConfidence::Percent)
+                    }
+                    _ => Err("must be low, nominal, high or a number from 0 to 100".into()),
                 }
-                Value::Number(_) => {
-                    fields::number_in(v, 0.0, 100.0).map(ThermalConfidence::Percent)
-                }
-                _ => Err("must be low, nominal, high or a number from 0 to 100".into()),
             });
             let daynight = f.required("daynight", |v| {
                 fields::one_of(v, &["D", "N"]).map(str::to_string)
@@ -400,13 +403,15 @@ fn read_data(kind: &str, value: &Value, errors: &mut Vec<FieldError>) -> Option<
     Some(data)
 }
 
-fn read_evidence(f: &mut Fields<'_>) -> Vec<Evidence> {
+fn read_evidence(f: &mut Fields<'_, '_>) -> Vec<Evidence> {
     f.optional("evidence", |v| {
-        let items = v.as_array().ok_or("must be an array")?;
+        let items: Vec<&Raw> = serde_json::from_str(v.get()).map_err(|_| "must be an array")?;
         items
             .iter()
             .enumerate()
             .map(|(i, item)| {
+                let item: BTreeMap<String, &Raw> = serde_json::from_str(item.get())
+                    .map_err(|_| format!("[{i}] must be an object"))?;
                 let sha256 = item
                     .get("sha256")
                     .ok_or(format!("[{i}].sha256 is required"))
@@ -423,7 +428,8 @@ fn read_evidence(f: &mut Fields<'_>) -> Vec<Evidence> {
 }
 
 /// A GeoJSON Polygon (RFC 7946): closed linear rings of at least four valid positions.
-fn polygon(value: &Value) -> Result<Value, String> {
+fn polygon(raw: &Raw) -> Result<Value, String> {
+    let value = fields::tree(raw)?;
     if value.get("type").and_then(Value::as_str) != Some("Polygon") {
         return Err("must be a GeoJSON Polygon".into());
     }
@@ -454,7 +460,7 @@ fn polygon(value: &Value) -> Result<Value, String> {
             return Err(format!("ring {i} is not closed"));
         }
     }
-    Ok(value.clone())
+    Ok(value)
 }
 
 /// One valid `data` object per kind, for tests and documentation.
@@ -580,5 +586,39 @@ mod tests {
                            "kind": kind, "data": data});
             Observation::from_value(&v).unwrap_or_else(|e| panic!("{kind}: {e}"));
         }
+    }
+
+    #[test]
+    fn reads_escaped_keys_and_strings_and_treats_null_as_absent() {
+        let bytes = br#"{"sens\u006fr": "ua-ac-017", "seq": 7, "observed_at": "2026-01-07T03:04:05Z",
+            "kind": "acoustic\u002earrival", "data": {"arrival_time": "2026-01-07T03:04:05Z",
+            "arrival_sigma_s": 0.01, "class": "launch", "snr": null}}"#;
+        let o = Observation::parse(bytes).unwrap();
+        assert_eq!((o.sensor.as_str(), o.seq, o.kind), ("ua-ac-017", 7, "acoustic.arrival"));
+        assert!(matches!(o.data, ObservationData::Arrival { snr: None, .. }));
+    }
+
+    #[test]
+    fn thermal_confidence_is_a_level_or_a_percentage() {
+        let (_, mut data) = examples().remove(6);
+        let payload = |data: &Value| {
+            json!({"sensor": "s-1", "seq": 0, "observed_at": "2026-01-07T00:00:00Z",
+                   "kind": "satellite.thermal", "data": data})
+        };
+        data["confidence"] = json!(87);
+        assert!(matches!(
+            Observation::from_value(&payload(&data)).unwrap().data,
+            ObservationData::Thermal { confidence: ThermalConfidence::Percent(p), .. } if p == 87.0
+        ));
+        data["confidence"] = json!("extreme");
+        assert!(Observation::from_value(&payload(&data)).is_err());
+        data["confidence"] = json!(101);
+        assert!(Observation::from_value(&payload(&data)).is_err());
+    }
+
+    #[test]
+    fn rejects_non_objects_and_bad_json_clearly() {
+        assert!(matches!(Observation::parse(b"[1,2]"), Err(ObservationError::Fields(e)) if e[0].message == "must be a JSON object"));
+        assert!(matches!(Observation::parse(b"{\"a\":"), Err(ObservationError::Json(_))));
     }
 }

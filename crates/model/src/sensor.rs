@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::envelope::decode_base64;
-use crate::fields::{self, FieldError, Fields};
+use crate::fields::{self, FieldError, Fields, Raw};
 use crate::position::Position;
 use crate::time::Timestamp;
 
@@ -96,12 +96,19 @@ pub struct SensorRegistration {
 impl SensorRegistration {
     /// Validates a registration request, reporting every bad field.
     pub fn from_value(value: &Value) -> Result<Self, Vec<FieldError>> {
+        Self::parse(value.to_string().as_bytes())
+    }
+
+    /// Parses and validates a registration request, reporting every bad field.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Vec<FieldError>> {
+        let value: &Raw = serde_json::from_slice(bytes)
+            .map_err(|e| vec![FieldError::new("", format!("not JSON: {e}"))])?;
         let mut errors = Vec::new();
         let registration = (|| {
             let mut f = Fields::object(value, "", &mut errors)?;
             let id = f.required("id", sensor_id);
             let kind = f.required("kind", |v| {
-                v.as_str().and_then(SensorKind::parse).ok_or_else(|| {
+                fields::string(v).and_then(|s| SensorKind::parse(&s)).ok_or_else(|| {
                     let names: Vec<_> = SensorKind::ALL.iter().map(|k| k.as_str()).collect();
                     format!("must be one of: {}", names.join(", "))
                 })
@@ -109,8 +116,8 @@ impl SensorRegistration {
             let operator = f.required("operator", operator);
             let position = f.position("position", false);
             let public_key = f.required("public_key", |v| {
-                let text = v.as_str().ok_or("must be a base64 string")?;
-                public_key_bytes(text).map(|_| text.to_string())
+                let text = fields::string(v).ok_or("must be a base64 string")?;
+                public_key_bytes(&text).map(|_| text.into_owned())
             });
             let timing_sigma_s = f.optional("timing_sigma_s", fields::positive);
             let backazimuth_sigma_deg = f.optional("backazimuth_sigma_deg", fields::positive);
@@ -148,9 +155,9 @@ pub struct SensorRevocation {
 }
 
 /// A sensor id: 1–64 characters of `a-z`, `A-Z`, `0-9`, `.`, `_`, `-`, starting alphanumeric.
-pub fn sensor_id(value: &Value) -> Result<String, String> {
-    let text = value.as_str().ok_or("must be a string")?;
-    if is_valid_id(text) {
+pub(crate) fn sensor_id(value: &Raw) -> Result<String, String> {
+    let text = fields::string(value).ok_or("must be a string")?;
+    if is_valid_id(&text) {
         Ok(text.to_string())
     } else {
         Err("must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit".into())
@@ -168,8 +175,8 @@ pub fn is_valid_id(text: &str) -> bool {
 }
 
 /// An operator: an ISO 3166 alpha-2 code or an organisation's short name (2–32 characters).
-fn operator(value: &Value) -> Result<String, String> {
-    let text = value.as_str().ok_or("must be a string")?;
+fn operator(value: &Raw) -> Result<String, String> {
+    let text = fields::string(value).ok_or("must be a string")?;
     let ok = (2..=32).contains(&text.len())
         && text
             .bytes()
