@@ -364,17 +364,15 @@ fn store(entries: usize, batch: usize, sensors: usize) -> anyhow::Result<()> {
             let seq = (i / network.len()) as u64 + 1;
             let payload = payload(sensor, seq);
             let envelope = crate::submit::envelope(&sensor.key, &sensor.id, &payload);
+            let data = truce_model::Entry::v1(truce_model::EntryKind::Observation, &envelope)
+                .encode()
+                .unwrap_or_default();
             NewEntry::new(
-                truce_model::Entry::v1(truce_model::EntryKind::Observation, &envelope)
-                    .encode()
-                    .unwrap_or_default(),
+                data.clone(),
                 SideEffect::Observation {
                     sensor: sensor.id.clone(),
                     seq,
-                    payload_sha256: sha2::Digest::finalize(
-                        <sha2::Sha256 as sha2::Digest>::new_with_prefix(&payload),
-                    )
-                    .into(),
+                    leaf_hash: truce_ledger::leaf_hash(&data),
                 },
             )
         })

@@ -1,6 +1,5 @@
 //! From envelope bytes to an entry ready for the log, or a problem.
 
-use sha2::{Digest, Sha256};
 use truce_model::envelope::decode_base64;
 use truce_model::observation::ObservationError;
 use truce_model::{
@@ -51,11 +50,10 @@ pub struct Accepted {
     pub seq: u64,
     /// The key that signed it: the sequencer re-checks it is still the sensor's active key.
     pub public_key: [u8; 32],
-    /// SHA-256 of the payload bytes: an identical re-submission has the same digest.
-    pub payload_sha256: [u8; 32],
     /// The log entry: the envelope bytes as received, under the observation header.
     pub entry: Vec<u8>,
-    /// The entry's RFC 6962 leaf hash.
+    /// The entry's RFC 6962 leaf hash. It also identifies the envelope: re-sending the
+    /// identical envelope gives the same leaf hash, any other envelope another one.
     pub leaf_hash: [u8; 32],
 }
 
@@ -239,7 +237,6 @@ fn precheck(
             sensor: observation.sensor,
             seq: observation.seq,
             public_key: key.public_key,
-            payload_sha256: Sha256::digest(&payload).into(),
             leaf_hash: truce_ledger::leaf_hash(&entry),
             entry,
         },

@@ -78,10 +78,10 @@ impl Envelope {
     }
 }
 
-/// The `(sensor, seq)` of a logged observation envelope and the SHA-256 of its payload:
-/// what the log's `(sensor, seq)` index holds. `None` when the bytes are not an envelope
-/// of a payload with those fields.
-pub fn observation_key(envelope: &[u8]) -> Option<(String, u64, [u8; 32])> {
+/// The `(sensor, seq)` of a logged observation envelope: the key of the log's
+/// `(sensor, seq)` index. `None` when the bytes are not an envelope of a payload with
+/// those fields.
+pub fn observation_key(envelope: &[u8]) -> Option<(String, u64)> {
     #[derive(Deserialize)]
     struct Key {
         sensor: String,
@@ -90,8 +90,7 @@ pub fn observation_key(envelope: &[u8]) -> Option<(String, u64, [u8; 32])> {
     let envelope: Envelope = serde_json::from_slice(envelope).ok()?;
     let payload = decode_base64(&envelope.payload).ok()?;
     let key: Key = serde_json::from_slice(&payload).ok()?;
-    let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&payload));
-    Some((key.sensor, key.seq, digest.into()))
+    Some((key.sensor, key.seq))
 }
 
 #[cfg(test)]

@@ -304,9 +304,7 @@ fn read_data(kind: &str, value: &Raw, errors: &mut Vec<FieldError>) -> Option<Ob
             let confidence = f.required("confidence", |v| {
                 match (fields::one_of(v, THERMAL_LEVELS), fields::number(v)) {
                     (Ok(level), _) => Ok(ThermalConfidence::Level(level.to_string())),
-                    (_, Ok(_)) => {
-                        fields::number_in(v, 0.0, 100.0).map(ThermalConfidence::Percent)
-                    }
+                    (_, Ok(_)) => fields::number_in(v, 0.0, 100.0).map(ThermalConfidence::Percent),
                     _ => Err("must be low, nominal, high or a number from 0 to 100".into()),
                 }
             });
@@ -590,11 +588,15 @@ mod tests {
 
     #[test]
     fn reads_escaped_keys_and_strings_and_treats_null_as_absent() {
-        let bytes = br#"{"sens\u006fr": "ua-ac-017", "seq": 7, "observed_at": "2026-01-07T03:04:05Z",
+        let bytes =
+            br#"{"sens\u006fr": "ua-ac-017", "seq": 7, "observed_at": "2026-01-07T03:04:05Z",
             "kind": "acoustic\u002earrival", "data": {"arrival_time": "2026-01-07T03:04:05Z",
             "arrival_sigma_s": 0.01, "class": "launch", "snr": null}}"#;
         let o = Observation::parse(bytes).unwrap();
-        assert_eq!((o.sensor.as_str(), o.seq, o.kind), ("ua-ac-017", 7, "acoustic.arrival"));
+        assert_eq!(
+            (o.sensor.as_str(), o.seq, o.kind),
+            ("ua-ac-017", 7, "acoustic.arrival")
+        );
         assert!(matches!(o.data, ObservationData::Arrival { snr: None, .. }));
     }
 
@@ -618,7 +620,12 @@ mod tests {
 
     #[test]
     fn rejects_non_objects_and_bad_json_clearly() {
-        assert!(matches!(Observation::parse(b"[1,2]"), Err(ObservationError::Fields(e)) if e[0].message == "must be a JSON object"));
-        assert!(matches!(Observation::parse(b"{\"a\":"), Err(ObservationError::Json(_))));
+        assert!(
+            matches!(Observation::parse(b"[1,2]"), Err(ObservationError::Fields(e)) if e[0].message == "must be a JSON object")
+        );
+        assert!(matches!(
+            Observation::parse(b"{\"a\":"),
+            Err(ObservationError::Json(_))
+        ));
     }
 }

@@ -108,10 +108,12 @@ impl SensorRegistration {
             let mut f = Fields::object(value, "", &mut errors)?;
             let id = f.required("id", sensor_id);
             let kind = f.required("kind", |v| {
-                fields::string(v).and_then(|s| SensorKind::parse(&s)).ok_or_else(|| {
-                    let names: Vec<_> = SensorKind::ALL.iter().map(|k| k.as_str()).collect();
-                    format!("must be one of: {}", names.join(", "))
-                })
+                fields::string(v)
+                    .and_then(|s| SensorKind::parse(&s))
+                    .ok_or_else(|| {
+                        let names: Vec<_> = SensorKind::ALL.iter().map(|k| k.as_str()).collect();
+                        format!("must be one of: {}", names.join(", "))
+                    })
             });
             let operator = f.required("operator", operator);
             let position = f.position("position", false);

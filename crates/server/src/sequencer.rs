@@ -502,7 +502,7 @@ impl Round<'_> {
         };
         let key = (item.sensor.clone(), item.seq);
         if let Some((digest, position)) = seen.get(&key) {
-            return if *digest == item.payload_sha256 {
+            return if *digest == item.leaf_hash {
                 Ok(Slot::Repeat(*position))
             } else {
                 Err(replay(base + *position as u64))
@@ -513,21 +513,21 @@ impl Round<'_> {
             .find_observation(&item.sensor, item.seq)
             .map_err(internal)?
         {
-            return if found.payload_sha256 == item.payload_sha256 {
+            return if found.leaf_hash == item.leaf_hash {
                 Ok(Slot::Existing(found.index))
             } else {
                 Err(replay(found.index))
             };
         }
         let position = entries.len();
-        seen.insert(key, (item.payload_sha256, position));
+        seen.insert(key, (item.leaf_hash, position));
         entries.push(NewEntry {
             data: item.entry,
             leaf: item.leaf_hash,
             effect: SideEffect::Observation {
                 sensor: item.sensor,
                 seq: item.seq,
-                payload_sha256: item.payload_sha256,
+                leaf_hash: item.leaf_hash,
             },
         });
         Ok(Slot::New(position))

@@ -10,7 +10,7 @@
 //!   entry bundle of the tile and its leaf hashes (tile row 0); only the last row is partial
 //!   and it is rewritten as the log grows;
 //! - `nodes(height, idx, hash)`: the hashes of the higher tile rows, heights 8, 16, …;
-//! - `observations(sensor, seq, idx, payload_sha256)`: which `seq` each sensor used (written
+//! - `observations(sensor, seq, idx, leaf_hash)`: which `seq` each sensor used (written
 //!   in sorted bulk; the newest rows are kept in the writer's memory, see `writer.rs`);
 //! - `sensors(id, record)`: the registry, derived from registration and revocation entries;
 //! - `checkpoints(size, note)`: every signed checkpoint published;
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS bundles(tile INTEGER PRIMARY KEY, width INTEGER NOT N
 CREATE TABLE IF NOT EXISTS nodes(height INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
     PRIMARY KEY(height, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS observations(sensor TEXT NOT NULL, seq INTEGER NOT NULL,
-    idx INTEGER NOT NULL, payload_sha256 BLOB NOT NULL, PRIMARY KEY(sensor, seq)) WITHOUT ROWID;
+    idx INTEGER NOT NULL, leaf_hash BLOB NOT NULL, PRIMARY KEY(sensor, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sensors(id TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 ";

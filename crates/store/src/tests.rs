@@ -74,15 +74,15 @@ fn observation(sensor: &str, seq: u64) -> NewEntry {
         "{{\"payloadType\":\"t\",\"payload\":\"{}\",\"signatures\":[]}}",
         truce_model::envelope::encode_base64(payload.as_bytes())
     );
-    let (_, _, digest) = truce_model::envelope::observation_key(envelope.as_bytes()).unwrap();
+    let data = truce_model::Entry::v1(truce_model::EntryKind::Observation, envelope.as_bytes())
+        .encode()
+        .unwrap();
     NewEntry::new(
-        truce_model::Entry::v1(truce_model::EntryKind::Observation, envelope.as_bytes())
-            .encode()
-            .unwrap(),
+        data.clone(),
         SideEffect::Observation {
             sensor: sensor.into(),
             seq,
-            payload_sha256: digest,
+            leaf_hash: truce_ledger::leaf_hash(&data),
         },
     )
 }

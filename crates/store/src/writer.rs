@@ -20,11 +20,12 @@ use crate::reader::Reader;
 /// Pending index rows are flushed once there are this many.
 pub const INDEX_FLUSH_AT: usize = 65_536;
 
-/// Where an observation `(sensor, seq)` was logged, and the digest of its payload.
+/// Where an observation `(sensor, seq)` was logged, and the leaf hash of its entry (which
+/// tells an identical re-submission from a replay).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ObservationRef {
     pub index: u64,
-    pub payload_sha256: [u8; 32],
+    pub leaf_hash: [u8; 32],
 }
 
 /// What appending an entry changes besides the log itself.
@@ -35,7 +36,7 @@ pub enum SideEffect {
     Observation {
         sensor: String,
         seq: u64,
-        payload_sha256: [u8; 32],
+        leaf_hash: [u8; 32],
     },
     /// A registration or revocation: the sensor's new record.
     Sensor(SensorRecord),
@@ -166,10 +167,11 @@ impl Writer {
                     ..
                 }) = Entry::decode(data)
                 {
-                    let (sensor, seq, payload_sha256) = observation_key(body).ok_or_else(|| {
+                    let leaf_hash = leaf_hash(data);
+                    let (sensor, seq) = observation_key(body).ok_or_else(|| {
                         StoreError::Corrupt(format!("observation entry {next} does not parse"))
                     })?;
-                    self.remember(&sensor, seq, next, payload_sha256);
+                    self.remember(&sensor, seq, next, leaf_hash);
                 }
                 next += 1;
             }
@@ -177,15 +179,12 @@ impl Writer {
         Ok(())
     }
 
-    fn remember(&mut self, sensor: &str, seq: u64, index: u64, payload_sha256: [u8; 32]) {
+    fn remember(&mut self, sensor: &str, seq: u64, index: u64, leaf_hash: [u8; 32]) {
         let seqs = match self.seqs.get_mut(sensor) {
             Some(s) => s,
             None => self.seqs.entry(sensor.to_string()).or_default(),
         };
-        let at = ObservationRef {
-            index,
-            payload_sha256,
-        };
+        let at = ObservationRef { index, leaf_hash };
         if seqs.pending.insert(seq, at).is_none() {
             self.pending += 1;
         }
@@ -251,7 +250,7 @@ impl Writer {
         let found: Option<(i64, Vec<u8>)> = self
             .conn
             .prepare_cached(
-                "SELECT idx, payload_sha256 FROM observations WHERE sensor = ?1 AND seq = ?2",
+                "SELECT idx, leaf_hash FROM observations WHERE sensor = ?1 AND seq = ?2",
             )?
             .query_row(params![sensor, seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
@@ -259,7 +258,7 @@ impl Writer {
             .map(|(index, digest)| {
                 Ok(ObservationRef {
                     index: index as u64,
-                    payload_sha256: digest.try_into().map_err(|_| {
+                    leaf_hash: digest.try_into().map_err(|_| {
                         StoreError::Corrupt("payload digest is not 32 bytes".into())
                     })?,
                 })
@@ -297,7 +296,7 @@ impl Writer {
             let mut sensors: Vec<(&String, &SensorSeqs)> = self.seqs.iter().collect();
             sensors.sort_unstable_by_key(|(name, _)| *name);
             let mut put = tx.prepare_cached(
-                "INSERT INTO observations(sensor, seq, idx, payload_sha256) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO observations(sensor, seq, idx, leaf_hash) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for (sensor, seqs) in sensors {
                 let mut rows: Vec<_> = seqs.pending.iter().collect();
@@ -307,7 +306,7 @@ impl Writer {
                         sensor,
                         *seq as i64,
                         at.index as i64,
-                        &at.payload_sha256[..]
+                        &at.leaf_hash[..]
                     ])?;
                 }
             }
@@ -389,10 +388,10 @@ impl Writer {
             if let SideEffect::Observation {
                 sensor,
                 seq,
-                payload_sha256,
+                leaf_hash,
             } = &entry.effect
             {
-                self.remember(sensor, *seq, *index, *payload_sha256);
+                self.remember(sensor, *seq, *index, *leaf_hash);
             }
         }
         Ok(placed)

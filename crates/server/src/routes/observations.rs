@@ -250,12 +250,7 @@ fn batch_response(results: Vec<Result<Appended, Problem>>) -> Response {
 fn lines(body: &Bytes) -> Vec<Bytes> {
     let mut out = Vec::new();
     let mut start = 0;
-    for end in body
-        .iter()
-        .enumerate()
-        .filter_map(|(i, b)| (*b == b'\n').then_some(i))
-        .chain(std::iter::once(body.len()))
-    {
+    for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
         let mut line = &body[start..end];
         if let Some(stripped) = line.strip_suffix(b"\r") {
             line = stripped;
