@@ -170,7 +170,7 @@ fn spawn_checkpointer(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
         .name("wal-checkpoint".into())
         .spawn(move || {
             while alive.upgrade().is_some() {
-                std::thread::sleep(Duration::from_millis(1000));
+                std::thread::sleep(Duration::from_millis(200));
                 if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                     eprintln!("truce-store: WAL checkpoint failed: {e}");
                 }
