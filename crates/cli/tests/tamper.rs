@@ -48,29 +48,36 @@ fn open_db(dir: &Path) -> Connection {
     db
 }
 
-/// The stored bundle row of the tile holding entry `idx`: (entries, leaf hashes).
+/// Entries per stored row (`truce_store::writer::CHUNK`).
+const CHUNK: u64 = 32;
+
+/// The stored row holding entry `idx`: (entries as a bundle slice, leaf hashes).
 fn bundle(db: &Connection, idx: u64) -> (Vec<u8>, Vec<u8>) {
     db.query_row(
-        "SELECT entries, leaves FROM bundles WHERE tile = ?1",
-        [(idx / 256) as i64],
+        "SELECT entries, leaves FROM bundles WHERE tile = ?1 AND chunk = ?2",
+        [(idx / 256) as i64, (idx % 256 / CHUNK) as i64],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
-    .expect("the bundle exists")
+    .expect("the bundle row exists")
 }
 
 fn entry(db: &Connection, idx: u64) -> Vec<u8> {
     let (entries, _) = bundle(db, idx);
-    decode_entry_bundle(&entries).unwrap()[(idx % 256) as usize].to_vec()
+    decode_entry_bundle(&entries).unwrap()[(idx % CHUNK) as usize].to_vec()
 }
 
 fn set_entry(db: &Connection, idx: u64, data: &[u8]) {
     let (entries, _) = bundle(db, idx);
     let mut list: Vec<&[u8]> = decode_entry_bundle(&entries).unwrap();
-    list[(idx % 256) as usize] = data;
+    list[(idx % CHUNK) as usize] = data;
     let n = db
         .execute(
-            "UPDATE bundles SET entries = ?1 WHERE tile = ?2",
-            params![encode_entry_bundle(list).unwrap(), (idx / 256) as i64],
+            "UPDATE bundles SET entries = ?1 WHERE tile = ?2 AND chunk = ?3",
+            params![
+                encode_entry_bundle(list).unwrap(),
+                (idx / 256) as i64,
+                (idx % 256 / CHUNK) as i64
+            ],
         )
         .unwrap();
     assert_eq!(n, 1, "entry {idx} updated");
@@ -80,11 +87,11 @@ fn set_entry(db: &Connection, idx: u64, data: &[u8]) {
 fn set_node(db: &Connection, height: u32, idx: u64, hash: &[u8]) {
     let n = if height == 0 {
         let (_, mut leaves) = bundle(db, idx);
-        let at = (idx % 256) as usize * 32;
+        let at = (idx % CHUNK) as usize * 32;
         leaves[at..at + 32].copy_from_slice(hash);
         db.execute(
-            "UPDATE bundles SET leaves = ?1 WHERE tile = ?2",
-            params![leaves, (idx / 256) as i64],
+            "UPDATE bundles SET leaves = ?1 WHERE tile = ?2 AND chunk = ?3",
+            params![leaves, (idx / 256) as i64, (idx % 256 / CHUNK) as i64],
         )
     } else {
         db.execute(
@@ -99,7 +106,7 @@ fn set_node(db: &Connection, height: u32, idx: u64, hash: &[u8]) {
 fn node(db: &Connection, height: u32, idx: u64) -> Vec<u8> {
     if height == 0 {
         let (_, leaves) = bundle(db, idx);
-        let at = (idx % 256) as usize * 32;
+        let at = (idx % CHUNK) as usize * 32;
         leaves[at..at + 32].to_vec()
     } else {
         db.query_row(

@@ -6,9 +6,10 @@
 //! Any number of [`Reader`]s serve tiles, entries, proofs and the registry from committed
 //! data. The tables are:
 //!
-//! - `bundles(tile, width, entries, leaves)`: the log entries, 256 to a row, as the C2SP
-//!   entry bundle of the tile and its leaf hashes (tile row 0); only the last row is partial
-//!   and it is rewritten as the log grows;
+//! - `bundles(tile, chunk, width, entries, leaves)`: the log entries, 32 to a row, as a
+//!   slice of the C2SP entry bundle of their tile and their leaf hashes (tile row 0); the
+//!   rows of a tile concatenate to its bundle; only the last row is partial and it is
+//!   rewritten as the log grows;
 //! - `nodes(height, idx, hash)`: the hashes of the higher tile rows, heights 8, 16, …;
 //! - `observations(sensor, seq, idx, leaf_hash)`: which `seq` each sensor used (written
 //!   in sorted bulk; the newest rows are kept in the writer's memory, see `writer.rs`);
@@ -45,8 +46,9 @@ pub enum StoreError {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bundles(tile INTEGER PRIMARY KEY, width INTEGER NOT NULL,
-    entries BLOB NOT NULL, leaves BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bundles(tile INTEGER NOT NULL, chunk INTEGER NOT NULL,
+    width INTEGER NOT NULL, entries BLOB NOT NULL, leaves BLOB NOT NULL,
+    PRIMARY KEY(tile, chunk)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nodes(height INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
     PRIMARY KEY(height, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS observations(sensor TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -161,7 +163,7 @@ impl Store {
     }
 }
 
-/// Copies committed WAL frames into the database every second
+/// Copies committed WAL frames into the database every 200 ms
 /// (a PASSIVE checkpoint: it never blocks the writer or readers), until `alive` is gone.
 fn spawn_checkpointer(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
     let conn = Connection::open(path)?;

@@ -5,6 +5,7 @@ use truce_ledger::{Hash, NodeReader, TILE_HEIGHT, TILE_WIDTH, decode_entry_bundl
 use truce_model::SensorRecord;
 
 use crate::StoreError;
+use crate::writer::CHUNK;
 
 /// One stored row of `bundles`: the tile index, its entry bundle and its leaf hashes.
 type StoredBundle = (u64, Vec<u8>, Vec<u8>);
@@ -21,26 +22,43 @@ impl<'c> Reader<'c> {
 
     /// The number of committed entries.
     pub fn size(&self) -> Result<u64, StoreError> {
-        let last: Option<(i64, i64)> = self
+        let last: Option<(i64, i64, i64)> = self
             .conn
             .query_row(
-                "SELECT tile, width FROM bundles ORDER BY tile DESC LIMIT 1",
+                "SELECT tile, chunk, width FROM bundles ORDER BY tile DESC, chunk DESC LIMIT 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        Ok(last.map_or(0, |(tile, width)| tile as u64 * TILE_WIDTH + width as u64))
+        Ok(last.map_or(0, |(tile, chunk, width)| {
+            tile as u64 * TILE_WIDTH + chunk as u64 * CHUNK + width as u64
+        }))
     }
 
-    /// The stored bundles of tiles `first..=last`, in order.
+    /// The stored bundles of tiles `first..=last`, in order, each put together from its rows.
     fn bundles(&self, first: u64, last: u64) -> Result<Vec<StoredBundle>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tile, entries, leaves FROM bundles WHERE tile >= ?1 AND tile <= ?2 ORDER BY tile",
+            "SELECT tile, entries, leaves FROM bundles WHERE tile >= ?1 AND tile <= ?2 ORDER BY tile, chunk",
         )?;
         let rows = stmt.query_map(params![first as i64, last as i64], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut tiles: Vec<StoredBundle> = Vec::new();
+        for row in rows {
+            let (tile, entries, leaves) = row?;
+            match tiles.last_mut() {
+                Some(last) if last.0 == tile => {
+                    last.1.extend_from_slice(&entries);
+                    last.2.extend_from_slice(&leaves);
+                }
+                _ => tiles.push((tile, entries, leaves)),
+            }
+        }
+        Ok(tiles)
     }
 
     pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -17,6 +17,10 @@ use truce_model::{Entry, EntryKind, SensorRecord};
 use crate::StoreError;
 use crate::reader::Reader;
 
+/// Entries per stored row: a tile's bundle is kept in 8 rows, so the partial row that each
+/// commit rewrites stays small.
+pub const CHUNK: u64 = 32;
+
 /// Pending index rows are flushed once there are this many.
 pub const INDEX_FLUSH_AT: usize = 65_536;
 
@@ -72,11 +76,11 @@ pub struct Writer {
     pending: usize,
     /// Flush `pending` once it holds this many rows.
     flush_at: usize,
-    /// The partial tile at the end of the log, as stored in its `bundles` row.
+    /// The partial chunk at the end of the log, as stored in its `bundles` row.
     tail: Tail,
 }
 
-/// The entries (bundle encoding) and leaf hashes of the last, partial tile.
+/// The entries (bundle encoding) and leaf hashes of the last, partial chunk.
 #[derive(Clone, Debug, Default)]
 struct Tail {
     entries: Vec<u8>,
@@ -127,17 +131,17 @@ impl Writer {
         let size = Reader::new(&conn).size()?;
         let frontier = Frontier::load(size, &Reader::new(&conn))?;
         let mut tail = Tail::default();
-        if size % TILE_WIDTH != 0 {
-            let tile = size / TILE_WIDTH;
+        if size % CHUNK != 0 {
+            let (tile, chunk) = (size / TILE_WIDTH, size % TILE_WIDTH / CHUNK);
             let (entries, leaves): (Vec<u8>, Vec<u8>) = conn.query_row(
-                "SELECT entries, leaves FROM bundles WHERE tile = ?1",
-                [tile as i64],
+                "SELECT entries, leaves FROM bundles WHERE tile = ?1 AND chunk = ?2",
+                [tile as i64, chunk as i64],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             tail = Tail {
                 entries,
                 leaves,
-                width: size % TILE_WIDTH,
+                width: size % CHUNK,
             };
         }
         let mut writer = Self {
@@ -317,7 +321,7 @@ impl Writer {
         }
         {
             let mut put_bundle = tx.prepare_cached(
-                "INSERT OR REPLACE INTO bundles(tile, width, entries, leaves) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO bundles(tile, chunk, width, entries, leaves) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut put_node =
                 tx.prepare_cached("INSERT INTO nodes(height, idx, hash) VALUES (?1, ?2, ?3)")?;
@@ -333,10 +337,11 @@ impl Writer {
                 tail.entries.extend_from_slice(&entry.data);
                 tail.leaves.extend_from_slice(&leaf);
                 tail.width += 1;
-                if tail.width == TILE_WIDTH {
+                if tail.width == CHUNK {
                     put_bundle.execute(params![
                         (index / TILE_WIDTH) as i64,
-                        TILE_WIDTH as i64,
+                        (index % TILE_WIDTH / CHUNK) as i64,
+                        CHUNK as i64,
                         tail.entries,
                         tail.leaves
                     ])?;
@@ -366,6 +371,7 @@ impl Writer {
             if tail.width > 0 {
                 put_bundle.execute(params![
                     (frontier.size() / TILE_WIDTH) as i64,
+                    (frontier.size() % TILE_WIDTH / CHUNK) as i64,
                     tail.width as i64,
                     tail.entries,
                     tail.leaves
