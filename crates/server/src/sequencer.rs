@@ -351,7 +351,11 @@ struct Round<'a> {
 
 impl Round<'_> {
     fn run(&mut self, batch: Vec<Command>) {
-        let before = self.sensors.clone();
+        // Registry changes are undone if the commit fails; most rounds have none to undo.
+        let before = batch
+            .iter()
+            .any(|c| matches!(c, Command::Register { .. } | Command::Revoke { .. }))
+            .then(|| self.sensors.clone());
         let mut entries: Vec<NewEntry> = Vec::new();
         let mut seen: HashMap<(String, u64), ([u8; 32], usize)> = HashMap::new();
         let mut pending = Vec::with_capacity(batch.len());
@@ -395,7 +399,9 @@ impl Round<'_> {
             }
             placed
         };
-        if placed.is_err() {
+        if placed.is_err()
+            && let Some(before) = before
+        {
             *self.sensors = before;
         }
         // Publish the new state before anyone hears of it: a client told "registered" or
