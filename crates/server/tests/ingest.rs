@@ -353,6 +353,17 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
         metrics.contains("truce_observations_accepted_total 2"),
         "{metrics}"
     );
+    for family in [
+        "truce_observations_rejected_total{problem=\"bad-signature\"} 2",
+        "truce_observations_rejected_total{problem=\"unsupported-media-type\"} 1",
+        "truce_log_size ",
+        "truce_checkpoint_size ",
+        "truce_checkpoint_age_seconds ",
+        "truce_ingest_latency_seconds_bucket{le=",
+        "truce_commit_entries_count ",
+    ] {
+        assert!(metrics.contains(family), "{family} missing from {metrics}");
+    }
 }
 
 #[tokio::test]
