@@ -1,10 +1,10 @@
 //! From envelope bytes to an entry ready for the log, or a problem.
 
-use truce_model::envelope::decode_base64;
+use truce_model::envelope::{EnvelopeRef, decode_base64};
 use truce_model::observation::ObservationError;
 use truce_model::{
-    Entry, EntryKind, Envelope, OBSERVATION_PAYLOAD_TYPE, Observation, Problem, ProblemType,
-    SensorKind, Timestamp, pae,
+    Entry, EntryKind, OBSERVATION_PAYLOAD_TYPE, Observation, Problem, ProblemType, SensorKind,
+    Timestamp, pae,
 };
 
 use crate::signature::{SignatureCheck, verify_all};
@@ -60,7 +60,6 @@ pub struct Accepted {
 /// An item that passed the cheap checks and waits for its signature verdict.
 struct Pending {
     accepted: Accepted,
-    payload_type: String,
     payload: Vec<u8>,
     signature: [u8; 64],
     signature_index: usize,
@@ -99,7 +98,7 @@ pub fn check_batch(
     }
     let messages: Vec<Vec<u8>> = pending
         .iter()
-        .map(|(_, p)| pae(&p.payload_type, &p.payload))
+        .map(|(_, p)| pae(OBSERVATION_PAYLOAD_TYPE, &p.payload))
         .collect();
     let checks: Vec<SignatureCheck<'_>> = pending
         .iter()
@@ -135,7 +134,7 @@ fn precheck(
     now: Timestamp,
     policy: &IngestPolicy,
 ) -> Result<Pending, Problem> {
-    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+    let envelope: EnvelopeRef<'_> = serde_json::from_slice(bytes).map_err(|e| {
         Problem::new(
             ProblemType::MalformedJson,
             format!("not a DSSE envelope: {e}"),
@@ -240,7 +239,6 @@ fn precheck(
             leaf_hash: truce_ledger::leaf_hash(&entry),
             entry,
         },
-        payload_type: envelope.payload_type,
         payload,
         signature,
         signature_index,
@@ -252,6 +250,7 @@ mod tests {
     use super::*;
     use ed25519_consensus::SigningKey;
     use serde_json::json;
+    use truce_model::Envelope;
 
     fn key() -> SigningKey {
         SigningKey::from([9; 32])
@@ -319,5 +318,18 @@ mod tests {
         let p = check_one(&envelope(1), &directory, early, &IngestPolicy::default()).unwrap_err();
         assert_eq!(p.kind(), Some(ProblemType::TimeInFuture));
         assert_eq!(p.field.as_deref(), Some("payload.observed_at"));
+    }
+
+    #[test]
+    fn accepts_json_escapes_in_envelope_strings() {
+        // JSON may write "/" as "\/": the envelope means the same, and its bytes are logged.
+        let bytes = envelope(3);
+        let escaped = String::from_utf8(bytes.clone())
+            .unwrap()
+            .replace('/', "\\/")
+            .into_bytes();
+        assert_ne!(escaped, bytes, "the sample has a '/' to escape");
+        let accepted = check_one(&escaped, &directory, now(), &IngestPolicy::default()).unwrap();
+        assert!(accepted.entry.ends_with(&escaped));
     }
 }

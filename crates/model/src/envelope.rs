@@ -3,6 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// The `payloadType` of a truce observation, version 1.
@@ -25,6 +27,27 @@ pub struct EnvelopeSignature {
     #[serde(default)]
     pub keyid: String,
     pub sig: String,
+}
+
+/// A DSSE envelope read without copying: strings borrow from the input unless they hold
+/// escapes. What ingest parses for every observation.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct EnvelopeRef<'a> {
+    #[serde(rename = "payloadType", borrow)]
+    pub payload_type: Cow<'a, str>,
+    #[serde(borrow)]
+    pub payload: Cow<'a, str>,
+    #[serde(borrow)]
+    pub signatures: Vec<SignatureRef<'a>>,
+}
+
+/// One signature of an [`EnvelopeRef`].
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SignatureRef<'a> {
+    #[serde(default, borrow)]
+    pub keyid: Cow<'a, str>,
+    #[serde(borrow)]
+    pub sig: Cow<'a, str>,
 }
 
 /// DSSE pre-authentication encoding: `DSSEv1 SP LEN(type) SP type SP LEN(body) SP body`.
