@@ -254,18 +254,10 @@ async fn ingest(
             "position": {"lat": sensor.position.lat, "lon": sensor.position.lon},
             "public_key": crate::keys::public_key_base64(&sensor.key)}),
         )?;
-        let (status, value) = client
-            .send(
-                Method::POST,
-                "/v1/sensors",
-                "application/json",
-                body,
-                Some(token),
-            )
-            .await?;
-        if !status.is_success() {
-            bail!("registering {}: {status} {value}", sensor.id);
-        }
+        client
+            .admin(Method::POST, "/v1/sensors", body, token)
+            .await
+            .with_context(|| format!("registering {}", sensor.id))?;
     }
 
     let server_pid = child.id();

@@ -88,6 +88,23 @@ impl Client {
         Ok((status, value))
     }
 
+    /// An admin request with a JSON body; the JSON answer, or an error naming the status.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+        token: &str,
+    ) -> anyhow::Result<Value> {
+        let (status, value) = self
+            .send(method.clone(), path, "application/json", body, Some(token))
+            .await?;
+        if !status.is_success() {
+            bail!("{method} {path}: {status}: {value}");
+        }
+        Ok(value)
+    }
+
     /// POSTs envelopes as NDJSON and returns the per-item results.
     pub async fn submit(&self, envelopes: &[Vec<u8>]) -> anyhow::Result<Value> {
         let mut body = Vec::with_capacity(envelopes.iter().map(|e| e.len() + 1).sum());

@@ -53,18 +53,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let sensors = crate::sample::sensors(args.seed);
     for sensor in &sensors {
         let body = serde_json::to_vec(&sensor.registration())?;
-        let (status, value) = client
-            .send(
-                Method::POST,
-                "/v1/sensors",
-                "application/json",
-                body,
-                Some(&server.admin_token),
-            )
-            .await?;
-        if !status.is_success() {
-            bail!("registering {}: {status} {value}", sensor.id);
-        }
+        client
+            .admin(Method::POST, "/v1/sensors", body, &server.admin_token)
+            .await
+            .with_context(|| format!("registering {}", sensor.id))?;
     }
     println!("registered {} sensors of {} operators", sensors.len(), {
         let mut ops: Vec<_> = sensors.iter().map(|s| s.operator).collect();

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::json;
@@ -55,18 +54,9 @@ pub async fn run(command: SensorsCommand) -> anyhow::Result<()> {
             };
             let token = crate::text_or_file(&admin.admin_token)?;
             let client = Client::new(&admin.url)?;
-            let (status, value) = client
-                .send(
-                    Method::POST,
-                    "/v1/sensors",
-                    "application/json",
-                    body,
-                    Some(&token),
-                )
+            let value = client
+                .admin(Method::POST, "/v1/sensors", body, &token)
                 .await?;
-            if !status.is_success() {
-                bail!("{status}: {value}");
-            }
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
         SensorsCommand::List { url } => {
@@ -76,18 +66,9 @@ pub async fn run(command: SensorsCommand) -> anyhow::Result<()> {
         SensorsCommand::Revoke { admin, id, reason } => {
             let token = crate::text_or_file(&admin.admin_token)?;
             let body = serde_json::to_vec(&json!({ "reason": reason }))?;
-            let (status, value) = Client::new(&admin.url)?
-                .send(
-                    Method::DELETE,
-                    &format!("/v1/sensors/{id}"),
-                    "application/json",
-                    body,
-                    Some(&token),
-                )
+            let value = Client::new(&admin.url)?
+                .admin(Method::DELETE, &format!("/v1/sensors/{id}"), body, &token)
                 .await?;
-            if !status.is_success() {
-                bail!("{status}: {value}");
-            }
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
     }

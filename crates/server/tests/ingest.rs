@@ -168,6 +168,21 @@ fn seal(payload: &Value, seed: u8) -> Vec<u8> {
     serde_json::to_vec(&env).unwrap()
 }
 
+/// The hashes of a proof answer.
+fn proof_hashes(proof: &Value) -> Vec<[u8; 32]> {
+    proof["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            decode_base64(p.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}
+
 fn good(seq: u64) -> Vec<u8> {
     seal(&payload("ua-ac-1", seq), 1)
 }
@@ -491,17 +506,7 @@ async fn entries_are_proved_against_signed_checkpoints() {
             .json()
             .await
             .unwrap();
-        let hashes: Vec<[u8; 32]> = proof["proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                decode_base64(p.as_str().unwrap())
-                    .unwrap()
-                    .try_into()
-                    .unwrap()
-            })
-            .collect();
+        let hashes = proof_hashes(&proof);
         verify_inclusion(&leaf_hash(&data), index, 13, &hashes, &cp.root).unwrap();
     }
     let entry: Value = h.get("/v1/entries/5").await.json().await.unwrap();
@@ -513,17 +518,7 @@ async fn entries_are_proved_against_signed_checkpoints() {
         .json()
         .await
         .unwrap();
-    let hashes: Vec<[u8; 32]> = proof["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            decode_base64(p.as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        })
-        .collect();
+    let hashes = proof_hashes(&proof);
     verify_consistency(first.size, 13, &first.root, &cp.root, &hashes).unwrap();
     // Tiles: the partial level-0 tile holds 13 hashes; the entry bundle 13 entries.
     let tile = h.get("/tile/0/000.p/13").await;
