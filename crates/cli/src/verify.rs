@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::task::JoinSet;
 use truce_ledger::{
     Checkpoint, Hash, NoteVerifier, TileAuditError, TileKind, TilePath, decode_entry_bundle,
@@ -130,10 +129,20 @@ pub async fn audit(
     Ok(Audit { checkpoint, lines })
 }
 
-fn hash_from(value: &Value) -> anyhow::Result<Hash> {
-    let text = value.as_str().context("hash is not a string")?;
+fn decode_hash(text: &str) -> anyhow::Result<Hash> {
     let bytes = decode_base64(text).context("hash is not base64")?;
     <Hash>::try_from(bytes.as_slice()).map_err(|_| anyhow!("hash is not 32 bytes"))
+}
+
+/// Fetches a proof from the log and decodes its hashes.
+async fn fetch_proof(client: &Client, path: &str) -> anyhow::Result<Vec<Hash>> {
+    let proof = client.get_json(path).await?;
+    proof["proof"]
+        .as_array()
+        .with_context(|| format!("{path}: the answer has no proof"))?
+        .iter()
+        .map(|h| decode_hash(h.as_str().context("hash is not a string")?))
+        .collect()
 }
 
 async fn check_against_state(
@@ -156,7 +165,7 @@ async fn check_against_state(
             checkpoint.origin
         );
     }
-    let old_root = hash_from(&Value::String(state.root.clone()))?;
+    let old_root = decode_hash(&state.root)?;
     if checkpoint.size < state.size {
         bail!(
             "FORK: the log shrank from size {} (seen before) to {}",
@@ -175,18 +184,14 @@ async fn check_against_state(
         }
         return Ok(format!("state: unchanged at size {}", state.size));
     }
-    let proof = client
-        .get_json(&format!(
+    let hashes = fetch_proof(
+        client,
+        &format!(
             "/v1/proof/consistency?from={}&to={}",
             state.size, checkpoint.size
-        ))
-        .await?;
-    let hashes = proof["proof"]
-        .as_array()
-        .context("consistency proof has no hashes")?
-        .iter()
-        .map(hash_from)
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        ),
+    )
+    .await?;
     verify_consistency(
         state.size,
         checkpoint.size,
@@ -304,18 +309,14 @@ async fn check_inclusion(
     let entry = client.get_json(&format!("/v1/entries/{index}")).await?;
     let data = decode_base64(entry["entry"].as_str().context("entry has no bytes")?)
         .context("entry bytes are not base64")?;
-    let proof = client
-        .get_json(&format!(
+    let hashes = fetch_proof(
+        client,
+        &format!(
             "/v1/proof/inclusion?index={index}&tree_size={}",
             checkpoint.size
-        ))
-        .await?;
-    let hashes = proof["proof"]
-        .as_array()
-        .context("inclusion proof has no hashes")?
-        .iter()
-        .map(hash_from)
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        ),
+    )
+    .await?;
     verify_inclusion(
         &leaf_hash(&data),
         index,

@@ -13,12 +13,8 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        Timestamp::from_datetime(chrono_now())
+        Timestamp::from_datetime(chrono::Utc::now())
     }
-}
-
-fn chrono_now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
 }
 
 /// A clock that always reads the same instant (for tests).

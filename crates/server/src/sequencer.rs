@@ -335,7 +335,8 @@ enum Slot {
     New(usize),
     /// The same observation as an earlier item of this round.
     Repeat(usize),
-    Existing(u64),
+    /// Logged before; the leaf hash when the caller knows it (else it is read back).
+    Existing(u64, Option<Hash>),
 }
 
 struct Round<'a> {
@@ -423,9 +424,12 @@ impl Round<'_> {
                     leaf_hash: placed[i].1,
                     duplicate: true,
                 },
-                Slot::Existing(index) => Appended {
+                Slot::Existing(index, known) => Appended {
                     index,
-                    leaf_hash: self.leaf_hash(index, placed)?,
+                    leaf_hash: match known {
+                        Some(hash) => hash,
+                        None => self.leaf_hash(index, placed)?,
+                    },
                     duplicate: true,
                 },
             })
@@ -520,7 +524,7 @@ impl Round<'_> {
             .map_err(internal)?
         {
             return if found.leaf_hash == item.leaf_hash {
-                Ok(Slot::Existing(found.index))
+                Ok(Slot::Existing(found.index, Some(found.leaf_hash)))
             } else {
                 Err(replay(found.index))
             };
@@ -549,7 +553,10 @@ impl Round<'_> {
         if let Some(existing) = self.sensors.get(&registration.id) {
             match existing.status {
                 SensorStatus::Active if existing.registration == registration => {
-                    return Ok((Slot::Existing(existing.registered_index), existing.clone()));
+                    return Ok((
+                        Slot::Existing(existing.registered_index, None),
+                        existing.clone(),
+                    ));
                 }
                 SensorStatus::Active => {
                     return Err(Problem::new(
@@ -604,7 +611,7 @@ impl Round<'_> {
             ));
         };
         if let (SensorStatus::Revoked, Some(index)) = (existing.status, existing.revoked_index) {
-            return Ok((Slot::Existing(index), existing.clone()));
+            return Ok((Slot::Existing(index, None), existing.clone()));
         }
         let revocation = SensorRevocation {
             sensor: sensor.to_string(),
