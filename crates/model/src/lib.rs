@@ -6,7 +6,9 @@
 
 pub mod entry;
 pub mod envelope;
+pub mod event;
 pub mod fields;
+pub mod finding;
 pub mod observation;
 pub mod position;
 pub mod problem;
@@ -15,7 +17,9 @@ pub mod time;
 
 pub use entry::{Entry, EntryError, EntryKind};
 pub use envelope::{Envelope, EnvelopeSignature, OBSERVATION_PAYLOAD_TYPE, pae};
+pub use event::{Event, EventType, Located, Quality, WeaponClass};
 pub use fields::FieldError;
+pub use finding::{Attribution, Finding, SiteHit, VerificationState};
 pub use observation::{Observation, ObservationData, SignalClass};
 pub use position::Position;
 pub use problem::{Problem, ProblemType};
