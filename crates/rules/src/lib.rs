@@ -194,7 +194,7 @@ impl<'a> Judge<'a> {
         } else {
             format!("inside window of silence {}", clause.windows.join(", "))
         };
-        let breach = match clause.rule {
+        match clause.rule {
             Rule::NoFire if kind.is_fire() => Some(Breach {
                 attribution: self.by_origin(),
                 detail: format!("{} {}, {when}", kind.as_str(), self.where_()),
@@ -293,8 +293,7 @@ impl<'a> Judge<'a> {
                     sites: Vec::new(),
                 }),
             _ => None,
-        };
-        breach
+        }
     }
 
     /// A drone or aircraft in the air.
