@@ -308,10 +308,12 @@ impl Loader<'_> {
         let party_ids: Vec<String> = parties.iter().map(|p| p.id.clone()).collect();
         let earth = Earth::default();
         let line = self.contact_line(root);
-        let areas = match &line {
-            Some(line) => self.areas(root, &earth, line.coords(), &party_ids),
-            None => None,
-        };
+        let areas = self.areas(
+            root,
+            &earth,
+            line.as_ref().map(Polyline::coords),
+            &party_ids,
+        );
         let zones = self.zones(root, &party_ids);
         let sites = self.sites(root);
         let windows = self.windows(root, &sites);
@@ -452,7 +454,7 @@ impl Loader<'_> {
         &mut self,
         root: &Node,
         earth: &Earth,
-        line: &[LonLat],
+        line: Option<&[LonLat]>,
         parties: &[String],
     ) -> Option<Areas> {
         let node = self.required_table(root, "", "areas")?;
@@ -499,8 +501,9 @@ impl Loader<'_> {
                 );
                 sides_ok = false;
             }
-            if let (Some(border_shape), Some(left), Some(right), true) =
-                (border_shape, left, right, sides_ok)
+            // Without a valid line there is nothing to cut (its problems are reported).
+            if let (Some(border_shape), Some(left), Some(right), true, Some(line)) =
+                (border_shape, left, right, sides_ok, line)
             {
                 match cut_border(earth, &border_shape, line) {
                     Ok((l, r)) => {

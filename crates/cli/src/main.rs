@@ -1,6 +1,7 @@
 //! `truce`: the one binary. Argument parsing, wiring and exit codes; the work is in the
 //! library crates.
 
+mod agreement;
 mod bench;
 mod client;
 mod demo;
@@ -40,6 +41,9 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Audit a log: signature, consistency with what was seen before, tiles, inclusion.
     Verify(verify::VerifyArgs),
+    /// Validate, describe and query a ceasefire agreement; judge events against it.
+    #[command(subcommand)]
+    Agreement(agreement::AgreementCommand),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
             Command::Sensors(cmd) => sensors::run(cmd).await,
             Command::Submit(args) => submit::run(args).await,
             Command::Verify(args) => verify::run(args).await,
+            Command::Agreement(cmd) => agreement::run(cmd),
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Demo(args) => demo::run(args).await,
         }
