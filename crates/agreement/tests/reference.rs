@@ -51,7 +51,14 @@ const ALL_ZONES: &[&str] = &[
 const DISTANCE_TOLERANCE_M: f64 = 1.0;
 
 /// (name, lat, lon, distance to the line in metres, side, zones).
-type Row = (&'static str, f64, f64, f64, Option<&'static str>, &'static [&'static str]);
+type Row = (
+    &'static str,
+    f64,
+    f64,
+    f64,
+    Option<&'static str>,
+    &'static [&'static str],
+);
 
 #[rustfmt::skip]
 const REFERENCE: &[Row] = &[

@@ -2,7 +2,7 @@
 //! judge events against it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -84,7 +84,7 @@ pub fn run(command: AgreementCommand) -> anyhow::Result<()> {
     }
 }
 
-fn load(file: &PathBuf) -> anyhow::Result<Agreement> {
+fn load(file: &Path) -> anyhow::Result<Agreement> {
     match Agreement::load(file) {
         Ok(a) => Ok(a),
         Err(LoadError::Invalid(problems)) => {
@@ -101,7 +101,7 @@ fn load(file: &PathBuf) -> anyhow::Result<Agreement> {
     }
 }
 
-fn check(file: &PathBuf) -> anyhow::Result<()> {
+fn check(file: &Path) -> anyhow::Result<()> {
     match Agreement::load(file) {
         Ok(a) => {
             println!(
@@ -446,7 +446,7 @@ fn locate(
     Ok(())
 }
 
-fn judge(a: &Agreement, events: &PathBuf) -> anyhow::Result<()> {
+fn judge(a: &Agreement, events: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(events)
         .with_context(|| format!("cannot read {}", events.display()))?;
     let parsed: Vec<Event> = if text.trim_start().starts_with('[') {
