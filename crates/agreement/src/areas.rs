@@ -1,49 +1,101 @@
 //! Each party's controlled area: given as polygons, or derived by cutting a country's border
 //! along the contact line.
 
-use geo::{
-    Area, BooleanOps, BoundingRect, Coord, Intersects, LineString, MultiPolygon, Point, Polygon,
-    Rect,
-};
+use geo::{Area, BooleanOps, BoundingRect, Coord, LineString, MultiPolygon, Polygon, Rect};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Line};
 
 use crate::geodesy::{Earth, LonLat, Polyline};
 
-/// One party's area, with an index of its boundary's edges.
+/// One party's area, with indexes of its boundary's edges: an R-tree for the edges near a
+/// point, and horizontal bands for point-in-area tests.
 #[derive(Debug)]
 pub struct PartyArea {
     pub party: String,
     pub shape: MultiPolygon,
     bbox: Option<Rect>,
     edges: RTree<GeomWithData<Line<[f64; 2]>, ()>>,
+    bands: Bands,
+}
+
+/// The boundary's edges sorted into horizontal bands of equal height, so that the even-odd
+/// ray test for a point looks only at the edges of the point's band.
+#[derive(Debug, Default)]
+struct Bands {
+    y0: f64,
+    height: f64,
+    bands: Vec<Vec<[f64; 4]>>,
+}
+
+impl Bands {
+    fn new(edges: &[[f64; 4]], y0: f64, y1: f64) -> Self {
+        let count = (edges.len() / 2).clamp(16, 4096);
+        let height = ((y1 - y0) / count as f64).max(f64::MIN_POSITIVE);
+        let mut bands = vec![Vec::new(); count];
+        for e in edges {
+            let (lo, hi) = (e[1].min(e[3]), e[1].max(e[3]));
+            let first = (((lo - y0) / height).floor().max(0.0) as usize).min(count - 1);
+            let last = (((hi - y0) / height).floor().max(0.0) as usize).min(count - 1);
+            for band in &mut bands[first..=last] {
+                band.push(*e);
+            }
+        }
+        Self { y0, height, bands }
+    }
+
+    /// Even-odd count of the edges crossed by the ray from (x, y) towards +x.
+    fn contains(&self, x: f64, y: f64) -> bool {
+        let index = ((y - self.y0) / self.height).floor();
+        if !(index >= 0.0) {
+            return false;
+        }
+        let Some(band) = self.bands.get(index as usize) else {
+            return false;
+        };
+        let mut inside = false;
+        for e in band {
+            if (e[1] > y) != (e[3] > y) && x < e[0] + (y - e[1]) * (e[2] - e[0]) / (e[3] - e[1]) {
+                inside = !inside;
+            }
+        }
+        inside
+    }
 }
 
 impl PartyArea {
     pub fn new(party: String, shape: MultiPolygon) -> Self {
         let bbox = shape.bounding_rect();
-        let edges = shape
+        let edges: Vec<[f64; 4]> = shape
             .iter()
             .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
             .flat_map(|ring| ring.lines())
-            .map(|l| GeomWithData::new(Line::new([l.start.x, l.start.y], [l.end.x, l.end.y]), ()))
+            .map(|l| [l.start.x, l.start.y, l.end.x, l.end.y])
+            .collect();
+        let bands = match bbox {
+            Some(b) => Bands::new(&edges, b.min().y, b.max().y),
+            None => Bands::default(),
+        };
+        let edges = edges
+            .iter()
+            .map(|e| GeomWithData::new(Line::new([e[0], e[1]], [e[2], e[3]]), ()))
             .collect();
         Self {
             party,
             shape,
             bbox,
             edges: RTree::bulk_load(edges),
+            bands,
         }
     }
 
-    /// Whether the area holds `p` (its boundary included).
+    /// Whether the area holds `p`. A point exactly on the boundary may fall either way.
     pub fn contains(&self, p: LonLat) -> bool {
         let Some(bbox) = self.bbox else { return false };
-        let c = Coord { x: p[0], y: p[1] };
-        if c.x < bbox.min().x || c.x > bbox.max().x || c.y < bbox.min().y || c.y > bbox.max().y {
+        if p[0] < bbox.min().x || p[0] > bbox.max().x || p[1] < bbox.min().y || p[1] > bbox.max().y
+        {
             return false;
         }
-        self.shape.intersects(&Point::from(c))
+        self.bands.contains(p[0], p[1])
     }
 
     /// Boundary edges whose bounding boxes meet the box `[min, max]` (longitude, latitude).
@@ -153,6 +205,43 @@ pub fn cut_border(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use geo::{Intersects, Point};
+    use proptest::prelude::*;
+
+    /// A star-shaped ring with a hole, and a second polygon: enough turns and parts to test
+    /// the band index against geo's own point-in-polygon.
+    fn star() -> MultiPolygon {
+        let ring: Vec<(f64, f64)> = (0..37)
+            .map(|k| {
+                let a = k as f64 / 36.0 * std::f64::consts::TAU;
+                let r = if k % 2 == 0 { 3.0 } else { 1.4 };
+                (35.0 + r * a.cos(), 48.0 + r * a.sin())
+            })
+            .collect();
+        let hole = LineString::from(vec![
+            (34.8, 47.8),
+            (35.2, 47.8),
+            (35.2, 48.2),
+            (34.8, 48.2),
+            (34.8, 47.8),
+        ]);
+        let other = LineString::from(vec![(40.0, 40.0), (41.0, 40.0), (41.0, 41.0), (40.0, 40.0)]);
+        MultiPolygon::new(vec![
+            Polygon::new(LineString::from(ring), vec![hole]),
+            Polygon::new(other, vec![]),
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, rng_seed: proptest::test_runner::RngSeed::Fixed(11), ..ProptestConfig::default() })]
+        #[test]
+        fn bands_agree_with_geo(x in 31.0f64..42.0, y in 39.0f64..52.0) {
+            let shape = star();
+            let area = PartyArea::new("X".into(), shape.clone());
+            let want = shape.intersects(&Point::new(x, y));
+            prop_assert_eq!(area.contains([x, y]), want);
+        }
+    }
 
     fn square() -> MultiPolygon {
         MultiPolygon::new(vec![Polygon::new(

@@ -125,15 +125,17 @@ impl Polyline {
     /// The position of the polyline nearest to `p`, by geodesic distance.
     ///
     /// Segments are visited in order of their distance in the index (chords on the unit
-    /// sphere); the visit stops when no further segment can be nearer, allowing 1 % for the
-    /// sphere against the ellipsoid and 200 m for chords against segments.
+    /// sphere); the visit stops when no further segment can be nearer, allowing 0.6 % for the
+    /// sphere against the ellipsoid (whose radii of curvature stay within 0.6 % of the
+    /// index's radius at every latitude) and 50 m for chords against segments (a chord and its
+    /// segment part by metres at most for segments of tens of kilometres).
     pub fn nearest(&self, earth: &Earth, p: LonLat) -> Nearest {
         let q = unit(p);
         let mut best: Option<Nearest> = None;
         for (segment, d2) in self.index.nearest_neighbor_iter_with_distance_2(&q) {
             let chord_m = d2.sqrt() * INDEX_RADIUS;
             if let Some(b) = &best
-                && chord_m > b.distance_m * 1.01 + 200.0
+                && chord_m > b.distance_m * 1.006 + 50.0
             {
                 break;
             }
@@ -154,7 +156,7 @@ impl Polyline {
     ///
     /// Starts from the nearest position in a plane tangent at `p`, then moves along the
     /// segment by the projection of the geodesic to `p` on the segment's direction until the
-    /// move is under 0.1 mm: the geodesic from the nearest position meets the segment at a
+    /// distance it would gain is under 0.1 mm: the geodesic from the nearest position meets the segment at a
     /// right angle, where the projection vanishes.
     pub fn nearest_on_segment(&self, earth: &Earth, i: usize, p: LonLat) -> Nearest {
         let (a, b) = (self.coords[i], self.coords[i + 1]);
@@ -182,7 +184,9 @@ impl Polyline {
             let step = s * (ve * azi_r.sin() + vn * azi_r.cos()) / v2;
             let next = (t + step).clamp(0.0, 1.0);
             let moved_m = (next - t).abs() * v2.sqrt();
-            if moved_m < 1e-4 {
+            // Moving the foot by `moved_m` along the segment shortens the distance by about
+            // moved²/(2s) (Pythagoras in the tangent plane); stop when that is under 0.1 mm.
+            if moved_m < 1e-4 || moved_m * moved_m < 2e-4 * s {
                 break;
             }
             t = next;

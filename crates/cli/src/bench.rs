@@ -41,6 +41,25 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Zone membership, distance to the contact line and attribution for many points
+    /// against an agreement.
+    Agreement {
+        /// The agreement file.
+        #[arg(default_value = "examples/agreement/agreement.toml")]
+        file: std::path::PathBuf,
+        /// Points to place.
+        #[arg(long, default_value_t = 1_000_000)]
+        points: usize,
+        /// Seed of the points.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Location standard deviation for attribution, in metres.
+        #[arg(long, default_value_t = 500.0)]
+        sigma_m: f64,
+        /// Print the results as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
     /// The storage limit alone: durable appends per second through the store's writer.
     Store {
         /// Entries to append.
@@ -65,6 +84,18 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             sensors,
             json,
         } => ingest(verify_seconds, observations, clients, batch, sensors, json).await,
+        BenchCommand::Agreement {
+            file,
+            points,
+            seed,
+            sigma_m,
+            json,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                crate::bench_agreement::run(file, points, seed, sigma_m, json)
+            })
+            .await?
+        }
         BenchCommand::Store {
             entries,
             batch,

@@ -3,6 +3,7 @@
 
 mod agreement;
 mod bench;
+mod bench_agreement;
 mod client;
 mod demo;
 mod keys;
