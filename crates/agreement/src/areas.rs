@@ -46,7 +46,7 @@ impl Bands {
     /// Even-odd count of the edges crossed by the ray from (x, y) towards +x.
     fn contains(&self, x: f64, y: f64) -> bool {
         let index = ((y - self.y0) / self.height).floor();
-        if !(index >= 0.0) {
+        if index.is_nan() || index < 0.0 {
             return false;
         }
         let Some(band) = self.bands.get(index as usize) else {
