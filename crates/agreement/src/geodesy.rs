@@ -114,6 +114,19 @@ impl Polyline {
         &self.coords
     }
 
+    /// The smallest and largest longitude and latitude of the positions.
+    pub fn bounds(&self) -> (LonLat, LonLat) {
+        let mut min = [f64::MAX; 2];
+        let mut max = [f64::MIN; 2];
+        for c in &self.coords {
+            for k in 0..2 {
+                min[k] = min[k].min(c[k]);
+                max[k] = max[k].max(c[k]);
+            }
+        }
+        (min, max)
+    }
+
     /// Length of the polyline in metres, summed over its segments' geodesics.
     pub fn length_m(&self, earth: &Earth) -> f64 {
         self.coords

@@ -84,6 +84,11 @@ struct Loader<'r> {
     read: &'r dyn Fn(&str) -> Result<String, String>,
 }
 
+/// The place of `node[key]`, or an empty span when it is absent.
+fn span_of(node: &Node, key: &str) -> Span {
+    node.get(key).map(|v| v.span.clone()).unwrap_or_default()
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -125,6 +130,19 @@ impl Loader<'_> {
             }
         }
         true
+    }
+
+    /// Reports `id` as a duplicate when `exists`; returns `exists`.
+    fn duplicate(&mut self, node: &Node, path: &str, what: &str, id: &str, exists: bool) -> bool {
+        if exists {
+            let span = span_of(node, "id");
+            self.problem(
+                &span,
+                &join(path, "id"),
+                format!("duplicate {what} id {id:?}"),
+            );
+        }
+        exists
     }
 
     fn missing(&mut self, node: &Node, path: &str, key: &str) {
@@ -177,7 +195,7 @@ impl Loader<'_> {
     fn positive(&mut self, node: &Node, path: &str, key: &str, required: bool) -> Option<f64> {
         let n = self.number(node, path, key, required)?;
         if n <= 0.0 {
-            let span = node.get(key).map(|v| v.span.clone()).unwrap_or_default();
+            let span = span_of(node, key);
             let what = if n < 0.0 { "negative" } else { "zero" };
             self.problem(
                 &span,
@@ -292,10 +310,7 @@ impl Loader<'_> {
                 if t > 0.5 && t <= 1.0 {
                     threshold = t;
                 } else {
-                    let span = head
-                        .get("attribution_threshold")
-                        .map(|v| v.span.clone())
-                        .unwrap_or_default();
+                    let span = span_of(head, "attribution_threshold");
                     self.problem(
                         &span,
                         "agreement.attribution_threshold",
@@ -371,7 +386,7 @@ impl Loader<'_> {
             let id = self.string(node, &path, "id", true);
             let name = self.string(node, &path, "name", false);
             let Some(id) = id else { continue };
-            let span = node.get("id").map(|v| v.span.clone()).unwrap_or_default();
+            let span = span_of(node, "id");
             if id == crate::attribution::NONE
                 || !id
                     .chars()
@@ -613,7 +628,7 @@ impl Loader<'_> {
             let kind = kind_text.as_deref().and_then(|k| {
                 let kind = ZoneKind::ALL.into_iter().find(|z| z.as_str() == k);
                 if kind.is_none() {
-                    let span = node.get("kind").map(|v| v.span.clone()).unwrap_or_default();
+                    let span = span_of(node, "kind");
                     let names: Vec<&str> = ZoneKind::ALL.iter().map(ZoneKind::as_str).collect();
                     self.problem(
                         &span,
@@ -627,10 +642,7 @@ impl Loader<'_> {
                 kind
             });
             let class_text = self.string(node, &path, "weapon_class", false);
-            let class_span = node
-                .get("weapon_class")
-                .map(|v| v.span.clone())
-                .unwrap_or_default();
+            let class_span = span_of(node, "weapon_class");
             let weapon_class = class_text.as_deref().and_then(|c| {
                 let class = WeaponClass::parse(c);
                 if class.is_none() {
@@ -670,13 +682,7 @@ impl Loader<'_> {
             let (Some(id), Some(kind), Some(distance)) = (id, kind, distance) else {
                 continue;
             };
-            if zones.iter().any(|z| z.id == id) {
-                let span = node.get("id").map(|v| v.span.clone()).unwrap_or_default();
-                self.problem(
-                    &span,
-                    &join(&path, "id"),
-                    format!("duplicate zone id {id:?}"),
-                );
+            if self.duplicate(node, &path, "zone", &id, zones.iter().any(|x| x.id == id)) {
                 continue;
             }
             zones.push(Zone {
@@ -708,10 +714,7 @@ impl Loader<'_> {
             if let Some(c) = &category
                 && !Site::CATEGORIES.contains(&c.as_str())
             {
-                let span = node
-                    .get("category")
-                    .map(|v| v.span.clone())
-                    .unwrap_or_default();
+                let span = span_of(node, "category");
                 self.problem(
                     &span,
                     &join(&path, "category"),
@@ -761,13 +764,7 @@ impl Loader<'_> {
             let (Some(id), Some(category), Some(shape)) = (id, category, shape) else {
                 continue;
             };
-            if sites.iter().any(|s| s.id == id) {
-                let span = node.get("id").map(|v| v.span.clone()).unwrap_or_default();
-                self.problem(
-                    &span,
-                    &join(&path, "id"),
-                    format!("duplicate site id {id:?}"),
-                );
+            if self.duplicate(node, &path, "site", &id, sites.iter().any(|x| x.id == id)) {
                 continue;
             }
             sites.push(Site {
@@ -804,7 +801,7 @@ impl Loader<'_> {
             if let Some(kind) = self.string(node, &path, "kind", false)
                 && kind != "silence"
             {
-                let span = node.get("kind").map(|v| v.span.clone()).unwrap_or_default();
+                let span = span_of(node, "kind");
                 self.problem(
                     &span,
                     &join(&path, "kind"),
@@ -816,10 +813,7 @@ impl Loader<'_> {
             if let (Some(f), Some(u)) = (from, until)
                 && u <= f
             {
-                let span = node
-                    .get("until")
-                    .map(|v| v.span.clone())
-                    .unwrap_or_default();
+                let span = span_of(node, "until");
                 self.problem(&span, &join(&path, "until"), "must be after `from`");
             }
             let radius = self.positive(node, &path, "radius_km", true);
@@ -843,13 +837,13 @@ impl Loader<'_> {
             else {
                 continue;
             };
-            if windows.iter().any(|w| w.id == id) {
-                let span = node.get("id").map(|v| v.span.clone()).unwrap_or_default();
-                self.problem(
-                    &span,
-                    &join(&path, "id"),
-                    format!("duplicate window id {id:?}"),
-                );
+            if self.duplicate(
+                node,
+                &path,
+                "window",
+                &id,
+                windows.iter().any(|x| x.id == id),
+            ) {
                 continue;
             }
             windows.push(Window {
@@ -893,7 +887,7 @@ impl Loader<'_> {
             let rule = self.string(node, &path, "rule", true).and_then(|r| {
                 let rule = Rule::ALL.into_iter().find(|k| k.as_str() == r);
                 if rule.is_none() {
-                    let span = node.get("rule").map(|v| v.span.clone()).unwrap_or_default();
+                    let span = span_of(node, "rule");
                     let names: Vec<&str> = Rule::ALL.iter().map(Rule::as_str).collect();
                     self.problem(
                         &span,
@@ -944,13 +938,13 @@ impl Loader<'_> {
             let (Some(id), Some(text), Some(rule)) = (id, text, rule) else {
                 continue;
             };
-            if clauses.iter().any(|c| c.id == id) {
-                let span = node.get("id").map(|v| v.span.clone()).unwrap_or_default();
-                self.problem(
-                    &span,
-                    &join(&path, "id"),
-                    format!("duplicate clause id {id:?}"),
-                );
+            if self.duplicate(
+                node,
+                &path,
+                "clause",
+                &id,
+                clauses.iter().any(|x| x.id == id),
+            ) {
                 continue;
             }
             clauses.push(Clause {
@@ -1078,7 +1072,7 @@ impl Loader<'_> {
                 }
             }
             other => {
-                let span = node.get("type").map(|v| v.span.clone()).unwrap_or_default();
+                let span = span_of(node, "type");
                 self.problem(
                     &span,
                     &join(path, "type"),

@@ -147,14 +147,7 @@ struct ZoneAreas {
 
 fn zone_areas(a: &Agreement) -> ZoneAreas {
     let reach_m = a.zones.iter().map(|z| z.distance_m).fold(0.0, f64::max);
-    let coords = a.line.coords();
-    let (mut min, mut max) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for c in coords {
-        for k in 0..2 {
-            min[k] = min[k].min(c[k]);
-            max[k] = max[k].max(c[k]);
-        }
-    }
+    let (min, max) = a.line.bounds();
     let (kx, ky) = Earth::metres_per_degree((min[1] + max[1]) / 2.0);
     let (kx_min, _) = Earth::metres_per_degree(max[1].abs().max(min[1].abs()) + reach_m / ky);
     let pad = [reach_m / kx_min * 1.05, reach_m / ky * 1.05];

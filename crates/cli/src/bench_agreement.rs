@@ -16,13 +16,7 @@ use crate::sample::Rng;
 /// line (where the work is), half anywhere in the box 150 km around it.
 fn points(a: &Agreement, n: usize, seed: u64) -> Vec<Position> {
     let coords = a.line.coords();
-    let (mut min, mut max) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for c in coords {
-        for k in 0..2 {
-            min[k] = min[k].min(c[k]);
-            max[k] = max[k].max(c[k]);
-        }
-    }
+    let (min, max) = a.line.bounds();
     let (kx, ky) = Earth::metres_per_degree((min[1] + max[1]) / 2.0);
     let pad = [150_000.0 / kx, 150_000.0 / ky];
     let mut rng = Rng::new(seed);
