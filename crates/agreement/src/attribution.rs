@@ -139,6 +139,13 @@ impl Agreement {
             sum += p;
             out.insert(area.party.clone(), p);
         }
+        // Areas do not overlap, so the masses sum to at most 1; quadrature error along a
+        // shared boundary can push the sum a hair above, which is scaled away.
+        if sum > 1.0 {
+            for p in out.values_mut() {
+                *p /= sum;
+            }
+        }
         out.insert(NONE.to_string(), (1.0 - sum).max(0.0));
         Ok(out)
     }

@@ -211,6 +211,44 @@ fn locate_reports_distance_side_zones_and_probabilities() {
         .map(|b| b["clause"].as_str().unwrap())
         .collect();
     assert_eq!(clauses, ["7"]);
+
+    // Half a kilometre from the line with a 2 km by 1 km ellipse: undetermined, with the
+    // probabilities shown.
+    let out = truce(&[
+        "agreement",
+        "locate",
+        &sample(),
+        "--lat",
+        "47.55",
+        "--lon",
+        "34.64",
+        "--cov",
+        "4000000,0,1000000",
+        "--time",
+        "2026-01-08T00:00:00Z",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ua = v["party_probabilities"]["UA"].as_f64().unwrap();
+    let ru = v["party_probabilities"]["RU"].as_f64().unwrap();
+    assert!(ua > 0.05 && ru > 0.05, "UA {ua}, RU {ru}");
+    assert!((ua + ru + v["party_probabilities"]["none"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    assert_eq!(
+        v["covariance_m2"],
+        serde_json::json!([[4.0e6, 0.0], [0.0, 1.0e6]])
+    );
+    let clauses: Vec<&str> = v["explosion_breaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["clause"].as_str().unwrap())
+        .collect();
+    assert_eq!(clauses, ["1"], "in force: the general ceasefire");
 }
 
 #[test]

@@ -56,6 +56,11 @@ category = "power"
 position = { lat = 48.0, lon = 35.5 }
 radius_m = 1000
 
+[[sites]]
+id = "waterworks"
+category = "water"
+geometry = { type = "Polygon", coordinates = [[[34.90, 48.50], [34.92, 48.50], [34.92, 48.51], [34.90, 48.51], [34.90, 48.50]]] }
+
 [[windows]]
 id = "repair"
 sites = ["plant"]
@@ -279,6 +284,21 @@ fn strikes_on_protected_sites() {
     let mut near = strike.clone();
     near.location = Position::new(48.0 + 1200.0 / 111_200.0, 35.5);
     assert_eq!(clauses(&evaluate(&a, &near).unwrap()), ["fire", "cross"]);
+    // A site drawn as a polygon: inside it, and just outside it.
+    let mut on_polygon = event(
+        "e3",
+        EventType::Airburst,
+        IN_FORCE,
+        Position::new(48.505, 34.91),
+    );
+    on_polygon.fired_from = Some(located(at(-40_000.0)));
+    let found = evaluate(&a, &on_polygon).unwrap();
+    assert_eq!(clauses(&found), ["fire", "sites"]);
+    assert_eq!(found[1].protected_sites[0].id, "waterworks");
+    assert_eq!(found[1].attribution.party.as_deref(), Some("UA"));
+    assert_eq!(found[1].sub_type, "explosion_airburst");
+    on_polygon.location = Position::new(48.505, 34.925);
+    assert_eq!(clauses(&evaluate(&a, &on_polygon).unwrap()), ["fire"]);
     // A launch whose round landed on the site.
     let mut launch = event("e2", EventType::Launch, IN_FORCE, at(30_000.0));
     launch.landed_at = Some(located(site));
