@@ -82,8 +82,10 @@ impl EventType {
 #[serde(rename_all = "snake_case")]
 pub enum WeaponClass {
     /// Tube artillery (howitzers, guns) of calibre 100 mm or more.
+    #[serde(rename = "artillery_100mm_plus")]
     Artillery100mmPlus,
     /// Tube artillery under 100 mm.
+    #[serde(rename = "artillery_under_100mm")]
     ArtilleryUnder100mm,
     Mortar,
     Tank,
