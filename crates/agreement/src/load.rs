@@ -983,7 +983,7 @@ impl Loader<'_> {
     fn shape(&mut self, node: &Node, path: &str) -> Option<Shape> {
         if let Some(file) = node.get("file") {
             self.keys(node, path, &["file"]);
-            let Some(name) = file.as_str() else {
+            let Some(name) = file.as_str().filter(|n| !n.trim().is_empty()) else {
                 self.problem(&file.span, &join(path, "file"), "must be a file name");
                 return None;
             };
@@ -1228,4 +1228,31 @@ fn self_crossing(coords: &[LonLat]) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        let read = |name: &str| Err(format!("no file {name}"));
+        match Agreement::parse("a.toml", text, &read) {
+            Ok(_) => Vec::new(),
+            Err(p) => p,
+        }
+    }
+
+    #[test]
+    fn an_empty_file_name_is_a_problem_with_a_place() {
+        let found = problems("[contact_line]\ngeometry = { file = \"\" }\n");
+        let p = found
+            .iter()
+            .find(|p| p.field == "contact_line.geometry.file")
+            .unwrap_or_else(|| panic!("{found:?}"));
+        assert_eq!((p.file.as_str(), p.line), ("a.toml", 2));
+        assert!(found.iter().all(|p| p.file == "a.toml" && p.line >= 1));
+        // The missing sections are reported too, not only the first problem.
+        assert!(found.iter().any(|p| p.field == "agreement"), "{found:?}");
+        assert!(found.iter().any(|p| p.field == "clauses"), "{found:?}");
+    }
 }
