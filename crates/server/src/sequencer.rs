@@ -5,7 +5,7 @@
 //! transaction and only then answers: group commit, so many observations share one fsync.
 //! It also signs checkpoints, so the tree it signs is always the tree on disk.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 

@@ -7,7 +7,7 @@
 //! active sensor per commit and double what each commit writes. The index is derived data:
 //! on opening, the writer re-reads the entries past the high-water mark.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use truce_ledger::{Frontier, Hash, TILE_HEIGHT, TILE_WIDTH, leaf_hash};
@@ -226,10 +226,14 @@ impl Writer {
         sensor: &str,
         seq: u64,
     ) -> Result<Option<ObservationRef>, StoreError> {
-        if !self.seqs.contains_key(sensor) {
-            self.seqs.insert(sensor.to_string(), SensorSeqs::default());
+        let seqs = match self.seqs.get_mut(sensor) {
+            Some(s) => s,
+            None => self.seqs.entry(sensor.to_string()).or_default(),
+        };
+        if let Some(found) = seqs.pending.get(&seq) {
+            return Ok(Some(*found));
         }
-        let stored_max = match self.seqs.get(sensor).and_then(|s| s.stored_max) {
+        let stored_max = match seqs.stored_max {
             Some(max) => max,
             None => {
                 let stored: Option<i64> = self
@@ -237,19 +241,12 @@ impl Writer {
                     .prepare_cached("SELECT MAX(seq) FROM observations WHERE sensor = ?1")?
                     .query_row([sensor], |r| r.get(0))?;
                 let max = stored.map_or(0, |m| m as u64);
-                if let Some(s) = self.seqs.get_mut(sensor) {
-                    s.stored_max = Some(max);
-                }
+                seqs.stored_max = Some(max);
                 max
             }
         };
-        if let Some(seqs) = self.seqs.get(sensor) {
-            if let Some(found) = seqs.pending.get(&seq) {
-                return Ok(Some(*found));
-            }
-            if seq > stored_max {
-                return Ok(None);
-            }
+        if seq > stored_max {
+            return Ok(None);
         }
         let found: Option<(i64, Vec<u8>)> = self
             .conn
