@@ -5,7 +5,7 @@
 //! `geographiclib-rs`): the distance from a point to a segment is the shortest geodesic from
 //! the point to any position on that segment. See docs/adr/0005-geometry-on-the-ellipsoid.md.
 
-use geographiclib_rs::{Geodesic, InverseGeodesic};
+use geographiclib_rs::{DirectGeodesic, Geodesic, InverseGeodesic};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Line};
 
@@ -38,6 +38,30 @@ impl Earth {
         let (s12, azi1, _azi2, _a12): (f64, f64, f64, f64) =
             self.geodesic.inverse(from[1], from[0], to[1], to[0]);
         (s12, azi1)
+    }
+
+    /// Geodesic distance in metres, the azimuth at `from` and the azimuth at `to` (both the
+    /// direction of travel along the geodesic from `from` to `to`).
+    pub fn inverse_both(&self, from: LonLat, to: LonLat) -> (f64, f64, f64) {
+        let (s12, azi1, azi2, _a12): (f64, f64, f64, f64) =
+            self.geodesic.inverse(from[1], from[0], to[1], to[0]);
+        (s12, azi1, azi2)
+    }
+
+    /// The position `distance_m` from `from` along the geodesic leaving at `azimuth` degrees.
+    pub fn direct(&self, from: LonLat, azimuth: f64, distance_m: f64) -> LonLat {
+        let (lat, lon): (f64, f64) = self.geodesic.direct(from[1], from[0], azimuth, distance_m);
+        [lon, lat]
+    }
+
+    /// The inverse of [`Earth::local_xy`]: the position `xy` metres east and north of
+    /// `centre` in its azimuthal equidistant plane.
+    pub fn from_local_xy(&self, centre: LonLat, xy: [f64; 2]) -> LonLat {
+        let distance = xy[0].hypot(xy[1]);
+        if distance == 0.0 {
+            return centre;
+        }
+        self.direct(centre, xy[0].atan2(xy[1]).to_degrees(), distance)
     }
 
     /// Geodesic distance in metres.
@@ -290,6 +314,20 @@ mod tests {
             assert!((got - want).abs() < 1e-3, "point {i}: {got} vs {want}");
         }
         assert!(worst < 1e-3);
+    }
+
+    #[test]
+    fn local_plane_round_trips() {
+        let earth = Earth::default();
+        let centre = [37.5, 48.3];
+        for xy in [[0.0, 0.0], [12_345.0, -6_789.0], [-40_000.0, 25_000.0]] {
+            let p = earth.from_local_xy(centre, xy);
+            let back = earth.local_xy(centre, p);
+            assert!(
+                (back[0] - xy[0]).abs() < 1e-6 && (back[1] - xy[1]).abs() < 1e-6,
+                "{back:?}"
+            );
+        }
     }
 
     #[test]
