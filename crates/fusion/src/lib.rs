@@ -1,8 +1,10 @@
 //! Fusion: from sensor arrivals and detections to located, corroborated events. Pure and
 //! deterministic: no I/O, no clock.
 
+pub mod associate;
 pub mod locate;
 pub mod physics;
 
+pub use associate::{Arrival, Associated, Config, Station, associate};
 pub use locate::{Location, Pick, cramer_rao_m, ellipse_90, locate, locate_robust};
 pub use physics::{Medium, sound_speed};

@@ -1,0 +1,520 @@
+//! Association under dense fire: which arrivals belong to one source.
+//!
+//! Seeds are taken in time order. For a seed arrival, candidate sources are the nodes of a
+//! coarse grid (500 m) around the seed's sensor, restricted to where that sensor is among
+//! the nearest (the first arrival of an event is usually at its nearest sensor). At each
+//! node the seed fixes an origin time; every other sensor within reach is asked for an
+//! unused arrival near the time the node predicts, and the node scores the number of
+//! sensors that answer. In dense fire many wrong nodes score well by chance, so the best
+//! coarse nodes are each refined on a fine grid (100 m) with a tolerance tight enough to
+//! tell rounds apart; the best fine node's arrivals go to the locator, which removes
+//! outliers. An event is kept when enough sensors remain and its likelihood score, which
+//! also counts the sensors that should have heard it and did not, is positive. Its
+//! arrivals are then removed, and the next seed is taken.
+
+use truce_agreement::{Earth, LonLat};
+
+use crate::locate::{Location, Pick, locate_robust};
+use crate::physics::Medium;
+
+/// A sensor that reports arrivals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Station {
+    pub position: LonLat,
+}
+
+/// An arrival: which sensor, when, how precise; `id` is the caller's (for example a log
+/// index).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Arrival {
+    pub id: u64,
+    pub station: usize,
+    /// Seconds after the caller's reference instant.
+    pub time: f64,
+    pub sigma_s: f64,
+    pub backazimuth: Option<(f64, f64)>,
+}
+
+/// Tuning of the association.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The fewest sensors an event must rest on.
+    pub min_sensors: usize,
+    /// Farthest a sensor is assumed to hear, metres.
+    pub reach_m: f64,
+    /// Range at which a sensor hears half the events (for the missed-detection score).
+    pub detection_range_m: f64,
+    /// Probability that an arrival is false, for the likelihood score.
+    pub false_arrival_probability: f64,
+    pub coarse_grid_m: f64,
+    pub fine_grid_m: f64,
+    /// How many of the best coarse nodes are refined.
+    pub candidates: usize,
+    /// Largest normalised time residual the locator keeps.
+    pub max_residual: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            min_sensors: 5,
+            reach_m: 40_000.0,
+            detection_range_m: 25_000.0,
+            false_arrival_probability: 0.05,
+            coarse_grid_m: 500.0,
+            fine_grid_m: 100.0,
+            candidates: 16,
+            max_residual: 4.0,
+        }
+    }
+}
+
+/// An associated, located event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Associated {
+    pub location: Location,
+    /// The ids of its arrivals.
+    pub arrivals: Vec<u64>,
+    /// Log-likelihood ratio of "a source here" against "noise", from the sensors that heard
+    /// it and those in reach that did not.
+    pub score: f64,
+}
+
+struct Index<'a> {
+    earth: &'a Earth,
+    centre: LonLat,
+    /// Sensor positions in the plane of `centre`.
+    xy: Vec<[f64; 2]>,
+    /// Per station: positions in `arrivals`, by time.
+    by_station: Vec<Vec<usize>>,
+    arrivals: &'a [Arrival],
+    used: Vec<bool>,
+}
+
+impl Index<'_> {
+    /// The unused arrival at `station` nearest to `time`, if within `tolerance`.
+    fn nearest(&self, station: usize, time: f64, tolerance: f64) -> Option<(usize, f64)> {
+        let list = &self.by_station[station];
+        let at = list.partition_point(|&k| self.arrivals[k].time < time - tolerance);
+        list[at..]
+            .iter()
+            .take_while(|&&k| self.arrivals[k].time <= time + tolerance)
+            .filter(|&&k| !self.used[k])
+            .map(|&k| (k, (self.arrivals[k].time - time).abs()))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// Matches for a source at node `g` consistent with the seed: (count, sum of squared
+    /// residuals over tolerance, the matched arrivals).
+    fn score_node(
+        &self,
+        g: [f64; 2],
+        seed: usize,
+        stations: &[usize],
+        medium: &Medium,
+        tolerance: f64,
+        reach: f64,
+    ) -> (usize, f64, Vec<usize>) {
+        let a = &self.arrivals[seed];
+        let travel = |s: usize| {
+            let v = [self.xy[s][0] - g[0], self.xy[s][1] - g[1]];
+            let d = v[0].hypot(v[1]);
+            (d, d / medium.effective(v[0].atan2(v[1]).to_degrees()))
+        };
+        let t0 = a.time - travel(a.station).1;
+        let mut matched = vec![seed];
+        let mut misfit = 0.0;
+        for &s in stations {
+            if s == a.station {
+                continue;
+            }
+            let (d, t) = travel(s);
+            if d > reach {
+                continue;
+            }
+            let tol = tolerance + 3.0 * self.arrivals_sigma(s);
+            if let Some((k, r)) = self.nearest(s, t0 + t, tol) {
+                matched.push(k);
+                misfit += (r / tol).powi(2);
+            }
+        }
+        (matched.len(), misfit, matched)
+    }
+
+    fn arrivals_sigma(&self, station: usize) -> f64 {
+        self.by_station[station]
+            .first()
+            .map_or(0.01, |&k| self.arrivals[k].sigma_s)
+    }
+}
+
+/// Associates and locates. `arrivals` may come in any order; the result is ordered by
+/// origin time. `medium_at(position, time)` gives the medium valid there and then.
+pub fn associate(
+    earth: &Earth,
+    stations: &[Station],
+    arrivals: &[Arrival],
+    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    config: &Config,
+) -> Vec<Associated> {
+    if stations.is_empty() || arrivals.is_empty() {
+        return Vec::new();
+    }
+    let centre = centroid(stations);
+    let xy: Vec<[f64; 2]> = stations
+        .iter()
+        .map(|s| earth.local_xy(centre, s.position))
+        .collect();
+    let mut by_station = vec![Vec::new(); stations.len()];
+    let mut order: Vec<usize> = (0..arrivals.len()).collect();
+    order.sort_by(|&a, &b| {
+        arrivals[a]
+            .time
+            .total_cmp(&arrivals[b].time)
+            .then(arrivals[a].id.cmp(&arrivals[b].id))
+    });
+    for &k in &order {
+        if let Some(list) = by_station.get_mut(arrivals[k].station) {
+            list.push(k);
+        }
+    }
+    let mut index = Index {
+        earth,
+        centre,
+        xy,
+        by_station,
+        arrivals,
+        used: vec![false; arrivals.len()],
+    };
+    let mut events = Vec::new();
+    for &seed in &order {
+        if index.used[seed] || arrivals[seed].station >= stations.len() {
+            continue;
+        }
+        if let Some(event) = try_seed(&mut index, seed, stations, medium_at, config) {
+            events.push(event);
+        }
+    }
+    events.sort_by(|a, b| {
+        a.location
+            .origin_time
+            .total_cmp(&b.location.origin_time)
+            .then(a.arrivals.cmp(&b.arrivals))
+    });
+    events
+}
+
+fn centroid(stations: &[Station]) -> LonLat {
+    let n = stations.len() as f64;
+    let lon = stations.iter().map(|s| s.position[0]).sum::<f64>() / n;
+    let lat = stations.iter().map(|s| s.position[1]).sum::<f64>() / n;
+    [lon, lat]
+}
+
+fn try_seed(
+    index: &mut Index<'_>,
+    seed: usize,
+    stations: &[Station],
+    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    config: &Config,
+) -> Option<Associated> {
+    let a = index.arrivals[seed];
+    let origin = index.xy[a.station];
+    let medium = medium_at(stations[a.station].position, a.time);
+    let reach = config.reach_m;
+    // Sensors that could share an event with the seed's.
+    let nearby: Vec<usize> = (0..stations.len())
+        .filter(|&s| dist(index.xy[s], origin) <= 2.0 * reach)
+        .collect();
+    // Coarse nodes: within reach of the seed's sensor, where it is among the nearest
+    // sensors (within 5 km of the nearest).
+    let step = config.coarse_grid_m;
+    let n = (reach / step).ceil() as i64;
+    let mut coarse: Vec<(usize, f64, [f64; 2])> = Vec::new();
+    let coarse_tolerance = step * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
+    for i in -n..=n {
+        for j in -n..=n {
+            let g = [
+                (origin[0] / step).round() * step + i as f64 * step,
+                (origin[1] / step).round() * step + j as f64 * step,
+            ];
+            let d_seed = dist(g, origin);
+            if d_seed > reach {
+                continue;
+            }
+            let nearest = nearby
+                .iter()
+                .map(|&s| dist(g, index.xy[s]))
+                .fold(f64::INFINITY, f64::min);
+            if d_seed > nearest + 5_000.0 {
+                continue;
+            }
+            let (count, misfit, _) =
+                index.score_node(g, seed, &nearby, &medium, coarse_tolerance, reach);
+            if count >= config.min_sensors {
+                coarse.push((count, misfit, g));
+            }
+        }
+    }
+    coarse.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
+    coarse.truncate(config.candidates);
+    // Refine each candidate on the fine grid; keep the best fine node.
+    let fine = config.fine_grid_m;
+    let fine_tolerance = fine * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
+    let m = (step / fine).ceil() as i64;
+    let mut best: Option<(usize, f64, [f64; 2], Vec<usize>)> = None;
+    for (_, _, g) in &coarse {
+        for i in -m..=m {
+            for j in -m..=m {
+                let h = [g[0] + i as f64 * fine, g[1] + j as f64 * fine];
+                let (count, misfit, matched) =
+                    index.score_node(h, seed, &nearby, &medium, fine_tolerance, reach);
+                let better = match &best {
+                    None => true,
+                    Some((c, mf, _, _)) => count > *c || (count == *c && misfit < *mf),
+                };
+                if better {
+                    best = Some((count, misfit, h, matched));
+                }
+            }
+        }
+    }
+    let (count, _, node, matched) = best?;
+    if count < config.min_sensors {
+        return None;
+    }
+    let picks: Vec<Pick> = matched
+        .iter()
+        .map(|&k| {
+            let arrival = &index.arrivals[k];
+            Pick {
+                sensor: stations[arrival.station].position,
+                time: arrival.time,
+                sigma_s: arrival.sigma_s,
+                backazimuth: arrival.backazimuth,
+            }
+        })
+        .collect();
+    let start = index.earth.from_local_xy(index.centre, node);
+    let location = locate_robust(
+        index.earth,
+        &picks,
+        &medium,
+        start,
+        config.min_sensors,
+        config.max_residual,
+    )?;
+    let kept: Vec<usize> = location.used.iter().map(|&i| matched[i]).collect();
+    if kept.len() < config.min_sensors {
+        return None;
+    }
+    let score = likelihood(index, &kept, &location, &nearby, config);
+    if score <= 0.0 {
+        return None;
+    }
+    for &k in &kept {
+        index.used[k] = true;
+    }
+    let mut ids: Vec<u64> = kept.iter().map(|&k| index.arrivals[k].id).collect();
+    ids.sort_unstable();
+    Some(Associated {
+        location,
+        arrivals: ids,
+        score,
+    })
+}
+
+/// Log-likelihood ratio: each sensor that heard the event adds ln(p/p_false), each sensor
+/// in reach that was working (it reported something within five minutes) and did not hear
+/// it adds ln(1 − p), where p is its detection probability at that range.
+fn likelihood(
+    index: &Index<'_>,
+    kept: &[usize],
+    location: &Location,
+    nearby: &[usize],
+    config: &Config,
+) -> f64 {
+    let at = index.earth.local_xy(index.centre, location.position);
+    let heard: Vec<usize> = kept.iter().map(|&k| index.arrivals[k].station).collect();
+    let r50 = config.detection_range_m;
+    let p = |d: f64| 1.0 / (1.0 + ((d - r50) / (0.1 * r50)).exp());
+    let mut score = 0.0;
+    for &s in nearby {
+        let d = dist(index.xy[s], at);
+        if d > config.reach_m {
+            continue;
+        }
+        let pd = p(d).clamp(1e-6, 1.0 - 1e-6);
+        if heard.contains(&s) {
+            score += (pd / config.false_arrival_probability).ln();
+        } else {
+            let list = &index.by_station[s];
+            let t = location.origin_time;
+            let working = list
+                .iter()
+                .any(|&k| (index.arrivals[k].time - t).abs() < 300.0);
+            if working {
+                score += (1.0 - pd).ln();
+            }
+        }
+    }
+    score
+}
+
+fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Gen(u64);
+    impl Gen {
+        fn unit(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (self.unit(), self.unit());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        }
+    }
+
+    /// A 4×4 grid of sensors 10 km apart, and rounds fired from `sources` at `times`, heard
+    /// by every sensor within 25 km, with 5 ms timing noise; plus `false_fraction` false
+    /// arrivals at random sensors and times.
+    fn scene(
+        earth: &Earth,
+        rounds: &[(LonLat, f64)],
+        false_fraction: f64,
+        seed: u64,
+    ) -> (Vec<Station>, Vec<Arrival>) {
+        let centre = [37.5, 48.3];
+        let stations: Vec<Station> = (0..16)
+            .map(|k| Station {
+                position: earth.from_local_xy(
+                    centre,
+                    [
+                        (k % 4) as f64 * 10_000.0 - 15_000.0,
+                        (k / 4) as f64 * 10_000.0 - 15_000.0,
+                    ],
+                ),
+            })
+            .collect();
+        let medium = Medium::standard();
+        let mut g = Gen(seed);
+        let mut arrivals = Vec::new();
+        for (source, t) in rounds {
+            for (s, station) in stations.iter().enumerate() {
+                let (d, az, _) = earth.inverse_both(*source, station.position);
+                if d <= 25_000.0 {
+                    arrivals.push(Arrival {
+                        id: 0,
+                        station: s,
+                        time: t + d / medium.effective(az) + 0.005 * g.normal(),
+                        sigma_s: 0.005,
+                        backazimuth: None,
+                    });
+                }
+            }
+        }
+        let span = rounds.iter().map(|r| r.1).fold(0.0, f64::max) + 100.0;
+        let n_false = (arrivals.len() as f64 * false_fraction).round() as usize;
+        for _ in 0..n_false {
+            arrivals.push(Arrival {
+                id: 0,
+                station: (g.unit() * 16.0) as usize % 16,
+                time: g.unit() * span,
+                sigma_s: 0.005,
+                backazimuth: None,
+            });
+        }
+        for (i, a) in arrivals.iter_mut().enumerate() {
+            a.id = i as u64;
+        }
+        (stations, arrivals)
+    }
+
+    fn matched(earth: &Earth, rounds: &[(LonLat, f64)], events: &[Associated]) -> usize {
+        rounds
+            .iter()
+            .filter(|(p, t)| {
+                events.iter().any(|e| {
+                    (e.location.origin_time - t).abs() < 0.5
+                        && earth.distance(e.location.position, *p) < 1_000.0
+                })
+            })
+            .count()
+    }
+
+    #[test]
+    fn two_overlapping_barrages_are_told_apart() {
+        let earth = Earth::default();
+        let centre = [37.5, 48.3];
+        let a = earth.from_local_xy(centre, [-4_000.0, 2_000.0]);
+        let b = earth.from_local_xy(centre, [5_000.0, -3_000.0]);
+        // 30 rounds from each, every 3 s, the second barrage 1.5 s out of step.
+        let mut rounds = Vec::new();
+        for k in 0..30 {
+            rounds.push((a, 3.0 * k as f64));
+            rounds.push((b, 1.5 + 3.0 * k as f64));
+        }
+        let (stations, arrivals) = scene(&earth, &rounds, 0.1, 42);
+        let medium = |_: LonLat, _: f64| Medium::standard();
+        let events = associate(&earth, &stations, &arrivals, &medium, &Config::default());
+        let found = matched(&earth, &rounds, &events);
+        assert!(
+            found >= 57,
+            "{found} of 60 rounds found, {} events",
+            events.len()
+        );
+        assert!(events.len() <= 62, "{} events for 60 rounds", events.len());
+        for e in &events {
+            assert!(e.arrivals.len() >= 5);
+        }
+    }
+
+    #[test]
+    fn false_arrivals_alone_make_no_event() {
+        let earth = Earth::default();
+        let (stations, mut arrivals) = scene(&earth, &[], 0.0, 7);
+        let mut g = Gen(99);
+        for i in 0..300 {
+            arrivals.push(Arrival {
+                id: i,
+                station: (g.unit() * 16.0) as usize % 16,
+                time: g.unit() * 600.0,
+                sigma_s: 0.005,
+                backazimuth: None,
+            });
+        }
+        let medium = |_: LonLat, _: f64| Medium::standard();
+        let events = associate(&earth, &stations, &arrivals, &medium, &Config::default());
+        assert!(events.is_empty(), "{} events from noise", events.len());
+    }
+
+    #[test]
+    fn association_does_not_depend_on_input_order() {
+        let earth = Earth::default();
+        let centre = [37.5, 48.3];
+        let rounds: Vec<(LonLat, f64)> = (0..10)
+            .map(|k| {
+                (
+                    earth.from_local_xy(centre, [1_000.0 * k as f64, -2_000.0]),
+                    7.0 * k as f64,
+                )
+            })
+            .collect();
+        let (stations, arrivals) = scene(&earth, &rounds, 0.1, 3);
+        let medium = |_: LonLat, _: f64| Medium::standard();
+        let forward = associate(&earth, &stations, &arrivals, &medium, &Config::default());
+        let mut reversed = arrivals.clone();
+        reversed.reverse();
+        let backward = associate(&earth, &stations, &reversed, &medium, &Config::default());
+        assert_eq!(forward, backward);
+        assert_eq!(matched(&earth, &rounds, &forward), 10);
+    }
+}
