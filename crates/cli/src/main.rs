@@ -6,6 +6,7 @@ mod bench;
 mod bench_agreement;
 mod client;
 mod demo;
+mod fusion;
 mod keys;
 mod sample;
 mod sensors;
@@ -42,6 +43,10 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Audit a log: signature, consistency with what was seen before, tiles, inclusion.
     Verify(verify::VerifyArgs),
+    /// Fuse a file of observations into events (NDJSON).
+    Fuse(fusion::FuseArgs),
+    /// Evaluate fused events against a simulator's ground truth.
+    Eval(fusion::EvalArgs),
     /// Validate, describe and query a ceasefire agreement; judge events against it.
     #[command(subcommand)]
     Agreement(agreement::AgreementCommand),
@@ -80,6 +85,8 @@ fn main() -> ExitCode {
             Command::Submit(args) => submit::run(args).await,
             Command::Verify(args) => verify::run(args).await,
             Command::Agreement(cmd) => agreement::run(cmd),
+            Command::Fuse(args) => fusion::run_fuse(args),
+            Command::Eval(args) => fusion::run_eval(args),
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Demo(args) => demo::run(args).await,
         }

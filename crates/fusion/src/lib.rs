@@ -2,9 +2,12 @@
 //! deterministic: no I/O, no clock.
 
 pub mod associate;
+pub mod eval;
 pub mod locate;
 pub mod physics;
+pub mod pipeline;
 
 pub use associate::{Arrival, Associated, Config, Station, associate};
 pub use locate::{Location, Pick, cramer_rao_m, ellipse_90, locate, locate_robust};
 pub use physics::{Medium, sound_speed};
+pub use pipeline::{FusedEvent, FusionConfig, Logged, fuse};

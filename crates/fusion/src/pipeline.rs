@@ -1,0 +1,512 @@
+//! From logged observations to events: arrivals are associated and located, weather comes
+//! from `met.surface` reports in the log, drone/camera/radar detections become presence
+//! events, satellite thermal detections and patrol reports corroborate explosions (or stand
+//! as fires), and every event lists its log indices, operators and modalities.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+use truce_agreement::{Earth, LonLat};
+use truce_model::{
+    Event, EventType, Observation, ObservationData, Position, Quality, SensorRegistration,
+    SignalClass, Timestamp, WeaponClass,
+};
+
+use crate::associate::{self, Arrival, Station};
+use crate::locate::{Pick, cramer_rao_m, ellipse_90};
+use crate::physics::Medium;
+
+/// An observation with its place in the log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Logged {
+    pub index: u64,
+    pub observation: Observation,
+}
+
+/// Tuning of the whole pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FusionConfig {
+    pub association: associate::Config,
+    /// A `met.surface` report is valid for sources within this distance of its sensor.
+    pub met_radius_m: f64,
+    /// A thermal detection or patrol report corroborates an explosion within this distance…
+    pub corroboration_radius_m: f64,
+    /// …and from a little before the explosion to this long after it.
+    pub corroboration_window_s: f64,
+    /// Detections of the same kind of object this close in space and time are one event.
+    pub presence_merge_radius_m: f64,
+    pub presence_merge_window_s: f64,
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        Self {
+            association: associate::Config::default(),
+            met_radius_m: 50_000.0,
+            corroboration_radius_m: 2_000.0,
+            corroboration_window_s: 3_600.0,
+            presence_merge_radius_m: 1_000.0,
+            presence_merge_window_s: 600.0,
+        }
+    }
+}
+
+/// An event with what the evaluation and the map need beside it. Serialised as the event's
+/// JSON with these fields added (optional extensions of the wire format).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FusedEvent {
+    #[serde(flatten)]
+    pub event: Event,
+    /// The Cramér–Rao bound for the sensors that located it, metres (arrival-located events).
+    pub crb_m: Option<f64>,
+    /// 90 % ellipse: semi-major and semi-minor axes (m), azimuth of the major axis (°).
+    pub ellipse_90: [f64; 3],
+    /// Association likelihood score (arrival-located events).
+    pub score: Option<f64>,
+}
+
+struct MetReport {
+    position: LonLat,
+    from: f64,
+    medium: Medium,
+}
+
+/// Runs fusion over `observations` with the sensors of `registry`. Deterministic: the same
+/// observations (in any order) and registry give the same events.
+pub fn fuse(
+    registry: &[SensorRegistration],
+    observations: &[Logged],
+    config: &FusionConfig,
+) -> Vec<FusedEvent> {
+    let earth = Earth::default();
+    let sensors: BTreeMap<&str, &SensorRegistration> =
+        registry.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut sorted: Vec<&Logged> = observations.iter().collect();
+    sorted.sort_by_key(|l| l.index);
+    let Some(reference) = sorted.iter().map(|l| l.observation.observed_at).min() else {
+        return Vec::new();
+    };
+    let seconds = |t: Timestamp| (t.unix_nanos() - reference.unix_nanos()) as f64 * 1e-9;
+    let at = |s: f64| reference.plus_nanos((s * 1e9).round() as i64);
+    let position_of = |sensor: &str, data_position: Option<Position>| {
+        data_position
+            .or_else(|| sensors.get(sensor).and_then(|r| r.position))
+            .map(|p| [p.lon, p.lat])
+    };
+
+    // Weather from the log.
+    let mut met: Vec<(String, MetReport)> = Vec::new();
+    for l in &sorted {
+        if let ObservationData::Met {
+            temperature_c,
+            wind_speed_mps,
+            wind_from_deg,
+            ..
+        } = l.observation.data
+            && let Some(position) = position_of(&l.observation.sensor, None)
+        {
+            met.push((
+                l.observation.sensor.clone(),
+                MetReport {
+                    position,
+                    from: seconds(l.observation.observed_at),
+                    medium: Medium::from_weather(temperature_c, wind_speed_mps, wind_from_deg),
+                },
+            ));
+        }
+    }
+    met.sort_by(|a, b| a.1.from.total_cmp(&b.1.from).then(a.0.cmp(&b.0)));
+    let medium_at = |p: LonLat, t: f64| -> Medium {
+        // Per met sensor, its latest report at or before t; then the nearest sensor's.
+        let mut latest: BTreeMap<&str, &MetReport> = BTreeMap::new();
+        for (sensor, report) in &met {
+            if report.from <= t {
+                latest.insert(sensor, report);
+            }
+        }
+        latest
+            .values()
+            .map(|r| (earth.distance(r.position, p), r))
+            .filter(|(d, _)| *d <= config.met_radius_m)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map_or(Medium::standard(), |(_, r)| r.medium)
+    };
+
+    // Arrivals and their stations.
+    let mut station_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut stations: Vec<Station> = Vec::new();
+    let mut arrivals: Vec<Arrival> = Vec::new();
+    let mut arrival_info: BTreeMap<u64, (SignalClass, &str, &'static str)> = BTreeMap::new();
+    for l in &sorted {
+        let o = &l.observation;
+        if let ObservationData::Arrival {
+            arrival_time,
+            arrival_sigma_s,
+            class,
+            backazimuth_deg,
+            backazimuth_sigma_deg,
+            position,
+            ..
+        } = &o.data
+        {
+            let Some(p) = position_of(&o.sensor, *position) else {
+                continue;
+            };
+            let registration = sensors.get(o.sensor.as_str());
+            // A moving sensor is a new station wherever it reports from.
+            let key = format!("{}@{:.6},{:.6}", o.sensor, p[0], p[1]);
+            let station = *station_of.entry(key).or_insert_with(|| {
+                stations.push(Station { position: p });
+                stations.len() - 1
+            });
+            let backazimuth = backazimuth_deg.and_then(|b| {
+                backazimuth_sigma_deg
+                    .or(registration.and_then(|r| r.backazimuth_sigma_deg))
+                    .map(|s| (b, s))
+            });
+            arrivals.push(Arrival {
+                id: l.index,
+                station,
+                time: seconds(*arrival_time),
+                sigma_s: *arrival_sigma_s,
+                backazimuth,
+            });
+            let operator = registration.map_or("", |r| r.operator.as_str());
+            let modality = o.kind.split('.').next().unwrap_or("acoustic");
+            let modality = match modality {
+                "seismic" => "seismic",
+                "infrasound" => "infrasound",
+                _ => "acoustic",
+            };
+            arrival_info.insert(l.index, (*class, operator, modality));
+        }
+    }
+    let associated = associate::associate(
+        &earth,
+        &stations,
+        &arrivals,
+        &medium_at,
+        &config.association,
+    );
+    let arrival_by_id: BTreeMap<u64, &Arrival> = arrivals.iter().map(|a| (a.id, a)).collect();
+
+    let mut events: Vec<FusedEvent> = Vec::new();
+    for a in associated {
+        let mut classes: BTreeMap<EventType, usize> = BTreeMap::new();
+        let mut operators = BTreeSet::new();
+        let mut modalities = BTreeSet::new();
+        for id in &a.arrivals {
+            if let Some((class, operator, modality)) = arrival_info.get(id) {
+                let kind = match class {
+                    SignalClass::Launch => Some(EventType::Launch),
+                    SignalClass::Impact => Some(EventType::Impact),
+                    SignalClass::Airburst => Some(EventType::Airburst),
+                    SignalClass::Unknown => None,
+                };
+                if let Some(k) = kind {
+                    *classes.entry(k).or_default() += 1;
+                }
+                if !operator.is_empty() {
+                    operators.insert(operator.to_string());
+                }
+                modalities.insert(modality.to_string());
+            }
+        }
+        let kind = majority(&classes).unwrap_or(EventType::Explosion);
+        let medium = medium_at(a.location.position, a.location.origin_time);
+        let picks: Vec<Pick> = a
+            .arrivals
+            .iter()
+            .filter_map(|id| arrival_by_id.get(id))
+            .map(|arr| Pick {
+                sensor: stations[arr.station].position,
+                time: arr.time,
+                sigma_s: arr.sigma_s,
+                backazimuth: arr.backazimuth,
+            })
+            .collect();
+        let crb_m = cramer_rao_m(&earth, &picks, a.location.position, &medium);
+        let (major, minor, azimuth) = ellipse_90(a.location.covariance_m2);
+        let p = a.location.position;
+        events.push(FusedEvent {
+            event: Event {
+                id: event_id(&a.arrivals),
+                kind,
+                origin_time: at(a.location.origin_time),
+                origin_time_sigma_s: a.location.origin_time_sigma_s,
+                location: Position::new(p[1], p[0]),
+                covariance_m2: a.location.covariance_m2,
+                observations: a.arrivals.clone(),
+                operators: operators.into_iter().collect(),
+                modalities: modalities.into_iter().collect(),
+                quality: Some(Quality {
+                    sensors: a.arrivals.len() as u32,
+                    rms_residual_s: Some(a.location.rms_residual_s),
+                    azimuthal_gap_deg: Some(a.location.azimuthal_gap_deg),
+                }),
+                weapon_class: None,
+                object_class: None,
+                fired_from: None,
+                landed_at: None,
+            },
+            crb_m,
+            ellipse_90: [major, minor, azimuth],
+            score: Some(a.score),
+        });
+    }
+
+    presence_events(&sorted, &sensors, config, &earth, &mut events);
+    corroborate(&sorted, &sensors, config, &earth, &seconds, &mut events);
+    events.sort_by(|a, b| {
+        (a.event.origin_time, &a.event.id).cmp(&(b.event.origin_time, &b.event.id))
+    });
+    events
+}
+
+fn majority(counts: &BTreeMap<EventType, usize>) -> Option<EventType> {
+    let best = counts.values().copied().max()?;
+    let winners: Vec<EventType> = counts
+        .iter()
+        .filter(|(_, c)| **c == best)
+        .map(|(k, _)| *k)
+        .collect();
+    (winners.len() == 1).then(|| winners[0])
+}
+
+/// A stable id from the log indices an event rests on.
+fn event_id(indices: &[u64]) -> String {
+    let mut digest = Sha256::new();
+    for i in indices {
+        digest.update(i.to_be_bytes());
+    }
+    format!("ev-{}", &hex::encode(digest.finalize())[..20])
+}
+
+fn circular(sigma_m: f64) -> [[f64; 2]; 2] {
+    let v = sigma_m.max(1.0).powi(2);
+    [[v, 0.0], [0.0, v]]
+}
+
+/// Drone, camera and radar detections: one event per object track (detections of the same
+/// kind of object close in space and time), located at its latest detection.
+fn presence_events(
+    sorted: &[&Logged],
+    sensors: &BTreeMap<&str, &SensorRegistration>,
+    config: &FusionConfig,
+    earth: &Earth,
+    events: &mut Vec<FusedEvent>,
+) {
+    struct Track {
+        object: String,
+        calibre: Option<f64>,
+        last: Position,
+        last_time: Timestamp,
+        sigma: f64,
+        indices: Vec<u64>,
+        operators: BTreeSet<String>,
+        modalities: BTreeSet<String>,
+    }
+    let mut detections: Vec<&Logged> = sorted
+        .iter()
+        .copied()
+        .filter(|l| matches!(l.observation.data, ObservationData::Detection { .. }))
+        .collect();
+    detections.sort_by_key(|l| (l.observation.observed_at, l.index));
+    let mut tracks: Vec<Track> = Vec::new();
+    for l in detections {
+        let ObservationData::Detection {
+            object_class,
+            position,
+            position_sigma_m,
+            calibre_mm,
+            ..
+        } = &l.observation.data
+        else {
+            continue;
+        };
+        let t = l.observation.observed_at;
+        let operator = sensors
+            .get(l.observation.sensor.as_str())
+            .map(|r| r.operator.clone());
+        let modality = l
+            .observation
+            .kind
+            .split('.')
+            .next()
+            .unwrap_or("drone")
+            .to_string();
+        let joins = tracks.iter_mut().rev().find(|tr| {
+            tr.object == *object_class
+                && (t.unix_nanos() - tr.last_time.unix_nanos()) as f64 * 1e-9
+                    <= config.presence_merge_window_s
+                && earth.distance([tr.last.lon, tr.last.lat], [position.lon, position.lat])
+                    <= config.presence_merge_radius_m
+        });
+        let track = match joins {
+            Some(tr) => tr,
+            None => {
+                tracks.push(Track {
+                    object: object_class.clone(),
+                    calibre: *calibre_mm,
+                    last: *position,
+                    last_time: t,
+                    sigma: *position_sigma_m,
+                    indices: Vec::new(),
+                    operators: BTreeSet::new(),
+                    modalities: BTreeSet::new(),
+                });
+                let n = tracks.len() - 1;
+                &mut tracks[n]
+            }
+        };
+        track.last = *position;
+        track.last_time = t;
+        track.sigma = *position_sigma_m;
+        track.calibre = track.calibre.or(*calibre_mm);
+        track.indices.push(l.index);
+        if let Some(op) = operator {
+            track.operators.insert(op);
+        }
+        track.modalities.insert(modality);
+    }
+    for tr in tracks {
+        let weapon_class = WeaponClass::assess(&tr.object, tr.calibre);
+        let kind = match tr.object.as_str() {
+            "drone" | "aircraft" => EventType::AirspaceEntry,
+            _ if weapon_class.is_some() => EventType::WeaponPresence,
+            _ => EventType::Movement,
+        };
+        let covariance_m2 = circular(tr.sigma);
+        let (major, minor, azimuth) = ellipse_90(covariance_m2);
+        events.push(FusedEvent {
+            event: Event {
+                id: event_id(&tr.indices),
+                kind,
+                origin_time: tr.last_time,
+                origin_time_sigma_s: 0.0,
+                location: tr.last,
+                covariance_m2,
+                observations: tr.indices.clone(),
+                operators: tr.operators.into_iter().collect(),
+                modalities: tr.modalities.into_iter().collect(),
+                quality: Some(Quality {
+                    sensors: 1,
+                    rms_residual_s: None,
+                    azimuthal_gap_deg: None,
+                }),
+                weapon_class,
+                object_class: Some(tr.object),
+                fired_from: None,
+                landed_at: None,
+            },
+            crb_m: None,
+            ellipse_90: [major, minor, azimuth],
+            score: None,
+        });
+    }
+}
+
+/// Satellite thermal detections and patrol reports near an explosion (in space, and from
+/// five minutes before it to the corroboration window after it) join that explosion's
+/// evidence; a thermal detection that joins none is a fire event of its own.
+fn corroborate(
+    sorted: &[&Logged],
+    sensors: &BTreeMap<&str, &SensorRegistration>,
+    config: &FusionConfig,
+    earth: &Earth,
+    seconds: &dyn Fn(Timestamp) -> f64,
+    events: &mut Vec<FusedEvent>,
+) {
+    let mut fires = Vec::new();
+    for l in sorted {
+        let (position, time, modality, radius) = match &l.observation.data {
+            ObservationData::Thermal {
+                position,
+                acquired_at,
+                scan_km,
+                track_km,
+                ..
+            } => (
+                *position,
+                *acquired_at,
+                "satellite",
+                config.corroboration_radius_m + 500.0 * scan_km.max(*track_km),
+            ),
+            ObservationData::Report {
+                position,
+                event_time,
+                position_sigma_m,
+                ..
+            } if l.observation.kind == "report.patrol" => (
+                *position,
+                *event_time,
+                "patrol",
+                config.corroboration_radius_m + 3.0 * position_sigma_m,
+            ),
+            _ => continue,
+        };
+        let t = seconds(time);
+        let operator = sensors
+            .get(l.observation.sensor.as_str())
+            .map(|r| r.operator.clone());
+        let target = events
+            .iter_mut()
+            .filter(|e| e.event.kind.is_explosion())
+            .filter(|e| {
+                let dt = t - seconds(e.event.origin_time);
+                (-300.0..=config.corroboration_window_s).contains(&dt)
+            })
+            .map(|e| {
+                let d = earth.distance(
+                    [e.event.location.lon, e.event.location.lat],
+                    [position.lon, position.lat],
+                );
+                (d, e)
+            })
+            .filter(|(d, _)| *d <= radius)
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.event.id.cmp(&b.1.event.id)));
+        match target {
+            Some((_, e)) => {
+                e.event.observations.push(l.index);
+                e.event.observations.sort_unstable();
+                if let Some(op) = operator
+                    && !e.event.operators.contains(&op)
+                {
+                    e.event.operators.push(op);
+                    e.event.operators.sort();
+                }
+                if !e.event.modalities.iter().any(|m| m == modality) {
+                    e.event.modalities.push(modality.to_string());
+                    e.event.modalities.sort();
+                }
+            }
+            None if modality == "satellite" => fires.push((l.index, position, time, operator)),
+            None => {}
+        }
+    }
+    for (index, position, time, operator) in fires {
+        let covariance_m2 = circular(200.0);
+        let (major, minor, azimuth) = ellipse_90(covariance_m2);
+        events.push(FusedEvent {
+            event: Event {
+                id: event_id(&[index]),
+                kind: EventType::Fire,
+                origin_time: time,
+                origin_time_sigma_s: 0.0,
+                location: position,
+                covariance_m2,
+                observations: vec![index],
+                operators: operator.into_iter().collect(),
+                modalities: vec!["satellite".into()],
+                quality: None,
+                weapon_class: None,
+                object_class: None,
+                fired_from: None,
+                landed_at: None,
+            },
+            crb_m: None,
+            ellipse_90: [major, minor, azimuth],
+            score: None,
+        });
+    }
+}
