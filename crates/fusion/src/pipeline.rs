@@ -510,3 +510,193 @@ fn corroborate(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use truce_model::SensorKind;
+
+    fn registration(id: &str, kind: SensorKind, operator: &str, p: LonLat) -> SensorRegistration {
+        SensorRegistration {
+            id: id.into(),
+            kind,
+            operator: operator.into(),
+            position: Some(Position::new(p[1], p[0])),
+            public_key: String::new(),
+            timing_sigma_s: Some(0.003),
+            backazimuth_sigma_deg: None,
+        }
+    }
+
+    fn observation(
+        sensor: &str,
+        seq: u64,
+        at: Timestamp,
+        kind: &'static str,
+        data: ObservationData,
+    ) -> Observation {
+        Observation {
+            sensor: sensor.into(),
+            seq,
+            observed_at: at,
+            kind,
+            data,
+        }
+    }
+
+    /// A 3×3 network 8 km apart (operators UA, FR, US), a met station reporting an 8 m/s
+    /// west wind, one launch heard by every sensor, a drone seeing an MLRS twice, and a
+    /// satellite hotspot near the launch… which is not an explosion, so it stands as a fire.
+    fn scene(with_met: bool) -> (Vec<SensorRegistration>, Vec<Logged>, LonLat, Timestamp) {
+        let earth = Earth::default();
+        let centre = [37.6, 48.4];
+        let operators = ["UA", "FR", "US"];
+        let mut registry: Vec<SensorRegistration> = (0..9)
+            .map(|k| {
+                let p = earth.from_local_xy(
+                    centre,
+                    [
+                        (k % 3) as f64 * 8_000.0 - 8_000.0,
+                        (k / 3) as f64 * 8_000.0 - 8_000.0,
+                    ],
+                );
+                registration(
+                    &format!("ac-{k}"),
+                    SensorKind::Acoustic,
+                    operators[k % 3],
+                    p,
+                )
+            })
+            .collect();
+        registry.push(registration("met-1", SensorKind::Met, "UA", centre));
+        registry.push(registration("drone-1", SensorKind::Drone, "FR", centre));
+        registry.push(registration(
+            "sat-1",
+            SensorKind::SatelliteFeed,
+            "US",
+            centre,
+        ));
+        let t0 = Timestamp::parse("2026-01-08T10:00:00Z").unwrap();
+        let source = earth.from_local_xy(centre, [2_500.0, -1_200.0]);
+        let medium = Medium::from_weather(5.0, 8.0, 270.0);
+        let mut observations = Vec::new();
+        let mut push = |o: Observation| {
+            let index = observations.len() as u64;
+            observations.push(Logged {
+                index,
+                observation: o,
+            });
+        };
+        if with_met {
+            push(observation(
+                "met-1",
+                1,
+                t0.plus_nanos(-600_000_000_000),
+                "met.surface",
+                ObservationData::Met {
+                    temperature_c: 5.0,
+                    wind_speed_mps: 8.0,
+                    wind_from_deg: 270.0,
+                    pressure_hpa: None,
+                    relative_humidity: None,
+                },
+            ));
+        }
+        for (k, r) in registry.iter().take(9).enumerate() {
+            let p = r.position.unwrap();
+            let (d, az, _) = earth.inverse_both(source, [p.lon, p.lat]);
+            let travel = d / medium.effective(az);
+            let at = t0.plus_nanos((travel * 1e9) as i64 + (k as i64 - 4) * 1_000_000);
+            push(observation(
+                &r.id,
+                1,
+                at,
+                "acoustic.arrival",
+                ObservationData::Arrival {
+                    arrival_time: at,
+                    arrival_sigma_s: 0.003,
+                    class: SignalClass::Launch,
+                    backazimuth_deg: None,
+                    backazimuth_sigma_deg: None,
+                    snr: None,
+                    position: None,
+                },
+            ));
+        }
+        for (seq, dx) in [(1, 0.0), (2, 300.0)] {
+            let p = earth.from_local_xy(centre, [-5_000.0 + dx, 6_000.0]);
+            push(observation(
+                "drone-1",
+                seq,
+                t0.plus_nanos(seq as i64 * 60_000_000_000),
+                "drone.detection",
+                ObservationData::Detection {
+                    object_class: "mlrs".into(),
+                    position: Position::new(p[1], p[0]),
+                    position_sigma_m: 30.0,
+                    count: 1,
+                    confidence: 0.9,
+                    calibre_mm: Some(122.0),
+                    heading_deg: None,
+                    speed_mps: None,
+                    platform_position: None,
+                    evidence: vec![],
+                },
+            ));
+        }
+        (registry, observations, source, t0)
+    }
+
+    #[test]
+    fn a_launch_is_located_with_the_weather_from_the_log() {
+        let earth = Earth::default();
+        let (registry, observations, source, t0) = scene(true);
+        let events = fuse(&registry, &observations, &FusionConfig::default());
+        let launches: Vec<&FusedEvent> = events
+            .iter()
+            .filter(|e| e.event.kind == EventType::Launch)
+            .collect();
+        assert_eq!(launches.len(), 1, "{events:#?}");
+        let launch = &launches[0].event;
+        let p = [launch.location.lon, launch.location.lat];
+        let error = earth.distance(p, source);
+        assert!(error < 30.0, "error {error} m");
+        let dt = (launch.origin_time.unix_nanos() - t0.unix_nanos()) as f64 * 1e-9;
+        assert!(dt.abs() < 0.05, "{dt}");
+        assert_eq!(launch.operators, ["FR", "UA", "US"]);
+        assert_eq!(launch.modalities, ["acoustic"]);
+        assert_eq!(launch.observations.len(), 9);
+        assert!(launches[0].crb_m.unwrap() < 20.0);
+        // The MLRS seen twice is one presence event at its latest position.
+        let presence: Vec<&FusedEvent> = events
+            .iter()
+            .filter(|e| e.event.kind == EventType::WeaponPresence)
+            .collect();
+        assert_eq!(presence.len(), 1);
+        assert_eq!(presence[0].event.weapon_class, Some(WeaponClass::Mlrs));
+        assert_eq!(presence[0].event.observations.len(), 2);
+
+        // Without the met report fusion assumes still air at 15 °C: the same arrivals no
+        // longer fit one source within their 3 ms (the wind moves them by up to 0.3 s), so
+        // the launch is either not located or located worse.
+        let (registry, observations, source, _) = scene(false);
+        let events = fuse(&registry, &observations, &FusionConfig::default());
+        if let Some(launch) = events.iter().find(|e| e.event.kind == EventType::Launch) {
+            let p = [launch.event.location.lon, launch.event.location.lat];
+            assert!(earth.distance(p, source) > error, "the weather matters");
+        }
+    }
+
+    #[test]
+    fn fusion_is_deterministic_and_order_free() {
+        let (registry, observations, _, _) = scene(true);
+        let a = fuse(&registry, &observations, &FusionConfig::default());
+        let mut reversed = observations.clone();
+        reversed.reverse();
+        let b = fuse(&registry, &reversed, &FusionConfig::default());
+        assert_eq!(a, b);
+        let text = serde_json::to_string(&a).unwrap();
+        let back: Vec<FusedEvent> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, a);
+    }
+}
