@@ -60,6 +60,24 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Simulate a scenario, fuse it and evaluate against its ground truth: precision,
+    /// recall, F1, location error, error over the Cramér–Rao bound, attribution.
+    Fusion {
+        /// The scenario (TOML).
+        #[arg(long)]
+        scenario: std::path::PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The agreement, for attribution.
+        #[arg(long, default_value = "examples/agreement/agreement.toml")]
+        agreement: std::path::PathBuf,
+        /// True events heard by fewer sensors do not count against recall.
+        #[arg(long, default_value_t = 6)]
+        min_heard: usize,
+        /// Print the results as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
     /// The storage limit alone: durable appends per second through the store's writer.
     Store {
         /// Entries to append.
@@ -93,6 +111,18 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         } => {
             tokio::task::spawn_blocking(move || {
                 crate::bench_agreement::run(file, points, seed, sigma_m, json)
+            })
+            .await?
+        }
+        BenchCommand::Fusion {
+            scenario,
+            seed,
+            agreement,
+            min_heard,
+            json,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                crate::bench_fusion::run(scenario, seed, agreement, min_heard, json)
             })
             .await?
         }

@@ -51,6 +51,13 @@ pub fn read_registry(path: &Path) -> anyhow::Result<Vec<SensorRegistration>> {
         .with_context(|| format!("{}: not an array of registrations", path.display()))
 }
 
+/// Decodes one logged envelope into its observation.
+pub fn decode_envelope(bytes: &[u8]) -> anyhow::Result<Observation> {
+    let envelope: Envelope = serde_json::from_slice(bytes).context("not an envelope")?;
+    let payload = decode_base64(&envelope.payload).context("payload is not base64")?;
+    Observation::parse(&payload).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Reads NDJSON envelopes; line N becomes log index N. Lines that are not valid
 /// observation envelopes are errors (the log holds only valid ones).
 pub fn read_observations(path: &Path) -> anyhow::Result<Vec<Logged>> {
@@ -61,12 +68,8 @@ pub fn read_observations(path: &Path) -> anyhow::Result<Vec<Logged>> {
         if line.trim().is_empty() {
             continue;
         }
-        let envelope: Envelope = serde_json::from_str(line)
-            .with_context(|| format!("{} line {}: not an envelope", path.display(), i + 1))?;
-        let payload = decode_base64(&envelope.payload)
-            .with_context(|| format!("{} line {}: payload is not base64", path.display(), i + 1))?;
-        let observation = Observation::parse(&payload)
-            .map_err(|e| anyhow::anyhow!("{} line {}: {e}", path.display(), i + 1))?;
+        let observation = decode_envelope(line.as_bytes())
+            .with_context(|| format!("{} line {}", path.display(), i + 1))?;
         out.push(Logged {
             index: i as u64,
             observation,

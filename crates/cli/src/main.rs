@@ -4,6 +4,7 @@
 mod agreement;
 mod bench;
 mod bench_agreement;
+mod bench_fusion;
 mod client;
 mod demo;
 mod fusion;
@@ -11,6 +12,7 @@ mod keys;
 mod sample;
 mod sensors;
 mod serve;
+mod sim;
 mod submit;
 mod verify;
 
@@ -55,6 +57,8 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Start a server, register sample sensors, submit a sample batch and audit the log.
     Demo(demo::DemoArgs),
+    /// Simulate a scenario: write sensors, keys, signed observations and ground truth.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
             Command::Eval(args) => fusion::run_eval(args),
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Sim(args) => sim::run(args),
         }
     });
     match result {
