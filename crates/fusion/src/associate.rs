@@ -89,6 +89,9 @@ struct Index<'a> {
     by_station: Vec<Vec<usize>>,
     arrivals: &'a [Arrival],
     used: Vec<bool>,
+    /// Per station, once computed: the coarse nodes where it is among the nearest sensors,
+    /// and the sensors that could share an event with it.
+    regions: Vec<Option<(Vec<[f64; 2]>, Vec<usize>)>>,
 }
 
 impl Index<'_> {
@@ -185,14 +188,23 @@ pub fn associate(
         by_station,
         arrivals,
         used: vec![false; arrivals.len()],
+        regions: vec![None; stations.len()],
     };
     let mut events = Vec::new();
-    for &seed in &order {
-        if index.used[seed] || arrivals[seed].station >= stations.len() {
-            continue;
+    // Passes over the unused arrivals until one finds nothing: a seed that failed while its
+    // neighbours' arrivals were still in play may succeed once they are taken.
+    for _ in 0..4 {
+        let before = events.len();
+        for &seed in &order {
+            if index.used[seed] || arrivals[seed].station >= stations.len() {
+                continue;
+            }
+            if let Some(event) = try_seed(&mut index, seed, stations, medium_at, config) {
+                events.push(event);
+            }
         }
-        if let Some(event) = try_seed(&mut index, seed, stations, medium_at, config) {
-            events.push(event);
+        if events.len() == before {
+            break;
         }
     }
     events.sort_by(|a, b| {
@@ -211,27 +223,17 @@ fn centroid(stations: &[Station]) -> LonLat {
     [lon, lat]
 }
 
-fn try_seed(
-    index: &mut Index<'_>,
-    seed: usize,
-    stations: &[Station],
-    medium_at: &dyn Fn(LonLat, f64) -> Medium,
-    config: &Config,
-) -> Option<Associated> {
-    let a = index.arrivals[seed];
-    let origin = index.xy[a.station];
-    let medium = medium_at(stations[a.station].position, a.time);
+/// The coarse nodes within reach of `station` where it is among the nearest sensors (within
+/// 5 km of the nearest), and the sensors within twice the reach of it.
+fn region(index: &Index<'_>, station: usize, config: &Config) -> (Vec<[f64; 2]>, Vec<usize>) {
+    let origin = index.xy[station];
     let reach = config.reach_m;
-    // Sensors that could share an event with the seed's.
-    let nearby: Vec<usize> = (0..stations.len())
+    let nearby: Vec<usize> = (0..index.xy.len())
         .filter(|&s| dist(index.xy[s], origin) <= 2.0 * reach)
         .collect();
-    // Coarse nodes: within reach of the seed's sensor, where it is among the nearest
-    // sensors (within 5 km of the nearest).
     let step = config.coarse_grid_m;
     let n = (reach / step).ceil() as i64;
-    let mut coarse: Vec<(usize, f64, [f64; 2])> = Vec::new();
-    let coarse_tolerance = step * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
+    let mut nodes = Vec::new();
     for i in -n..=n {
         for j in -n..=n {
             let g = [
@@ -246,14 +248,38 @@ fn try_seed(
                 .iter()
                 .map(|&s| dist(g, index.xy[s]))
                 .fold(f64::INFINITY, f64::min);
-            if d_seed > nearest + 5_000.0 {
-                continue;
+            if d_seed <= nearest + 5_000.0 {
+                nodes.push(g);
             }
-            let (count, misfit, _) =
-                index.score_node(g, seed, &nearby, &medium, coarse_tolerance, reach);
-            if count >= config.min_sensors {
-                coarse.push((count, misfit, g));
-            }
+        }
+    }
+    (nodes, nearby)
+}
+
+fn try_seed(
+    index: &mut Index<'_>,
+    seed: usize,
+    stations: &[Station],
+    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    config: &Config,
+) -> Option<Associated> {
+    let a = index.arrivals[seed];
+    let medium = medium_at(stations[a.station].position, a.time);
+    let reach = config.reach_m;
+    let step = config.coarse_grid_m;
+    if index.regions[a.station].is_none() {
+        index.regions[a.station] = Some(region(index, a.station, config));
+    }
+    let Some((nodes, nearby)) = index.regions[a.station].as_ref() else {
+        return None;
+    };
+    let coarse_tolerance = step * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
+    let mut coarse: Vec<(usize, f64, [f64; 2])> = Vec::new();
+    for g in nodes {
+        let (count, misfit, _) =
+            index.score_node(*g, seed, nearby, &medium, coarse_tolerance, reach);
+        if count >= config.min_sensors {
+            coarse.push((count, misfit, *g));
         }
     }
     coarse.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
@@ -268,7 +294,7 @@ fn try_seed(
             for j in -m..=m {
                 let h = [g[0] + i as f64 * fine, g[1] + j as f64 * fine];
                 let (count, misfit, matched) =
-                    index.score_node(h, seed, &nearby, &medium, fine_tolerance, reach);
+                    index.score_node(h, seed, nearby, &medium, fine_tolerance, reach);
                 let better = match &best {
                     None => true,
                     Some((c, mf, _, _)) => count > *c || (count == *c && misfit < *mf),
@@ -308,7 +334,7 @@ fn try_seed(
     if kept.len() < config.min_sensors {
         return None;
     }
-    let score = likelihood(index, &kept, &location, &nearby, config);
+    let score = likelihood(index, &kept, &location, nearby, config);
     if score <= 0.0 {
         return None;
     }
