@@ -80,6 +80,9 @@ pub struct Associated {
     pub score: f64,
 }
 
+/// A sensor's coarse search nodes and the sensors that could share an event with it.
+type Region = (Vec<[f64; 2]>, Vec<usize>);
+
 struct Index<'a> {
     earth: &'a Earth,
     centre: LonLat,
@@ -91,7 +94,7 @@ struct Index<'a> {
     used: Vec<bool>,
     /// Per station, once computed: the coarse nodes where it is among the nearest sensors,
     /// and the sensors that could share an event with it.
-    regions: Vec<Option<(Vec<[f64; 2]>, Vec<usize>)>>,
+    regions: Vec<Option<Region>>,
 }
 
 impl Index<'_> {
@@ -225,7 +228,7 @@ fn centroid(stations: &[Station]) -> LonLat {
 
 /// The coarse nodes within reach of `station` where it is among the nearest sensors (within
 /// 5 km of the nearest), and the sensors within twice the reach of it.
-fn region(index: &Index<'_>, station: usize, config: &Config) -> (Vec<[f64; 2]>, Vec<usize>) {
+fn region(index: &Index<'_>, station: usize, config: &Config) -> Region {
     let origin = index.xy[station];
     let reach = config.reach_m;
     let nearby: Vec<usize> = (0..index.xy.len())
@@ -270,9 +273,7 @@ fn try_seed(
     if index.regions[a.station].is_none() {
         index.regions[a.station] = Some(region(index, a.station, config));
     }
-    let Some((nodes, nearby)) = index.regions[a.station].as_ref() else {
-        return None;
-    };
+    let (nodes, nearby) = index.regions[a.station].as_ref()?;
     let coarse_tolerance = step * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
     let mut coarse: Vec<(usize, f64, [f64; 2])> = Vec::new();
     for g in nodes {
