@@ -9,6 +9,7 @@ mod client;
 mod demo;
 mod fusion;
 mod keys;
+mod replay;
 mod sample;
 mod sensors;
 mod serve;
@@ -45,6 +46,9 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Audit a log: signature, consistency with what was seen before, tiles, inclusion.
     Verify(verify::VerifyArgs),
+    /// Recompute every event and finding from a log (checked against its signed
+    /// checkpoint) and print their digest.
+    Replay(replay::ReplayArgs),
     /// Fuse a file of observations into events (NDJSON).
     Fuse(fusion::FuseArgs),
     /// Evaluate fused events against a simulator's ground truth.
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
             Command::Verify(args) => verify::run(args).await,
             Command::Agreement(cmd) => agreement::run(cmd),
             Command::Fuse(args) => fusion::run_fuse(args),
+            Command::Replay(args) => replay::run(args).await,
             Command::Eval(args) => fusion::run_eval(args),
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Demo(args) => demo::run(args).await,

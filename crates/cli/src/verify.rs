@@ -108,7 +108,7 @@ pub async fn audit(
         lines.push(check_against_state(&client, &checkpoint, path).await?);
     }
     if full {
-        lines.push(check_all_tiles(&client, &checkpoint).await?);
+        lines.push(check_all_tiles(&client, &checkpoint).await?.0);
     }
     for index in entries {
         lines.push(check_inclusion(&client, &checkpoint, *index).await?);
@@ -239,7 +239,26 @@ async fn fetch_tiles(
     Ok(fetched)
 }
 
-async fn check_all_tiles(client: &Client, checkpoint: &Checkpoint) -> anyhow::Result<String> {
+/// The log's entries up to its signed checkpoint, each checked against the checkpoint's
+/// root: what a replay may trust.
+pub async fn verified_entries(log: &str, key: &str) -> anyhow::Result<(Checkpoint, Vec<Vec<u8>>)> {
+    let vkey = crate::text_or_file(key)?;
+    let verifier = NoteVerifier::from_vkey(&vkey).map_err(|e| anyhow!("bad verifier key: {e}"))?;
+    let client = Client::new(log)?;
+    let note = client.get_text("/checkpoint").await?;
+    let checkpoint =
+        Checkpoint::open(&note, &verifier).map_err(|e| anyhow!("BAD CHECKPOINT: {e}"))?;
+    let (_, entries) = check_all_tiles(&client, &checkpoint).await?;
+    Ok((checkpoint, entries))
+}
+
+/// Fetches every tile, checks each entry against its leaf hash and the tree against the
+/// checkpoint's root; returns a summary line and the entries in log order.
+async fn check_all_tiles(
+    client: &Client,
+    checkpoint: &Checkpoint,
+) -> anyhow::Result<(String, Vec<Vec<u8>>)> {
+    let mut all_entries = Vec::with_capacity(checkpoint.size as usize);
     let tiles = tiles_for_size(checkpoint.size);
     let count = tiles.len();
     let fetched = fetch_tiles(client, tiles.clone()).await?;
@@ -275,6 +294,7 @@ async fn check_all_tiles(client: &Client, checkpoint: &Checkpoint) -> anyhow::Re
                 );
             }
         }
+        all_entries.extend(entries.into_iter().map(|e| e.to_vec()));
     }
     let root =
         recompute_root_from_tiles(checkpoint.size, |tile| get(tile)).map_err(|e| match e {
@@ -289,9 +309,12 @@ async fn check_all_tiles(client: &Client, checkpoint: &Checkpoint) -> anyhow::Re
             encode_base64(&checkpoint.root)
         );
     }
-    Ok(format!(
-        "full: {count} tiles fetched, {} entries and the root recomputed",
-        checkpoint.size
+    Ok((
+        format!(
+            "full: {count} tiles fetched, {} entries and the root recomputed",
+            checkpoint.size
+        ),
+        all_entries,
     ))
 }
 

@@ -1,0 +1,117 @@
+//! The whole offline pipeline through the real server: simulate a scenario, register its
+//! sensors and submit its signed observations over HTTP, then replay the log twice with
+//! `truce replay`: the digests are equal and the replayed events match the ground truth.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Server, TOKEN, http, truce_bin};
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(truce_bin())
+        .args(args)
+        .output()
+        .expect("run truce");
+    assert!(
+        out.status.success(),
+        "truce {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
+    let work = tempfile::tempdir().unwrap();
+    let sim = work.path().join("sim");
+    run(&[
+        "sim",
+        "--scenario",
+        &repo("examples/scenarios/sparse.toml"),
+        "--seed",
+        "7",
+        "--out",
+        sim.to_str().unwrap(),
+    ]);
+    let data = work.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let server = Server::start(&data, 100).await;
+    let client = http();
+    let sensors: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
+    for s in &sensors {
+        let response = client
+            .post(server.url("/v1/sensors"))
+            .bearer_auth(TOKEN)
+            .json(s)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{s}");
+    }
+    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+    let acks = server.submit_all(&client, &envelopes).await;
+    assert_eq!(acks.len(), envelopes.len());
+    let size = (sensors.len() + envelopes.len()) as u64;
+    server.wait_checkpoint(&client, size).await;
+
+    let key = data.join("log.vkey");
+    let agreement = repo("examples/agreement/agreement.toml");
+    let out = work.path().join("replay");
+    let replay = |extra: &[&str]| {
+        let mut args = vec![
+            "replay",
+            "--log",
+            &server.url,
+            "--key",
+            key.to_str().unwrap(),
+            "--agreement",
+            &agreement,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let first = replay(&["--out", out.to_str().unwrap()]);
+    let second = replay(&[]);
+    let digest = |text: &str| {
+        text.lines()
+            .find_map(|l| l.split("digest ").nth(1))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no digest in {text}"))
+    };
+    assert_eq!(digest(&first), digest(&second));
+    assert!(first.contains(&format!("at size {size}")), "{first}");
+
+    // The replayed events are the true ones.
+    let eval = run(&[
+        "eval",
+        "--truth",
+        sim.join("truth.json").to_str().unwrap(),
+        "--events",
+        out.join("events.ndjson").to_str().unwrap(),
+        "--agreement",
+        &agreement,
+        "--json",
+    ]);
+    let e: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    assert!(e["f1"].as_f64().unwrap() >= 0.99, "{e}");
+    assert!(e["crb_ratio_median"].as_f64().unwrap() <= 1.3, "{e}");
+    assert_eq!(e["attribution_accuracy"].as_f64().unwrap(), 1.0, "{e}");
+    // And judged: every event after entry into force breaches the ceasefire.
+    let findings = std::fs::read_to_string(out.join("findings.ndjson")).unwrap();
+    assert!(findings.lines().count() >= e["fused_events"].as_u64().unwrap() as usize);
+}
