@@ -88,8 +88,10 @@ struct Index<'a> {
     centre: LonLat,
     /// Sensor positions in the plane of `centre`.
     xy: Vec<[f64; 2]>,
-    /// Per station: positions in `arrivals`, by time.
+    /// Per station: positions in `arrivals`, by time, and their times (contiguous, for the
+    /// binary search).
     by_station: Vec<Vec<usize>>,
+    times: Vec<Vec<f64>>,
     arrivals: &'a [Arrival],
     used: Vec<bool>,
     /// Per station, once computed: the coarse nodes where it is among the nearest sensors,
@@ -101,12 +103,14 @@ impl Index<'_> {
     /// The unused arrival at `station` nearest to `time`, if within `tolerance`.
     fn nearest(&self, station: usize, time: f64, tolerance: f64) -> Option<(usize, f64)> {
         let list = &self.by_station[station];
-        let at = list.partition_point(|&k| self.arrivals[k].time < time - tolerance);
+        let times = &self.times[station];
+        let at = times.partition_point(|&t| t < time - tolerance);
         list[at..]
             .iter()
-            .take_while(|&&k| self.arrivals[k].time <= time + tolerance)
-            .filter(|&&k| !self.used[k])
-            .map(|&k| (k, (self.arrivals[k].time - time).abs()))
+            .zip(&times[at..])
+            .take_while(|(_, t)| **t <= time + tolerance)
+            .filter(|(k, _)| !self.used[**k])
+            .map(|(k, t)| (*k, (t - time).abs()))
             .min_by(|a, b| a.1.total_cmp(&b.1))
     }
 
@@ -122,10 +126,13 @@ impl Index<'_> {
         reach: f64,
     ) -> (usize, f64, Vec<usize>) {
         let a = &self.arrivals[seed];
+        let reach2 = reach * reach;
+        // Distance² and travel time from the node to a sensor.
         let travel = |s: usize| {
             let v = [self.xy[s][0] - g[0], self.xy[s][1] - g[1]];
-            let d = v[0].hypot(v[1]);
-            (d, d / medium.effective(v[0].atan2(v[1]).to_degrees()))
+            let d2 = v[0] * v[0] + v[1] * v[1];
+            let d = d2.sqrt();
+            (d2, d / medium.effective_along(v, d))
         };
         let t0 = a.time - travel(a.station).1;
         let mut matched = vec![seed];
@@ -134,8 +141,8 @@ impl Index<'_> {
             if s == a.station {
                 continue;
             }
-            let (d, t) = travel(s);
-            if d > reach {
+            let (d2, t) = travel(s);
+            if d2 > reach2 {
                 continue;
             }
             let tol = tolerance + 3.0 * self.arrivals_sigma(s);
@@ -184,11 +191,16 @@ pub fn associate(
             list.push(k);
         }
     }
+    let times = by_station
+        .iter()
+        .map(|list| list.iter().map(|&k| arrivals[k].time).collect())
+        .collect();
     let mut index = Index {
         earth,
         centre,
         xy,
         by_station,
+        times,
         arrivals,
         used: vec![false; arrivals.len()],
         regions: vec![None; stations.len()],
