@@ -9,7 +9,7 @@ use clap::Args;
 use truce_agreement::Agreement;
 use truce_fusion::eval::{Evaluation, Truth, evaluate};
 use truce_fusion::{FusedEvent, FusionConfig, Logged, fuse};
-use truce_model::{Envelope, Observation, SensorRegistration, envelope::decode_base64};
+use truce_model::{Observation, SensorRegistration};
 
 #[derive(Debug, Args)]
 pub struct FuseArgs {
@@ -53,9 +53,7 @@ pub fn read_registry(path: &Path) -> anyhow::Result<Vec<SensorRegistration>> {
 
 /// Decodes one logged envelope into its observation.
 pub fn decode_envelope(bytes: &[u8]) -> anyhow::Result<Observation> {
-    let envelope: Envelope = serde_json::from_slice(bytes).context("not an envelope")?;
-    let payload = decode_base64(&envelope.payload).context("payload is not base64")?;
-    Observation::parse(&payload).map_err(|e| anyhow::anyhow!("{e}"))
+    truce_pipeline::decode_envelope(bytes).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Reads NDJSON envelopes; line N becomes log index N. Lines that are not valid
