@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// How far in the future observation times may lie, in seconds.
     #[arg(long, env = "TRUCE_MAX_FUTURE_SKEW_S")]
     max_future_skew_s: Option<f64>,
+    /// The ceasefire agreement the findings are judged against (TOML).
+    #[arg(long, env = "TRUCE_AGREEMENT")]
+    agreement: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -69,6 +72,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_future_skew_s {
             c.max_future_skew_s = v;
+        }
+        if let Some(v) = &self.agreement {
+            c.agreement = Some(v.clone());
         }
         Ok(c)
     }

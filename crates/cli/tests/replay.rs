@@ -1,6 +1,7 @@
-//! The whole offline pipeline through the real server: simulate a scenario, register its
-//! sensors and submit its signed observations over HTTP, then replay the log twice with
-//! `truce replay`: the digests are equal and the replayed events match the ground truth.
+//! The whole pipeline through the real server: simulate a scenario, register its sensors
+//! and submit its signed observations over HTTP; the server computes events and findings
+//! from its log; `truce replay` recomputes them twice from the log's tiles: all three
+//! digests are equal and the events match the ground truth.
 
 mod common;
 
@@ -45,7 +46,8 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
     ]);
     let data = work.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let server = Server::start(&data, 100).await;
+    let agreement = repo("examples/agreement/agreement.toml");
+    let server = Server::start_with(&data, 100, &["--agreement", &agreement]).await;
     let client = http();
     let sensors: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
@@ -70,7 +72,6 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
     server.wait_checkpoint(&client, size).await;
 
     let key = data.join("log.vkey");
-    let agreement = repo("examples/agreement/agreement.toml");
     let out = work.path().join("replay");
     let replay = |extra: &[&str]| {
         let mut args = vec![
@@ -95,6 +96,48 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
     };
     assert_eq!(digest(&first), digest(&second));
     assert!(first.contains(&format!("at size {size}")), "{first}");
+
+    // The server's own results for the same checkpoint carry the same digest.
+    let mut live = serde_json::Value::Null;
+    for _ in 0..600 {
+        live = common::get_json(&client, &server.url("/v1/results")).await;
+        if live["size"] == size && live["digest"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(live["size"], size, "{live}");
+    assert_eq!(
+        live["digest"].as_str(),
+        Some(digest(&first).as_str()),
+        "{live}"
+    );
+    assert_eq!(live["agreement"], "sample-ceasefire-2026");
+    let launches = common::get_json(&client, &server.url("/v1/events?type=launch&limit=5")).await;
+    assert_eq!(launches["events"].as_array().unwrap().len(), 5);
+    assert!(launches["total"].as_u64().unwrap() > 5);
+    assert!(
+        launches["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["type"] == "launch")
+    );
+    let ceasefire = common::get_json(&client, &server.url("/v1/findings?clause=1&party=RU")).await;
+    assert!(ceasefire["total"].as_u64().unwrap() > 0, "{ceasefire}");
+    assert!(
+        ceasefire["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["clause"] == "1" && f["attribution"]["party"] == "RU")
+    );
+    let bad = client
+        .get(server.url("/v1/findings?from=yesterday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
 
     // The replayed events are the true ones.
     let eval = run(&[

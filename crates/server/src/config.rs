@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub max_future_skew_s: f64,
     /// The most entries the sequencer commits in one transaction.
     pub max_commit_entries: usize,
+    /// The ceasefire agreement (TOML) findings are judged against; without one, the server
+    /// computes events only.
+    pub agreement: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +46,7 @@ impl Default for ServerConfig {
             max_body_bytes: 32 * 1024 * 1024,
             max_future_skew_s: 5.0,
             max_commit_entries: 50_000,
+            agreement: None,
         }
     }
 }

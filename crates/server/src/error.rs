@@ -13,6 +13,11 @@ impl ApiError {
         Self(Problem::new(kind, detail))
     }
 
+    /// Names the field (or query parameter) at fault.
+    pub fn field(self, field: impl Into<String>) -> Self {
+        Self(self.0.with_field(field))
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
         Self::new(

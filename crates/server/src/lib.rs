@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod results;
 pub mod routes;
 pub mod sequencer;
 pub mod state;
@@ -44,6 +45,8 @@ pub enum ServerError {
     Key { path: String, message: String },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error("agreement: {0}")]
+    Agreement(String),
 }
 
 /// Every route of the API.
@@ -66,6 +69,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/sensors/{id}",
             get(routes::sensors::show).delete(routes::sensors::revoke),
         )
+        .route("/v1/results", get(routes::results::summary))
+        .route("/v1/events", get(routes::results::events))
+        .route("/v1/findings", get(routes::results::findings))
         .route("/metrics", get(routes::ops::metrics))
         .route("/v1/openapi.json", get(routes::ops::openapi))
         .route("/healthz", get(routes::ops::health))
@@ -190,11 +196,23 @@ pub async fn start(
         config.max_commit_entries,
         metrics.clone(),
     )?;
+    let agreement = match &config.agreement {
+        Some(path) => Some(Arc::new(
+            truce_agreement::Agreement::load(path)
+                .map_err(|e| ServerError::Agreement(e.to_string()))?,
+        )),
+        None => None,
+    };
+    let agreement_id = agreement.as_ref().map(|a| Arc::from(a.id.as_str()));
+    let store = Arc::new(store);
+    let results = results::spawn(store.clone(), agreement, sequencer.watch_checkpoint());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let interval = Duration::from_millis(config.checkpoint_interval_ms);
     let state = AppState {
-        store: Arc::new(store),
+        store,
+        results,
+        agreement_id,
         checkpoint_signed: Arc::new(Mutex::new((
             sequencer.latest_checkpoint().size,
             Instant::now(),

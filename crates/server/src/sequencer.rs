@@ -273,6 +273,11 @@ impl Sequencer {
         self.size.clone()
     }
 
+    /// A receiver of the latest signed checkpoint.
+    pub fn watch_checkpoint(&self) -> watch::Receiver<SignedCheckpoint> {
+        self.checkpoint.clone()
+    }
+
     /// The latest signed checkpoint.
     pub fn latest_checkpoint(&self) -> SignedCheckpoint {
         self.checkpoint.borrow().clone()

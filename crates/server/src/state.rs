@@ -26,6 +26,10 @@ pub struct AppState {
     pub vkey: Arc<str>,
     /// When the latest checkpoint was signed, with its size.
     pub checkpoint_signed: Arc<Mutex<(u64, Instant)>>,
+    /// Events and findings of the log up to the latest checkpoint.
+    pub results: crate::results::Latest,
+    /// The id of the agreement findings are judged against, if any.
+    pub agreement_id: Option<Arc<str>>,
 }
 
 impl AppState {

@@ -62,10 +62,15 @@ pub struct Server {
 impl Server {
     /// Starts `truce serve` on `dir` and waits until `/healthz` answers.
     pub async fn start(dir: &Path, checkpoint_interval_ms: u64) -> Server {
+        Self::start_with(dir, checkpoint_interval_ms, &[]).await
+    }
+
+    /// Starts `truce serve` with extra flags.
+    pub async fn start_with(dir: &Path, checkpoint_interval_ms: u64, extra: &[&str]) -> Server {
         // The free port may be taken between probing and binding: retry a few times.
         let mut last_error = String::new();
         for _ in 0..5 {
-            match Self::try_start(dir, checkpoint_interval_ms).await {
+            match Self::try_start(dir, checkpoint_interval_ms, extra).await {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -73,7 +78,11 @@ impl Server {
         panic!("`truce serve` did not start: {last_error}");
     }
 
-    async fn try_start(dir: &Path, checkpoint_interval_ms: u64) -> Result<Server, String> {
+    async fn try_start(
+        dir: &Path,
+        checkpoint_interval_ms: u64,
+        extra: &[&str],
+    ) -> Result<Server, String> {
         let port = free_port();
         let mut command = Command::new(truce_bin());
         command
@@ -86,6 +95,7 @@ impl Server {
                 "--checkpoint-interval-ms",
                 &checkpoint_interval_ms.to_string(),
             ])
+            .args(extra)
             .env("TRUCE_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -101,6 +111,7 @@ impl Server {
             "TRUCE_MAX_BATCH_ITEMS",
             "TRUCE_MAX_BODY_BYTES",
             "TRUCE_MAX_FUTURE_SKEW_S",
+            "TRUCE_AGREEMENT",
         ] {
             command.env_remove(var);
         }

@@ -3,6 +3,7 @@
 pub mod log;
 pub mod observations;
 pub mod ops;
+pub mod results;
 pub mod sensors;
 
 use axum::http::{HeaderMap, header};

@@ -1,0 +1,160 @@
+//! `GET /v1/results`, `/v1/events` and `/v1/findings`: what fusion and the rules made of the
+//! log up to its latest checkpoint, with the digest to compare with `truce replay`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use truce_model::{ProblemType, Timestamp};
+use truce_pipeline::Results;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: usize = 1000;
+const MAX_LIMIT: usize = 10_000;
+
+fn latest(state: &AppState) -> Option<Arc<Results>> {
+    state.results.borrow().clone()
+}
+
+fn empty() -> Arc<Results> {
+    Arc::new(Results {
+        size: 0,
+        sensors: 0,
+        observations: 0,
+        events: Vec::new(),
+        findings: Vec::new(),
+        digest: String::new(),
+    })
+}
+
+/// The size and digest of the latest results, and their counts.
+pub async fn summary(State(state): State<AppState>) -> Response {
+    let computed = latest(&state);
+    let r = computed.clone().unwrap_or_else(empty);
+    Json(json!({
+        "size": r.size,
+        "digest": if computed.is_some() { Some(&r.digest) } else { None },
+        "sensors": r.sensors,
+        "observations": r.observations,
+        "events": r.events.len(),
+        "findings": r.findings.len(),
+        "agreement": state.agreement_id.as_deref(),
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Filter {
+    /// Event type (`launch`, `impact`, ...).
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    clause: Option<String>,
+    party: Option<String>,
+    state: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+fn time(text: &Option<String>, field: &str) -> Result<Option<Timestamp>, ApiError> {
+    text.as_deref()
+        .map(|t| {
+            Timestamp::parse(t).map_err(|e| {
+                ApiError::new(ProblemType::InvalidField, format!("{field}: {e}")).field(field)
+            })
+        })
+        .transpose()
+}
+
+fn page<T: serde::Serialize>(
+    state: &AppState,
+    filter: &Filter,
+    items: Vec<&T>,
+    name: &str,
+) -> Result<Response, ApiError> {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::new(
+            ProblemType::InvalidField,
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        )
+        .field("limit"));
+    }
+    let offset = filter.offset.unwrap_or(0);
+    let total = items.len();
+    let shown: Vec<&T> = items.into_iter().skip(offset).take(limit).collect();
+    let r = latest(state).unwrap_or_else(empty);
+    Ok(Json(json!({
+        "size": r.size,
+        "digest": r.digest,
+        "total": total,
+        "offset": offset,
+        name: shown,
+    }))
+    .into_response())
+}
+
+/// Events, oldest first, filtered by type and origin time.
+pub async fn events(State(state): State<AppState>, Query(filter): Query<Filter>) -> Response {
+    let run = || -> Result<Response, ApiError> {
+        let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
+        let r = latest(&state).unwrap_or_else(empty);
+        let items = r
+            .events
+            .iter()
+            .filter(|e| {
+                filter
+                    .kind
+                    .as_deref()
+                    .is_none_or(|k| e.event.kind.as_str() == k)
+            })
+            .filter(|e| from.is_none_or(|f| e.event.origin_time >= f))
+            .filter(|e| to.is_none_or(|t| e.event.origin_time < t))
+            .collect();
+        page(&state, &filter, items, "events")
+    };
+    run().unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Findings, oldest first, filtered by clause, attributed party, state and time.
+pub async fn findings(State(state): State<AppState>, Query(filter): Query<Filter>) -> Response {
+    let run = || -> Result<Response, ApiError> {
+        let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
+        let r = latest(&state).unwrap_or_else(empty);
+        let items = r
+            .findings
+            .iter()
+            .filter(|f| filter.clause.as_deref().is_none_or(|c| f.clause == c))
+            .filter(|f| {
+                filter.party.as_deref().is_none_or(|p| match p {
+                    "undetermined" => f.attribution.party.is_none(),
+                    p => f.attribution.party.as_deref() == Some(p),
+                })
+            })
+            .filter(|f| {
+                filter.state.as_deref().is_none_or(|s| {
+                    serde_json::to_value(f.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|x| x == s))
+                        == Some(true)
+                })
+            })
+            .filter(|f| {
+                filter
+                    .kind
+                    .as_deref()
+                    .is_none_or(|k| f.event_type.as_str() == k)
+            })
+            .filter(|f| from.is_none_or(|t| f.time >= t))
+            .filter(|f| to.is_none_or(|t| f.time < t))
+            .collect();
+        page(&state, &filter, items, "findings")
+    };
+    run().unwrap_or_else(IntoResponse::into_response)
+}
