@@ -85,12 +85,7 @@ pub async fn audit(
     full: bool,
     entries: &[u64],
 ) -> anyhow::Result<Audit> {
-    let vkey = crate::text_or_file(key)?;
-    let verifier = NoteVerifier::from_vkey(&vkey).map_err(|e| anyhow!("bad verifier key: {e}"))?;
-    let client = Client::new(log)?;
-    let note = client.get_text("/checkpoint").await?;
-    let checkpoint =
-        Checkpoint::open(&note, &verifier).map_err(|e| anyhow!("BAD CHECKPOINT: {e}"))?;
+    let (client, verifier, checkpoint, note) = signed_checkpoint(log, key).await?;
     if checkpoint.origin != verifier.name() {
         bail!(
             "BAD CHECKPOINT: origin {:?} is not the key's name {:?}",
@@ -242,14 +237,23 @@ async fn fetch_tiles(
 /// The log's entries up to its signed checkpoint, each checked against the checkpoint's
 /// root: what a replay may trust.
 pub async fn verified_entries(log: &str, key: &str) -> anyhow::Result<(Checkpoint, Vec<Vec<u8>>)> {
+    let (client, _, checkpoint, _) = signed_checkpoint(log, key).await?;
+    let (_, entries) = check_all_tiles(&client, &checkpoint).await?;
+    Ok((checkpoint, entries))
+}
+
+/// The log's latest checkpoint, its signature checked with `key` (vkey text or a file).
+async fn signed_checkpoint(
+    log: &str,
+    key: &str,
+) -> anyhow::Result<(Client, NoteVerifier, Checkpoint, String)> {
     let vkey = crate::text_or_file(key)?;
     let verifier = NoteVerifier::from_vkey(&vkey).map_err(|e| anyhow!("bad verifier key: {e}"))?;
     let client = Client::new(log)?;
     let note = client.get_text("/checkpoint").await?;
     let checkpoint =
         Checkpoint::open(&note, &verifier).map_err(|e| anyhow!("BAD CHECKPOINT: {e}"))?;
-    let (_, entries) = check_all_tiles(&client, &checkpoint).await?;
-    Ok((checkpoint, entries))
+    Ok((client, verifier, checkpoint, note))
 }
 
 /// Fetches every tile, checks each entry against its leaf hash and the tree against the
