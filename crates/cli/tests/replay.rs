@@ -61,6 +61,22 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
             .unwrap();
         assert!(response.status().is_success(), "{s}");
     }
+    // Follow the stream from before the observations arrive.
+    let mut stream = client.get(server.url("/v1/stream")).send().await.unwrap();
+    assert_eq!(
+        stream.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let follower = tokio::spawn(async move {
+        let mut seen = String::new();
+        while !(seen.contains("event: event") && seen.contains("event: finding")) {
+            match tokio::time::timeout(std::time::Duration::from_secs(60), stream.chunk()).await {
+                Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => break,
+            }
+        }
+        seen
+    });
     let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
         .unwrap()
         .lines()
@@ -132,6 +148,10 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
             .iter()
             .all(|f| f["clause"] == "1" && f["attribution"]["party"] == "RU")
     );
+    let streamed = follower.await.unwrap();
+    assert!(streamed.contains("event: event"), "{streamed}");
+    assert!(streamed.contains("event: finding"), "{streamed}");
+    assert!(streamed.contains("event: results"), "{streamed}");
     let bad = client
         .get(server.url("/v1/findings?from=yesterday"))
         .send()

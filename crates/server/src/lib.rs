@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/results", get(routes::results::summary))
         .route("/v1/events", get(routes::results::events))
         .route("/v1/findings", get(routes::results::findings))
+        .route("/v1/stream", get(routes::results::stream))
         .route("/metrics", get(routes::ops::metrics))
         .route("/v1/openapi.json", get(routes::ops::openapi))
         .route("/healthz", get(routes::ops::health))

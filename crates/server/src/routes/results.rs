@@ -158,3 +158,70 @@ pub async fn findings(State(state): State<AppState>, Query(filter): Query<Filter
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }
+
+/// `GET /v1/stream`: server-sent events. On connecting, a `results` message (size and
+/// digest); then, whenever new results are computed, an `event` message per new event, a
+/// `finding` message per new finding, and a `results` message. History is at
+/// `/v1/events` and `/v1/findings`.
+pub async fn stream(
+    State(state): State<AppState>,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use std::collections::{BTreeSet, VecDeque};
+
+    struct Follow {
+        rx: crate::results::Latest,
+        events: BTreeSet<String>,
+        findings: BTreeSet<String>,
+        queue: VecDeque<Event>,
+    }
+    let summary = |r: &Results| {
+        Event::default()
+            .event("results")
+            .data(json!({"size": r.size, "digest": r.digest}).to_string())
+    };
+    let mut rx = state.results.clone();
+    let current = rx.borrow_and_update().clone();
+    let mut follow = Follow {
+        rx,
+        events: BTreeSet::new(),
+        findings: BTreeSet::new(),
+        queue: VecDeque::new(),
+    };
+    if let Some(r) = &current {
+        follow.events = r.events.iter().map(|e| e.event.id.clone()).collect();
+        follow.findings = r.findings.iter().map(|f| f.id.clone()).collect();
+        follow.queue.push_back(summary(r));
+    }
+    let stream = futures_util::stream::unfold(follow, move |mut f| async move {
+        loop {
+            if let Some(next) = f.queue.pop_front() {
+                return Some((Ok(next), f));
+            }
+            if f.rx.changed().await.is_err() {
+                return None;
+            }
+            let Some(r) = f.rx.borrow_and_update().clone() else {
+                continue;
+            };
+            for e in &r.events {
+                if f.events.insert(e.event.id.clone()) {
+                    let data = serde_json::to_string(e).unwrap_or_default();
+                    f.queue
+                        .push_back(Event::default().event("event").data(data));
+                }
+            }
+            for finding in &r.findings {
+                if f.findings.insert(finding.id.clone()) {
+                    let data = serde_json::to_string(finding).unwrap_or_default();
+                    f.queue
+                        .push_back(Event::default().event("finding").data(data));
+                }
+            }
+            f.queue.push_back(summary(&r));
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
