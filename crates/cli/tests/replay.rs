@@ -148,12 +148,34 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
             .iter()
             .all(|f| f["clause"] == "1" && f["attribution"]["party"] == "RU")
     );
+    // A bounding box west of 37.5° E holds some of the findings, not all.
+    let all = ceasefire["total"].as_u64().unwrap();
+    let west = common::get_json(
+        &client,
+        &server.url("/v1/findings?clause=1&party=RU&bbox=30,44,37.5,52"),
+    )
+    .await;
+    let west_total = west["total"].as_u64().unwrap();
+    assert!(west_total < all, "{west_total} of {all}");
+    assert!(
+        west["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["location"]["lon"].as_f64().unwrap() <= 37.5)
+    );
     let streamed = follower.await.unwrap();
     assert!(streamed.contains("event: event"), "{streamed}");
     assert!(streamed.contains("event: finding"), "{streamed}");
     assert!(streamed.contains("event: results"), "{streamed}");
     let bad = client
         .get(server.url("/v1/findings?from=yesterday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+    let bad = client
+        .get(server.url("/v1/events?bbox=1,2,3"))
         .send()
         .await
         .unwrap();

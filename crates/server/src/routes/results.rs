@@ -58,6 +58,8 @@ pub struct Filter {
     clause: Option<String>,
     party: Option<String>,
     state: Option<String>,
+    /// `min_lon,min_lat,max_lon,max_lat`.
+    bbox: Option<String>,
     limit: Option<usize>,
     offset: Option<usize>,
 }
@@ -70,6 +72,36 @@ fn time(text: &Option<String>, field: &str) -> Result<Option<Timestamp>, ApiErro
             })
         })
         .transpose()
+}
+
+/// The bounding box of `bbox`, or every place when absent.
+fn bbox(text: &Option<String>) -> Result<impl Fn(&truce_model::Position) -> bool, ApiError> {
+    let bad = || {
+        ApiError::new(
+            ProblemType::InvalidField,
+            "bbox must be min_lon,min_lat,max_lon,max_lat in degrees",
+        )
+        .field("bbox")
+    };
+    let b: Option<[f64; 4]> = match text {
+        None => None,
+        Some(t) => {
+            let v: Vec<f64> = t
+                .split(',')
+                .map(|x| x.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad())?;
+            match v[..] {
+                [a, b, c, d] if a <= c && b <= d && v.iter().all(|x| x.is_finite()) => {
+                    Some([a, b, c, d])
+                }
+                _ => return Err(bad()),
+            }
+        }
+    };
+    Ok(move |p: &truce_model::Position| {
+        b.is_none_or(|[a, b, c, d]| (a..=c).contains(&p.lon) && (b..=d).contains(&p.lat))
+    })
 }
 
 fn page<T: serde::Serialize>(
@@ -104,10 +136,12 @@ fn page<T: serde::Serialize>(
 pub async fn events(State(state): State<AppState>, Query(filter): Query<Filter>) -> Response {
     let run = || -> Result<Response, ApiError> {
         let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
+        let inside = bbox(&filter.bbox)?;
         let r = latest(&state).unwrap_or_else(empty);
         let items = r
             .events
             .iter()
+            .filter(|e| inside(&e.event.location))
             .filter(|e| {
                 filter
                     .kind
@@ -126,10 +160,12 @@ pub async fn events(State(state): State<AppState>, Query(filter): Query<Filter>)
 pub async fn findings(State(state): State<AppState>, Query(filter): Query<Filter>) -> Response {
     let run = || -> Result<Response, ApiError> {
         let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
+        let inside = bbox(&filter.bbox)?;
         let r = latest(&state).unwrap_or_else(empty);
         let items = r
             .findings
             .iter()
+            .filter(|f| inside(&f.location))
             .filter(|f| filter.clause.as_deref().is_none_or(|c| f.clause == c))
             .filter(|f| {
                 filter.party.as_deref().is_none_or(|p| match p {
