@@ -36,6 +36,10 @@ pub struct FusionConfig {
     /// Detections of the same kind of object this close in space and time are one event.
     pub presence_merge_radius_m: f64,
     pub presence_merge_window_s: f64,
+    /// The longest flight from a launch to its impact, seconds.
+    pub pairing_max_flight_s: f64,
+    /// The range of mean projectile speeds a launch–impact pair may imply, m/s.
+    pub pairing_speed_mps: [f64; 2],
 }
 
 impl Default for FusionConfig {
@@ -47,6 +51,8 @@ impl Default for FusionConfig {
             corroboration_window_s: 3_600.0,
             presence_merge_radius_m: 1_000.0,
             presence_merge_window_s: 600.0,
+            pairing_max_flight_s: 300.0,
+            pairing_speed_mps: [150.0, 1_500.0],
         }
     }
 }
@@ -255,12 +261,68 @@ pub fn fuse(
         });
     }
 
+    pair_launches_and_impacts(&earth, config, &mut events);
     presence_events(&sorted, &sensors, config, &earth, &mut events);
     corroborate(&sorted, &sensors, config, &earth, &seconds, &mut events);
     events.sort_by(|a, b| {
         (a.event.origin_time, &a.event.id).cmp(&(b.event.origin_time, &b.event.id))
     });
     events
+}
+
+/// Links an impact to the launch that fired it when exactly one located launch fits: fired
+/// between `pairing_max_flight_s` and 2 s before the impact, at a mean speed between
+/// `pairing_speed_mps`. The impact gains `fired_from` (so its breach can be attributed to
+/// the firing position) and the launch `landed_at`. Where several launches fit, as in a
+/// barrage, nothing is linked: a wrong link would attribute a strike to the wrong gun.
+fn pair_launches_and_impacts(earth: &Earth, config: &FusionConfig, events: &mut [FusedEvent]) {
+    let seconds = |t: Timestamp| t.unix_nanos() as f64 * 1e-9;
+    let fits = |launch: &Event, impact: &Event| {
+        let flight = seconds(impact.origin_time) - seconds(launch.origin_time);
+        if !(2.0..=config.pairing_max_flight_s).contains(&flight) {
+            return false;
+        }
+        let d = earth.distance(
+            [launch.location.lon, launch.location.lat],
+            [impact.location.lon, impact.location.lat],
+        );
+        let speed = d / flight;
+        (config.pairing_speed_mps[0]..=config.pairing_speed_mps[1]).contains(&speed)
+    };
+    let launches: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i].event.kind == EventType::Launch)
+        .collect();
+    let impacts: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i].event.kind.is_explosion() && events[i].score.is_some())
+        .collect();
+    // Candidate launches per impact, and impacts per launch: link only one-to-one fits.
+    let candidates: Vec<(usize, Vec<usize>)> = impacts
+        .iter()
+        .map(|&i| {
+            let fit: Vec<usize> = launches
+                .iter()
+                .copied()
+                .filter(|&l| fits(&events[l].event, &events[i].event))
+                .collect();
+            (i, fit)
+        })
+        .collect();
+    let mut uses: BTreeMap<usize, usize> = BTreeMap::new();
+    for (_, fit) in &candidates {
+        for l in fit {
+            *uses.entry(*l).or_default() += 1;
+        }
+    }
+    for (i, fit) in candidates {
+        if let [l] = fit[..]
+            && uses.get(&l) == Some(&1)
+        {
+            let launch = events[l].event.located();
+            let impact = events[i].event.located();
+            events[i].event.fired_from = Some(launch);
+            events[l].event.landed_at = Some(impact);
+        }
+    }
 }
 
 fn majority(counts: &BTreeMap<EventType, usize>) -> Option<EventType> {
@@ -685,6 +747,72 @@ mod tests {
             let p = [launch.event.location.lon, launch.event.location.lat];
             assert!(earth.distance(p, source) > error, "the weather matters");
         }
+    }
+
+    fn located(id: &str, kind: EventType, at: Timestamp, p: LonLat) -> FusedEvent {
+        FusedEvent {
+            event: Event {
+                id: id.into(),
+                kind,
+                origin_time: at,
+                origin_time_sigma_s: 0.01,
+                location: Position::new(p[1], p[0]),
+                covariance_m2: circular(20.0),
+                observations: vec![],
+                operators: vec![],
+                modalities: vec![],
+                quality: None,
+                weapon_class: None,
+                object_class: None,
+                fired_from: None,
+                landed_at: None,
+            },
+            crb_m: Some(10.0),
+            ellipse_90: [0.0; 3],
+            score: Some(10.0),
+        }
+    }
+
+    #[test]
+    fn a_lone_launch_and_impact_are_paired_and_a_crowd_is_not() {
+        let earth = Earth::default();
+        let t = Timestamp::parse("2026-01-08T10:00:00Z").unwrap();
+        let gun = [37.9, 48.3];
+        let target = earth.from_local_xy(gun, [-12_000.0, 0.0]);
+        let config = FusionConfig::default();
+        // One launch, its impact 30 s later 12 km away (400 m/s), and an unrelated impact
+        // 100 km away.
+        let mut events = vec![
+            located("l", EventType::Launch, t, gun),
+            located("i", EventType::Impact, t.plus_nanos(30_000_000_000), target),
+            located(
+                "far",
+                EventType::Impact,
+                t.plus_nanos(30_000_000_000),
+                earth.from_local_xy(gun, [100_000.0, 0.0]),
+            ),
+        ];
+        pair_launches_and_impacts(&earth, &config, &mut events);
+        assert_eq!(events[1].event.fired_from, Some(events[0].event.located()));
+        assert_eq!(events[0].event.landed_at, Some(events[1].event.located()));
+        assert_eq!(events[2].event.fired_from, None);
+        // Two launches that both fit one impact: no link.
+        let mut crowd = vec![
+            located("l1", EventType::Launch, t, gun),
+            located(
+                "l2",
+                EventType::Launch,
+                t.plus_nanos(3_000_000_000),
+                earth.from_local_xy(gun, [0.0, 1_000.0]),
+            ),
+            located("i", EventType::Impact, t.plus_nanos(30_000_000_000), target),
+        ];
+        pair_launches_and_impacts(&earth, &config, &mut crowd);
+        assert!(
+            crowd
+                .iter()
+                .all(|e| e.event.fired_from.is_none() && e.event.landed_at.is_none())
+        );
     }
 
     #[test]
