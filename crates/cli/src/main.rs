@@ -7,6 +7,7 @@ mod bench_agreement;
 mod bench_fusion;
 mod client;
 mod demo;
+mod firms;
 mod fusion;
 mod keys;
 mod replay;
@@ -44,6 +45,9 @@ enum Command {
     Sensors(sensors::SensorsCommand),
     /// Sign (if needed) and submit observations from an NDJSON file.
     Submit(submit::SubmitArgs),
+    /// Import observations from other systems' files (NASA FIRMS CSV), signed and submitted.
+    #[command(subcommand)]
+    Import(firms::ImportCommand),
     /// Audit a log: signature, consistency with what was seen before, tiles, inclusion.
     Verify(verify::VerifyArgs),
     /// Recompute every event and finding from a log (checked against its signed
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
             Command::Keygen(args) => keys::run(args),
             Command::Sensors(cmd) => sensors::run(cmd).await,
             Command::Submit(args) => submit::run(args).await,
+            Command::Import(cmd) => firms::run(cmd).await,
             Command::Verify(args) => verify::run(args).await,
             Command::Agreement(cmd) => agreement::run(cmd),
             Command::Fuse(args) => fusion::run_fuse(args),
