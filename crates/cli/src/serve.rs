@@ -40,6 +40,16 @@ pub struct ServeArgs {
     /// The ceasefire agreement the findings are judged against (TOML).
     #[arg(long, env = "TRUCE_AGREEMENT")]
     agreement: Option<PathBuf>,
+    /// Take observations from this MQTT broker too (`mqtt://host[:port]`).
+    #[arg(long, env = "TRUCE_MQTT_URL")]
+    mqtt_url: Option<String>,
+    /// The MQTT topic filter (default `truce/+/observations`).
+    #[arg(long, env = "TRUCE_MQTT_TOPIC")]
+    mqtt_topic: Option<String>,
+    /// The MQTT client id, which names the broker's persistent session (default
+    /// `truce-ingest`).
+    #[arg(long, env = "TRUCE_MQTT_CLIENT_ID")]
+    mqtt_client_id: Option<String>,
 }
 
 impl ServeArgs {
@@ -75,6 +85,15 @@ impl ServeArgs {
         }
         if let Some(v) = &self.agreement {
             c.agreement = Some(v.clone());
+        }
+        if let Some(v) = &self.mqtt_url {
+            c.mqtt_url = Some(v.clone());
+        }
+        if let Some(v) = &self.mqtt_topic {
+            c.mqtt_topic = v.clone();
+        }
+        if let Some(v) = &self.mqtt_client_id {
+            c.mqtt_client_id = v.clone();
         }
         Ok(c)
     }

@@ -32,6 +32,12 @@ pub struct ServerConfig {
     /// The ceasefire agreement (TOML) findings are judged against; without one, the server
     /// computes events only.
     pub agreement: Option<PathBuf>,
+    /// An MQTT broker to take observations from (`mqtt://host[:port]`); none by default.
+    pub mqtt_url: Option<String>,
+    /// The topic filter to subscribe to.
+    pub mqtt_topic: String,
+    /// The MQTT client id: the broker keeps this session's unacknowledged messages.
+    pub mqtt_client_id: String,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +53,9 @@ impl Default for ServerConfig {
             max_future_skew_s: 5.0,
             max_commit_entries: 50_000,
             agreement: None,
+            mqtt_url: None,
+            mqtt_topic: "truce/+/observations".into(),
+            mqtt_client_id: "truce-ingest".into(),
         }
     }
 }

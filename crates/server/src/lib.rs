@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod mqtt;
 pub mod results;
 pub mod routes;
 pub mod sequencer;
@@ -233,6 +234,20 @@ pub async fn start(
         interval,
         publisher_stopped,
     ));
+    if let Some(url) = &state.config.mqtt_url {
+        let settings = mqtt::MqttSettings::from_url(
+            url,
+            &state.config.mqtt_topic,
+            &state.config.mqtt_client_id,
+        )
+        .map_err(|e| {
+            ServerError::Config(ConfigError::Invalid {
+                field: "mqtt_url",
+                message: e,
+            })
+        })?;
+        tokio::spawn(mqtt::run(state.clone(), settings));
+    }
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         tracing::info!(%addr, "listening");

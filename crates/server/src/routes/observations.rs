@@ -118,7 +118,7 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
 }
 
 /// Checks items on the blocking pool, split across threads for large batches.
-async fn check(
+pub(crate) async fn check(
     state: &AppState,
     items: &[Bytes],
 ) -> Result<Vec<Result<Accepted, Problem>>, ApiError> {
@@ -157,7 +157,7 @@ async fn check(
 }
 
 /// Sends the accepted items to the sequencer; one result per item.
-async fn append(
+pub(crate) async fn append(
     state: &AppState,
     verdicts: Vec<Result<Accepted, Problem>>,
 ) -> Vec<Result<Appended, Problem>> {

@@ -1,0 +1,131 @@
+//! MQTT ingest: observations published as DSSE envelopes to a topic filter (default
+//! `truce/+/observations`) go through the same checks and the same sequencer as HTTP.
+//!
+//! The session is persistent (clean session off) and acknowledgements are manual: a QoS 1
+//! message is acknowledged to the broker only after its observation is durable in the log
+//! (or after it was refused for good, as an invalid envelope would be forever). If truce
+//! stops in between, the broker delivers the message again and the log answers "already
+//! logged" if it got that far: nothing is lost, nothing is logged twice.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use truce_model::ProblemType;
+
+use crate::routes::observations::{append, check};
+use crate::state::AppState;
+
+/// Where and what to subscribe to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MqttSettings {
+    pub host: String,
+    pub port: u16,
+    pub topic: String,
+    pub client_id: String,
+}
+
+impl MqttSettings {
+    /// From `mqtt://host:port` (port 1883 when absent).
+    pub fn from_url(url: &str, topic: &str, client_id: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("mqtt://")
+            .ok_or_else(|| format!("{url}: expected mqtt://host[:port]"))?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse::<u16>().map_err(|_| format!("{url}: bad port"))?,
+            ),
+            None => (rest.to_string(), 1883),
+        };
+        if host.is_empty() {
+            return Err(format!("{url}: no host"));
+        }
+        Ok(Self {
+            host,
+            port,
+            topic: topic.to_string(),
+            client_id: client_id.to_string(),
+        })
+    }
+}
+
+/// Runs the subscriber until the process ends; reconnects after errors.
+pub async fn run(state: AppState, settings: MqttSettings) {
+    let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+    options
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_keep_alive(Duration::from_secs(30))
+        .set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut events) = AsyncClient::new(options, 256);
+    loop {
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                tracing::info!(host = %settings.host, port = settings.port, topic = %settings.topic, "MQTT connected");
+                if let Err(e) = client.subscribe(&settings.topic, QoS::AtLeastOnce).await {
+                    tracing::warn!(error = %e, "MQTT subscribe failed");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                if handle(&state, publish.payload.clone()).await {
+                    if let Err(e) = client.ack(&publish).await {
+                        tracing::warn!(error = %e, "MQTT ack failed");
+                    }
+                } else {
+                    tracing::warn!(topic = %publish.topic, "MQTT message not logged yet; left unacknowledged for redelivery");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "MQTT connection lost; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Checks and logs one message; true when it may be acknowledged: logged (now or before),
+/// or refused for a reason that will not change.
+async fn handle(state: &AppState, payload: Bytes) -> bool {
+    let verdicts = match check(state, &[payload]).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(detail = %e.0.detail, "MQTT message check failed");
+            return false;
+        }
+    };
+    let results = append(state, verdicts).await;
+    match results.into_iter().next() {
+        Some(Ok(appended)) => {
+            tracing::debug!(
+                index = appended.index,
+                duplicate = appended.duplicate,
+                "MQTT observation logged"
+            );
+            true
+        }
+        Some(Err(problem)) => {
+            let transient = matches!(problem.kind(), Some(ProblemType::Internal) | None);
+            tracing::warn!(detail = %problem.detail, "MQTT observation refused");
+            !transient
+        }
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let s = MqttSettings::from_url("mqtt://127.0.0.1:1884", "t/+/o", "c").unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 1884));
+        let s = MqttSettings::from_url("mqtt://broker", "t", "c").unwrap();
+        assert_eq!(s.port, 1883);
+        assert!(MqttSettings::from_url("http://x", "t", "c").is_err());
+        assert!(MqttSettings::from_url("mqtt://x:port", "t", "c").is_err());
+    }
+}
