@@ -203,7 +203,6 @@ fn network(n: usize) -> Vec<SampleSensor> {
                 key: truce_ledger::NoteSigner::new(&id, seed)
                     .unwrap_or_else(|_| unreachable!("valid id")),
                 id,
-                kind: "acoustic",
                 operator: ["UA", "FR", "US", "GB"][i % 4],
                 position: base[i % 6].position,
             }
