@@ -21,6 +21,9 @@ use crate::physics::Medium;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Station {
     pub position: LonLat,
+    /// Which sensor this is: a moving sensor is one station per place it reported from,
+    /// all with the same `sensor`, and an event counts each sensor once.
+    pub sensor: u32,
 }
 
 /// An arrival: which sensor, when, how precise; `id` is the caller's (for example a log
@@ -88,6 +91,8 @@ struct Index<'a> {
     centre: LonLat,
     /// Sensor positions in the plane of `centre`.
     xy: Vec<[f64; 2]>,
+    /// The sensor of each station.
+    sensor: Vec<u32>,
     /// Per station: positions in `arrivals`, by time, and their times (contiguous, for the
     /// binary search).
     by_station: Vec<Vec<usize>>,
@@ -136,9 +141,10 @@ impl Index<'_> {
         };
         let t0 = a.time - travel(a.station).1;
         let mut matched = vec![seed];
+        let mut sensors = vec![self.sensor[a.station]];
         let mut misfit = 0.0;
         for &s in stations {
-            if s == a.station {
+            if s == a.station || sensors.contains(&self.sensor[s]) {
                 continue;
             }
             let (d2, t) = travel(s);
@@ -148,6 +154,7 @@ impl Index<'_> {
             let tol = tolerance + 3.0 * self.arrivals_sigma(s);
             if let Some((k, r)) = self.nearest(s, t0 + t, tol) {
                 matched.push(k);
+                sensors.push(self.sensor[s]);
                 misfit += (r / tol).powi(2);
             }
         }
@@ -199,6 +206,7 @@ pub fn associate(
         earth,
         centre,
         xy,
+        sensor: stations.iter().map(|s| s.sensor).collect(),
         by_station,
         times,
         arrivals,
@@ -434,6 +442,7 @@ mod tests {
         let centre = [37.5, 48.3];
         let stations: Vec<Station> = (0..16)
             .map(|k| Station {
+                sensor: k as u32,
                 position: earth.from_local_xy(
                     centre,
                     [

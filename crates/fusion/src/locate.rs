@@ -110,7 +110,8 @@ pub fn fisher(earth: &Earth, picks: &[Pick], source: LonLat, medium: &Medium) ->
 fn position_covariance(f: &Matrix3<f64>) -> Option<[[f64; 2]; 2]> {
     let inv = f.try_inverse()?;
     let cov = [[inv[(0, 0)], inv[(0, 1)]], [inv[(1, 0)], inv[(1, 1)]]];
-    (cov[0][0] > 0.0 && cov[1][1] > 0.0 && cov.iter().flatten().all(|v| v.is_finite()))
+    let det = cov[0][0] * cov[1][1] - cov[0][1] * cov[1][0];
+    (cov[0][0] > 0.0 && cov[1][1] > 0.0 && det > 0.0 && cov.iter().flatten().all(|v| v.is_finite()))
         .then_some(cov)
 }
 

@@ -89,11 +89,25 @@ pub fn fuse(
         registry.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut sorted: Vec<&Logged> = observations.iter().collect();
     sorted.sort_by_key(|l| l.index);
-    let Some(reference) = sorted.iter().map(|l| l.observation.observed_at).min() else {
+    // Times are seconds from a reference instant: the median of the observations' times,
+    // so that a few absurd timestamps (a sensor claiming the year 1700) cannot push every
+    // other time out of range; differences are taken in i128 so none can overflow.
+    let mut times: Vec<i64> = sorted
+        .iter()
+        .map(|l| l.observation.observed_at.unix_nanos())
+        .collect();
+    if times.is_empty() {
         return Vec::new();
+    }
+    times.sort_unstable();
+    let reference_ns = times[times.len() / 2];
+    let seconds =
+        |t: Timestamp| (i128::from(t.unix_nanos()) - i128::from(reference_ns)) as f64 * 1e-9;
+    let at = |s: f64| {
+        let ns = (i128::from(reference_ns) + (s * 1e9).round() as i128)
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        Timestamp::from_unix_nanos(ns as i64)
     };
-    let seconds = |t: Timestamp| (t.unix_nanos() - reference.unix_nanos()) as f64 * 1e-9;
-    let at = |s: f64| reference.plus_nanos((s * 1e9).round() as i64);
     let position_of = |sensor: &str, data_position: Option<Position>| {
         data_position
             .or_else(|| sensors.get(sensor).and_then(|r| r.position))
@@ -140,6 +154,8 @@ pub fn fuse(
 
     // Arrivals and their stations.
     let mut station_of: BTreeMap<String, usize> = BTreeMap::new();
+    // A moving sensor reports from many places, but counts once towards an event.
+    let mut sensor_numbers: BTreeMap<String, u32> = BTreeMap::new();
     let mut stations: Vec<Station> = Vec::new();
     let mut arrivals: Vec<Arrival> = Vec::new();
     let mut arrival_info: BTreeMap<u64, (SignalClass, &str, &'static str)> = BTreeMap::new();
@@ -161,8 +177,15 @@ pub fn fuse(
             let registration = sensors.get(o.sensor.as_str());
             // A moving sensor is a new station wherever it reports from.
             let key = format!("{}@{:.6},{:.6}", o.sensor, p[0], p[1]);
+            let sensor_number = sensor_numbers.len() as u32;
+            let sensor = *sensor_numbers
+                .entry(o.sensor.clone())
+                .or_insert(sensor_number);
             let station = *station_of.entry(key).or_insert_with(|| {
-                stations.push(Station { position: p });
+                stations.push(Station {
+                    position: p,
+                    sensor,
+                });
                 stations.len() - 1
             });
             let backazimuth = backazimuth_deg.and_then(|b| {
@@ -813,6 +836,36 @@ mod tests {
                 .iter()
                 .all(|e| e.event.fired_from.is_none() && e.event.landed_at.is_none())
         );
+    }
+
+    #[test]
+    fn an_absurd_timestamp_does_not_move_the_others() {
+        let (registry, mut observations, _, t0) = scene(true);
+        let ancient = Timestamp::parse("1700-01-01T00:00:00Z").unwrap();
+        let index = observations.len() as u64;
+        observations.push(Logged {
+            index,
+            observation: observation(
+                "met-1",
+                99,
+                ancient,
+                "met.surface",
+                ObservationData::Met {
+                    temperature_c: 5.0,
+                    wind_speed_mps: 8.0,
+                    wind_from_deg: 270.0,
+                    pressure_hpa: None,
+                    relative_humidity: None,
+                },
+            ),
+        });
+        let events = fuse(&registry, &observations, &FusionConfig::default());
+        let launch = events
+            .iter()
+            .find(|e| e.event.kind == EventType::Launch)
+            .expect("still located");
+        let dt = (launch.event.origin_time.unix_nanos() - t0.unix_nanos()) as f64 * 1e-9;
+        assert!(dt.abs() < 0.05, "{dt}");
     }
 
     #[test]

@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use truce_agreement::Agreement;
 use truce_fusion::{FusedEvent, FusionConfig, Logged, fuse};
 use truce_model::envelope::decode_base64;
-use truce_model::{Entry, EntryKind, Envelope, Finding, Observation, SensorRegistration};
+use truce_model::{
+    Entry, EntryKind, Envelope, Finding, Observation, ObservationData, SensorRegistration,
+};
 
 /// A log entry the pipeline cannot read (the log only holds entries the server checked, so
 /// this means a corrupt or foreign log).
@@ -17,8 +19,6 @@ use truce_model::{Entry, EntryKind, Envelope, Finding, Observation, SensorRegist
 pub enum PipelineError {
     #[error("entry {index}: {message}")]
     Entry { index: u64, message: String },
-    #[error(transparent)]
-    Rules(#[from] truce_rules::RulesError),
     #[error("serialising the results: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -32,6 +32,8 @@ pub struct Results {
     pub observations: usize,
     pub events: Vec<FusedEvent>,
     pub findings: Vec<Finding>,
+    /// Events the rules could not judge, with why (they are still among `events`).
+    pub unjudged: Vec<String>,
     /// See [`digest`].
     pub digest: String,
 }
@@ -61,10 +63,17 @@ pub fn inputs(
         let bad = |message: String| PipelineError::Entry { index, message };
         let entry = Entry::decode(data).map_err(|e| bad(e.to_string()))?;
         match entry.kind {
-            EntryKind::Observation => observations.push(Logged {
-                index,
-                observation: decode_envelope(entry.body).map_err(bad)?,
-            }),
+            EntryKind::Observation => {
+                let mut observation = decode_envelope(entry.body).map_err(bad)?;
+                // An arrival is where its sensor was registered when it was logged: a
+                // later registration (a sensor moved) must not move past arrivals.
+                if let ObservationData::Arrival { position, .. } = &mut observation.data
+                    && position.is_none()
+                {
+                    *position = registry.get(&observation.sensor).and_then(|r| r.position);
+                }
+                observations.push(Logged { index, observation });
+            }
             EntryKind::SensorRegistration => {
                 let r: Registered =
                     serde_json::from_slice(entry.body).map_err(|e| bad(e.to_string()))?;
@@ -97,12 +106,13 @@ pub fn digest(events: &[FusedEvent], findings: &[Finding]) -> Result<String, Pip
 pub fn run(entries: &[Vec<u8>], agreement: Option<&Agreement>) -> Result<Results, PipelineError> {
     let (registry, observations) = inputs(entries)?;
     let events = fuse(&registry, &observations, &FusionConfig::default());
-    let findings = match agreement {
+    let (findings, unjudged) = match agreement {
         Some(a) => {
             let plain: Vec<_> = events.iter().map(|e| e.event.clone()).collect();
-            truce_rules::evaluate_all(a, &plain)?
+            let (findings, errors) = truce_rules::evaluate_each(a, &plain);
+            (findings, errors.iter().map(ToString::to_string).collect())
         }
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     let digest = digest(&events, &findings)?;
     Ok(Results {
@@ -111,6 +121,7 @@ pub fn run(entries: &[Vec<u8>], agreement: Option<&Agreement>) -> Result<Results
         observations: observations.len(),
         events,
         findings,
+        unjudged,
         digest,
     })
 }

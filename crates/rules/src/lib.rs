@@ -24,9 +24,23 @@ pub enum RulesError {
 /// Judges every event against every clause. Findings come sorted by event time, event id
 /// and the clause's place in the agreement, whatever the order of `events`.
 pub fn evaluate_all(agreement: &Agreement, events: &[Event]) -> Result<Vec<Finding>, RulesError> {
+    let (findings, mut errors) = evaluate_each(agreement, events);
+    match errors.is_empty() {
+        true => Ok(findings),
+        false => Err(errors.swap_remove(0)),
+    }
+}
+
+/// Like [`evaluate_all`], but an event the rules cannot judge is set aside with its error
+/// instead of stopping the others: a log's results must not hinge on one bad event.
+pub fn evaluate_each(agreement: &Agreement, events: &[Event]) -> (Vec<Finding>, Vec<RulesError>) {
     let mut findings = Vec::new();
+    let mut errors = Vec::new();
     for event in events {
-        findings.extend(evaluate(agreement, event)?);
+        match evaluate(agreement, event) {
+            Ok(f) => findings.extend(f),
+            Err(e) => errors.push(e),
+        }
     }
     let clause_rank: BTreeMap<&str, usize> = agreement
         .clauses
@@ -43,7 +57,7 @@ pub fn evaluate_all(agreement: &Agreement, events: &[Event]) -> Result<Vec<Findi
         ))
     });
     findings.dedup_by(|a, b| a.id == b.id);
-    Ok(findings)
+    (findings, errors)
 }
 
 /// Judges one event against every clause of the agreement.

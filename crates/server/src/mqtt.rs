@@ -86,14 +86,28 @@ pub async fn run(state: AppState, settings: MqttSettings) {
     }
 }
 
-/// Checks and logs one message; true when it may be acknowledged: logged (now or before),
-/// or refused for a reason that will not change.
+/// Checks and logs one message, retrying a few times while the log is unavailable; true
+/// when it may be acknowledged: logged (now or before), or refused for a reason that lies in
+/// the message itself. A message not acknowledged is delivered again by the broker when the
+/// session reconnects.
 async fn handle(state: &AppState, payload: Bytes) -> bool {
+    for attempt in 0..5u32 {
+        match try_handle(state, payload.clone()).await {
+            Some(done) => return done,
+            None => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+        }
+    }
+    false
+}
+
+/// `Some(true)`: acknowledge; `None`: a passing failure of the log (an internal error, or
+/// shutting down), worth retrying.
+async fn try_handle(state: &AppState, payload: Bytes) -> Option<bool> {
     let verdicts = match check(state, &[payload]).await {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(detail = %e.0.detail, "MQTT message check failed");
-            return false;
+            return None;
         }
     };
     let results = append(state, verdicts).await;
@@ -104,14 +118,17 @@ async fn handle(state: &AppState, payload: Bytes) -> bool {
                 duplicate = appended.duplicate,
                 "MQTT observation logged"
             );
-            true
+            Some(true)
         }
         Some(Err(problem)) => {
-            let transient = matches!(problem.kind(), Some(ProblemType::Internal) | None);
-            tracing::warn!(detail = %problem.detail, "MQTT observation refused");
-            !transient
+            let passing = matches!(
+                problem.kind(),
+                Some(ProblemType::Internal) | Some(ProblemType::Unavailable) | None
+            );
+            tracing::warn!(detail = %problem.detail, passing, "MQTT observation not logged");
+            if passing { None } else { Some(true) }
         }
-        None => true,
+        None => Some(true),
     }
 }
 

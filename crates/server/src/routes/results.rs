@@ -28,6 +28,7 @@ fn empty() -> Arc<Results> {
         observations: 0,
         events: Vec::new(),
         findings: Vec::new(),
+        unjudged: Vec::new(),
         digest: String::new(),
     })
 }
@@ -43,6 +44,7 @@ pub async fn summary(State(state): State<AppState>) -> Response {
         "observations": r.observations,
         "events": r.events.len(),
         "findings": r.findings.len(),
+        "unjudged": r.unjudged,
         "agreement": state.agreement_id.as_deref(),
     }))
     .into_response()
@@ -105,7 +107,7 @@ fn bbox(text: &Option<String>) -> Result<impl Fn(&truce_model::Position) -> bool
 }
 
 fn page<T: serde::Serialize>(
-    state: &AppState,
+    r: &Results,
     filter: &Filter,
     items: Vec<&T>,
     name: &str,
@@ -121,7 +123,6 @@ fn page<T: serde::Serialize>(
     let offset = filter.offset.unwrap_or(0);
     let total = items.len();
     let shown: Vec<&T> = items.into_iter().skip(offset).take(limit).collect();
-    let r = latest(state).unwrap_or_else(empty);
     Ok(Json(json!({
         "size": r.size,
         "digest": r.digest,
@@ -151,7 +152,7 @@ pub async fn events(State(state): State<AppState>, Query(filter): Query<Filter>)
             .filter(|e| from.is_none_or(|f| e.event.origin_time >= f))
             .filter(|e| to.is_none_or(|t| e.event.origin_time < t))
             .collect();
-        page(&state, &filter, items, "events")
+        page(&r, &filter, items, "events")
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }
@@ -190,7 +191,7 @@ pub async fn findings(State(state): State<AppState>, Query(filter): Query<Filter
             .filter(|f| from.is_none_or(|t| f.time >= t))
             .filter(|f| to.is_none_or(|t| f.time < t))
             .collect();
-        page(&state, &filter, items, "findings")
+        page(&r, &filter, items, "findings")
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }
