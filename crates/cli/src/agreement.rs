@@ -333,22 +333,7 @@ fn locate(
         covariance_m2: covariance,
     };
     let probabilities = a.party_probabilities(&located)?;
-    let explosion = Event {
-        id: "locate".into(),
-        kind: EventType::Explosion,
-        origin_time: time,
-        origin_time_sigma_s: 0.0,
-        location: position,
-        covariance_m2: covariance,
-        observations: vec![],
-        operators: vec![],
-        modalities: vec![],
-        quality: None,
-        weapon_class: None,
-        object_class: None,
-        fired_from: None,
-        landed_at: None,
-    };
+    let explosion = Event::new("locate", EventType::Explosion, time, position, covariance);
     let findings = truce_rules::evaluate(a, &explosion)?;
     let breaches: Vec<_> = findings
         .iter()

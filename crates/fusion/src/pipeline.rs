@@ -572,23 +572,18 @@ fn corroborate(
     for (index, position, time, operator) in fires {
         let covariance_m2 = circular(200.0);
         let (major, minor, azimuth) = ellipse_90(covariance_m2);
+        let mut event = Event::new(
+            event_id(&[index]),
+            EventType::Fire,
+            time,
+            position,
+            covariance_m2,
+        );
+        event.observations = vec![index];
+        event.operators = operator.into_iter().collect();
+        event.modalities = vec!["satellite".into()];
         events.push(FusedEvent {
-            event: Event {
-                id: event_id(&[index]),
-                kind: EventType::Fire,
-                origin_time: time,
-                origin_time_sigma_s: 0.0,
-                location: position,
-                covariance_m2,
-                observations: vec![index],
-                operators: operator.into_iter().collect(),
-                modalities: vec!["satellite".into()],
-                quality: None,
-                weapon_class: None,
-                object_class: None,
-                fired_from: None,
-                landed_at: None,
-            },
+            event,
             crb_m: None,
             ellipse_90: [major, minor, azimuth],
             score: None,
@@ -773,23 +768,10 @@ mod tests {
     }
 
     fn located(id: &str, kind: EventType, at: Timestamp, p: LonLat) -> FusedEvent {
+        let mut event = Event::new(id, kind, at, Position::new(p[1], p[0]), circular(20.0));
+        event.origin_time_sigma_s = 0.01;
         FusedEvent {
-            event: Event {
-                id: id.into(),
-                kind,
-                origin_time: at,
-                origin_time_sigma_s: 0.01,
-                location: Position::new(p[1], p[0]),
-                covariance_m2: circular(20.0),
-                observations: vec![],
-                operators: vec![],
-                modalities: vec![],
-                quality: None,
-                weapon_class: None,
-                object_class: None,
-                fired_from: None,
-                landed_at: None,
-            },
+            event,
             crb_m: Some(10.0),
             ellipse_90: [0.0; 3],
             score: Some(10.0),

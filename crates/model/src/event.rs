@@ -196,6 +196,32 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event with no evidence, quality, classes or links yet.
+    pub fn new(
+        id: impl Into<String>,
+        kind: EventType,
+        origin_time: Timestamp,
+        location: Position,
+        covariance_m2: [[f64; 2]; 2],
+    ) -> Self {
+        Self {
+            id: id.into(),
+            kind,
+            origin_time,
+            origin_time_sigma_s: 0.0,
+            location,
+            covariance_m2,
+            observations: Vec::new(),
+            operators: Vec::new(),
+            modalities: Vec::new(),
+            quality: None,
+            weapon_class: None,
+            object_class: None,
+            fired_from: None,
+            landed_at: None,
+        }
+    }
+
     /// The event's own location with its covariance.
     pub fn located(&self) -> Located {
         Located {
