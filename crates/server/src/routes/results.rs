@@ -197,8 +197,10 @@ pub async fn findings(State(state): State<AppState>, Query(filter): Query<Filter
 }
 
 /// `GET /v1/stream`: server-sent events. On connecting, a `results` message (size and
-/// digest); then, whenever new results are computed, an `event` message per new event, a
-/// `finding` message per new finding, and a `results` message. History is at
+/// digest); then, whenever new results are computed: an `event` message per event that is
+/// new or changed (more evidence, a link to its launch), a `finding` message per finding
+/// that is new or changed, a `removed` message (`{"events": [ids], "findings": [ids]}`)
+/// for those no longer in the results, and a `results` message. History is at
 /// `/v1/events` and `/v1/findings`.
 pub async fn stream(
     State(state): State<AppState>,
@@ -206,12 +208,14 @@ pub async fn stream(
     impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    use std::collections::{BTreeSet, VecDeque};
+    use std::collections::{BTreeMap, VecDeque};
 
+    /// What the client has been sent: each item's id and JSON.
+    type Sent = BTreeMap<String, String>;
     struct Follow {
         rx: crate::results::Latest,
-        events: BTreeSet<String>,
-        findings: BTreeSet<String>,
+        events: Sent,
+        findings: Sent,
         queue: VecDeque<Event>,
     }
     let summary = |r: &Results| {
@@ -219,17 +223,34 @@ pub async fn stream(
             .event("results")
             .data(json!({"size": r.size, "digest": r.digest}).to_string())
     };
+    let jsons = |r: &Results| -> (Sent, Sent) {
+        let events = r
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.event.id.clone(),
+                    serde_json::to_string(e).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let findings = r
+            .findings
+            .iter()
+            .map(|f| (f.id.clone(), serde_json::to_string(f).unwrap_or_default()))
+            .collect();
+        (events, findings)
+    };
     let mut rx = state.results.clone();
     let current = rx.borrow_and_update().clone();
     let mut follow = Follow {
         rx,
-        events: BTreeSet::new(),
-        findings: BTreeSet::new(),
+        events: Sent::new(),
+        findings: Sent::new(),
         queue: VecDeque::new(),
     };
     if let Some(r) = &current {
-        follow.events = r.events.iter().map(|e| e.event.id.clone()).collect();
-        follow.findings = r.findings.iter().map(|f| f.id.clone()).collect();
+        (follow.events, follow.findings) = jsons(r);
         follow.queue.push_back(summary(r));
     }
     let stream = futures_util::stream::unfold(follow, move |mut f| async move {
@@ -243,20 +264,30 @@ pub async fn stream(
             let Some(r) = f.rx.borrow_and_update().clone() else {
                 continue;
             };
-            for e in &r.events {
-                if f.events.insert(e.event.id.clone()) {
-                    let data = serde_json::to_string(e).unwrap_or_default();
-                    f.queue
-                        .push_back(Event::default().event("event").data(data));
+            let (events, findings) = jsons(&r);
+            let mut removed = json!({"events": [], "findings": []});
+            for (name, old, new) in [
+                ("event", &f.events, &events),
+                ("finding", &f.findings, &findings),
+            ] {
+                for (id, text) in new {
+                    if old.get(id) != Some(text) {
+                        f.queue
+                            .push_back(Event::default().event(name).data(text.clone()));
+                    }
                 }
+                let gone: Vec<&String> = old.keys().filter(|id| !new.contains_key(*id)).collect();
+                removed[format!("{name}s")] = json!(gone);
             }
-            for finding in &r.findings {
-                if f.findings.insert(finding.id.clone()) {
-                    let data = serde_json::to_string(finding).unwrap_or_default();
-                    f.queue
-                        .push_back(Event::default().event("finding").data(data));
-                }
+            if removed["events"].as_array().is_some_and(|a| !a.is_empty())
+                || removed["findings"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty())
+            {
+                f.queue
+                    .push_back(Event::default().event("removed").data(removed.to_string()));
             }
+            (f.events, f.findings) = (events, findings);
             f.queue.push_back(summary(&r));
         }
     });
