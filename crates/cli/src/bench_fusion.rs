@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use truce_agreement::Agreement;
-use truce_fusion::eval::{TruthEvent, evaluate};
+use truce_fusion::eval::evaluate;
 use truce_fusion::{FusionConfig, Logged, fuse};
 
 use crate::fusion::{decode_envelope, print_evaluation};
@@ -48,9 +48,7 @@ pub fn run(
     let started = Instant::now();
     let events = fuse(&registry, &observations, &FusionConfig::default());
     let fused = started.elapsed();
-    let truth: Vec<TruthEvent> =
-        serde_json::from_value(serde_json::to_value(&simulation.truth.events)?)
-            .context("reading the simulator's truth")?;
+    let truth = crate::fusion::truth_of(&simulation)?;
     let e = evaluate(&truth, &events, Some(&agreement), min_heard);
     println!(
         "{}: seed {seed}, {} sensors, {} observations ({} arrivals); simulated in {:.2} s",

@@ -179,8 +179,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for (k, n) in &by_clause {
         println!("  {k}: {n}");
     }
-    let truth: Vec<truce_fusion::eval::TruthEvent> =
-        serde_json::from_value(serde_json::to_value(&simulation.truth.events)?)?;
+    let truth = crate::fusion::truth_of(&simulation)?;
     let agreement =
         truce_agreement::Agreement::load(&agreement_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let e = truce_fusion::eval::evaluate(&truth, &events, Some(&agreement), 6);

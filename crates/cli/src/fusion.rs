@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use truce_agreement::Agreement;
-use truce_fusion::eval::{Evaluation, Truth, evaluate};
+use truce_fusion::eval::{Evaluation, Truth, TruthEvent, evaluate};
 use truce_fusion::{FusedEvent, FusionConfig, Logged, fuse};
 use truce_model::{Observation, SensorRegistration};
 
@@ -112,6 +112,12 @@ pub fn read_events(path: &Path) -> anyhow::Result<Vec<FusedEvent>> {
                 .with_context(|| format!("{} line {}: not an event", path.display(), i + 1))
         })
         .collect()
+}
+
+/// A simulation's ground truth as the evaluation reads it.
+pub fn truth_of(simulation: &truce_sim::Simulation) -> anyhow::Result<Vec<TruthEvent>> {
+    serde_json::from_value(serde_json::to_value(&simulation.truth.events)?)
+        .context("reading the simulator's truth")
 }
 
 pub fn read_truth(path: &Path) -> anyhow::Result<Truth> {

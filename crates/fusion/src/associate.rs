@@ -526,6 +526,30 @@ mod tests {
     }
 
     #[test]
+    fn one_sensor_in_many_places_counts_once() {
+        let earth = Earth::default();
+        let centre = [37.5, 48.3];
+        let rounds: Vec<(LonLat, f64)> = (0..5)
+            .map(|k| {
+                (
+                    earth.from_local_xy(centre, [1_000.0 * k as f64, 500.0]),
+                    9.0 * k as f64,
+                )
+            })
+            .collect();
+        let (mut stations, arrivals) = scene(&earth, &rounds, 0.0, 5);
+        let medium = |_: LonLat, _: f64| Medium::standard();
+        let honest = associate(&earth, &stations, &arrivals, &medium, &Config::default());
+        assert_eq!(honest.len(), 5);
+        // The same 16 places reported by only four sensors: no event rests on five.
+        for (k, s) in stations.iter_mut().enumerate() {
+            s.sensor = (k % 4) as u32;
+        }
+        let faked = associate(&earth, &stations, &arrivals, &medium, &Config::default());
+        assert!(faked.is_empty(), "{} events from four sensors", faked.len());
+    }
+
+    #[test]
     fn false_arrivals_alone_make_no_event() {
         let earth = Earth::default();
         let (stations, mut arrivals) = scene(&earth, &[], 0.0, 7);

@@ -624,6 +624,18 @@ mod tests {
         }
     }
 
+    /// The met station's report of 5 °C and an 8 m/s west wind.
+    fn met_report(seq: u64, at: Timestamp) -> Observation {
+        let data = ObservationData::Met {
+            temperature_c: 5.0,
+            wind_speed_mps: 8.0,
+            wind_from_deg: 270.0,
+            pressure_hpa: None,
+            relative_humidity: None,
+        };
+        observation("met-1", seq, at, "met.surface", data)
+    }
+
     /// A 3×3 network 8 km apart (operators UA, FR, US), a met station reporting an 8 m/s
     /// west wind, one launch heard by every sensor, a drone seeing an MLRS twice, and a
     /// satellite hotspot near the launch… which is not an explosion, so it stands as a fire.
@@ -668,19 +680,7 @@ mod tests {
             });
         };
         if with_met {
-            push(observation(
-                "met-1",
-                1,
-                t0.plus_nanos(-600_000_000_000),
-                "met.surface",
-                ObservationData::Met {
-                    temperature_c: 5.0,
-                    wind_speed_mps: 8.0,
-                    wind_from_deg: 270.0,
-                    pressure_hpa: None,
-                    relative_humidity: None,
-                },
-            ));
+            push(met_report(1, t0.plus_nanos(-600_000_000_000)));
         }
         for (k, r) in registry.iter().take(9).enumerate() {
             let p = r.position.unwrap();
@@ -827,19 +827,7 @@ mod tests {
         let index = observations.len() as u64;
         observations.push(Logged {
             index,
-            observation: observation(
-                "met-1",
-                99,
-                ancient,
-                "met.surface",
-                ObservationData::Met {
-                    temperature_c: 5.0,
-                    wind_speed_mps: 8.0,
-                    wind_from_deg: 270.0,
-                    pressure_hpa: None,
-                    relative_humidity: None,
-                },
-            ),
+            observation: met_report(99, ancient),
         });
         let events = fuse(&registry, &observations, &FusionConfig::default());
         let launch = events

@@ -142,7 +142,8 @@ pub enum ObservationError {
     Fields(Vec<FieldError>),
 }
 
-const OBJECT_CLASSES: &[&str] = &[
+/// The object classes of a detection (DESIGN.md section 4a).
+pub const OBJECT_CLASSES: &[&str] = &[
     "mlrs",
     "howitzer",
     "gun",

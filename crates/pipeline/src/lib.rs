@@ -140,6 +140,57 @@ mod tests {
         assert_eq!(results.digest, hex::encode(h.finalize()));
     }
 
+    fn registration(lat: f64) -> Vec<u8> {
+        let body = serde_json::json!({"sensor": {"id": "ua-ac-001", "kind": "acoustic",
+            "operator": "UA", "position": {"lat": lat, "lon": 37.5},
+            "public_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+            "registered_at": "2026-01-08T00:00:00Z"});
+        Entry::v1(
+            EntryKind::SensorRegistration,
+            &serde_json::to_vec(&body).unwrap(),
+        )
+        .encode()
+        .unwrap()
+    }
+
+    fn arrival(seq: u64) -> Vec<u8> {
+        let payload = serde_json::json!({"sensor": "ua-ac-001", "seq": seq,
+            "observed_at": "2026-01-08T10:00:00Z", "kind": "acoustic.arrival",
+            "data": {"arrival_time": "2026-01-08T10:00:00Z", "arrival_sigma_s": 0.002,
+                     "class": "launch"}});
+        let envelope = Envelope::signed(
+            truce_model::OBSERVATION_PAYLOAD_TYPE,
+            &serde_json::to_vec(&payload).unwrap(),
+            "ua-ac-001",
+            |_| [0u8; 64],
+        );
+        Entry::v1(
+            EntryKind::Observation,
+            &serde_json::to_vec(&envelope).unwrap(),
+        )
+        .encode()
+        .unwrap()
+    }
+
+    #[test]
+    fn an_arrival_stays_where_its_sensor_was_when_it_was_logged() {
+        // Registered at 48.0 N, one arrival, moved to 48.5 N, another arrival.
+        let entries = vec![
+            registration(48.0),
+            arrival(1),
+            registration(48.5),
+            arrival(2),
+        ];
+        let (registry, observations) = inputs(&entries).unwrap();
+        assert_eq!(registry.len(), 1);
+        let lat = |o: &Logged| match &o.observation.data {
+            ObservationData::Arrival { position, .. } => position.map(|p| p.lat),
+            _ => None,
+        };
+        assert_eq!(lat(&observations[0]), Some(48.0));
+        assert_eq!(lat(&observations[1]), Some(48.5));
+    }
+
     #[test]
     fn a_foreign_entry_is_an_error_with_its_index() {
         let entries = vec![b"not an entry".to_vec()];

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use truce_agreement::Agreement;
 use truce_agreement::attribution::normal_cdf;
 use truce_model::{Event, EventType, Finding, Located, Position, Timestamp, WeaponClass};
-use truce_rules::{RulesError, evaluate, evaluate_all};
+use truce_rules::{RulesError, evaluate, evaluate_all, evaluate_each};
 
 /// A synthetic agreement: the contact line is the meridian 36° E from 46° N to 50° N, Ukraine
 /// holds 33–36° E and Russia 36–39° E. A site (radius 1 km) sits at 48° N 35.5° E with a
@@ -431,6 +431,19 @@ fn bad_events_are_refused() {
         evaluate(&a, &bad),
         Err(RulesError::Position { .. })
     ));
+}
+
+#[test]
+fn one_bad_event_does_not_stop_the_others() {
+    let a = agreement();
+    let good = event("e1", EventType::Launch, IN_FORCE, at(20_000.0));
+    let mut bad = event("e2", EventType::Launch, IN_FORCE, at(1_000.0));
+    bad.covariance_m2 = [[1.0, 5.0], [5.0, 1.0]];
+    let (findings, errors) = evaluate_each(&a, &[bad.clone(), good]);
+    assert_eq!(clauses(&findings), ["fire"]);
+    assert_eq!(findings[0].event, "e1");
+    assert_eq!(errors.len(), 1);
+    assert!(evaluate_all(&a, &[bad]).is_err());
 }
 
 fn sample_events() -> Vec<Event> {

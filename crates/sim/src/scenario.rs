@@ -423,20 +423,7 @@ fn default_brightness() -> f64 {
     335.0
 }
 
-/// The object classes of a detection (DESIGN.md section 4a).
-pub const OBJECT_CLASSES: &[&str] = &[
-    "mlrs",
-    "howitzer",
-    "gun",
-    "mortar",
-    "tank",
-    "apc",
-    "vehicle",
-    "personnel",
-    "aircraft",
-    "drone",
-    "other",
-];
+pub use truce_model::observation::OBJECT_CLASSES;
 
 /// An acoustic, seismic or infrasound array with every default resolved.
 #[derive(Clone, Debug, PartialEq)]
