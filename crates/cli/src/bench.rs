@@ -78,6 +78,9 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Event latency through the live server: a scenario's observations through the real
+    /// ingest API at a fixed rate, events followed on the server-sent-events stream.
+    Latency(crate::bench_latency::LatencyArgs),
     /// The storage limit alone: durable appends per second through the store's writer.
     Store {
         /// Entries to append.
@@ -126,6 +129,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             })
             .await?
         }
+        BenchCommand::Latency(args) => crate::bench_latency::run(args).await,
         BenchCommand::Store {
             entries,
             batch,

@@ -64,6 +64,22 @@ fn write_agreement(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Registers a simulation's sensors with the server.
+pub async fn register(
+    client: &Client,
+    sensors: &[truce_sim::SimSensor],
+    admin_token: &str,
+) -> anyhow::Result<()> {
+    for sensor in sensors {
+        let body = serde_json::to_vec(&sensor.registration_json())?;
+        client
+            .admin(Method::POST, "/v1/sensors", body, admin_token)
+            .await
+            .with_context(|| format!("registering {}", sensor.id()))?;
+    }
+    Ok(())
+}
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let data = args
@@ -99,13 +115,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("the embedded scenario: {e}"))?;
     let simulation = truce_sim::simulate(&scenario, args.seed);
     let client = Client::new(&url)?;
-    for sensor in &simulation.sensors {
-        let body = serde_json::to_vec(&sensor.registration_json())?;
-        client
-            .admin(Method::POST, "/v1/sensors", body, &server.admin_token)
-            .await
-            .with_context(|| format!("registering {}", sensor.id()))?;
-    }
+    register(&client, &simulation.sensors, &server.admin_token).await?;
     let mut operators: Vec<&str> = simulation
         .sensors
         .iter()

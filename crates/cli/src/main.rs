@@ -5,6 +5,7 @@ mod agreement;
 mod bench;
 mod bench_agreement;
 mod bench_fusion;
+mod bench_latency;
 mod client;
 mod demo;
 mod firms;

@@ -83,25 +83,77 @@ pub struct Associated {
     pub score: f64,
 }
 
-/// A sensor's coarse search nodes and the sensors that could share an event with it.
-type Region = (Vec<[f64; 2]>, Vec<usize>);
+/// A sensor's coarse search nodes with their distances from it, nearest first, and the
+/// sensors that could share an event with it.
+type Region = (Vec<([f64; 2], f64)>, Vec<usize>);
 
-struct Index<'a> {
-    earth: &'a Earth,
+/// The stations in one tangent plane, with each station's search region once computed.
+/// Kept by a caller that associates many batches of arrivals over the same stations (the
+/// regions cost more than a batch); rebuilt when the stations change.
+#[derive(Clone, Debug)]
+pub struct Plane {
     centre: LonLat,
     /// Sensor positions in the plane of `centre`.
     xy: Vec<[f64; 2]>,
     /// The sensor of each station.
     sensor: Vec<u32>,
+    /// Per station, once computed: the coarse nodes where it is among the nearest sensors,
+    /// and the sensors that could share an event with it.
+    regions: Vec<Option<Region>>,
+}
+
+impl Plane {
+    pub fn new(earth: &Earth, stations: &[Station]) -> Self {
+        Self::centred(earth, centroid(stations), stations)
+    }
+
+    /// A plane centred on `centre` (which should lie amid the stations to come).
+    pub fn centred(earth: &Earth, centre: LonLat, stations: &[Station]) -> Self {
+        Self {
+            centre,
+            xy: stations
+                .iter()
+                .map(|s| earth.local_xy(centre, s.position))
+                .collect(),
+            sensor: stations.iter().map(|s| s.sensor).collect(),
+            regions: vec![None; stations.len()],
+        }
+    }
+
+    /// How many stations it holds.
+    pub fn stations(&self) -> usize {
+        self.xy.len()
+    }
+
+    /// Adds a station, keeping the plane's centre: only the regions of stations that could
+    /// share an event with it are computed again.
+    pub fn add(&mut self, earth: &Earth, station: &Station, config: &Config) {
+        let xy = earth.local_xy(self.centre, station.position);
+        let reach2 = 4.0 * config.reach_m * config.reach_m;
+        for (region, other) in self.regions.iter_mut().zip(&self.xy) {
+            if dist2(*other, xy) <= reach2 {
+                *region = None;
+            }
+        }
+        self.xy.push(xy);
+        self.sensor.push(station.sensor);
+        self.regions.push(None);
+    }
+}
+
+struct Index<'a> {
+    earth: &'a Earth,
+    plane: &'a mut Plane,
     /// Per station: positions in `arrivals`, by time, and their times (contiguous, for the
     /// binary search).
     by_station: Vec<Vec<usize>>,
     times: Vec<Vec<f64>>,
     arrivals: &'a [Arrival],
     used: Vec<bool>,
-    /// Per station, once computed: the coarse nodes where it is among the nearest sensors,
-    /// and the sensors that could share an event with it.
-    regions: Vec<Option<Region>>,
+    /// Per station, the timing σ of its first arrival (the tolerance's floor).
+    sigma: Vec<f64>,
+    /// The arrivals taken by this run's events, in the order they were taken.
+    taken: Vec<usize>,
 }
 
 impl Index<'_> {
@@ -119,8 +171,10 @@ impl Index<'_> {
             .min_by(|a, b| a.1.total_cmp(&b.1))
     }
 
-    /// Matches for a source at node `g` consistent with the seed: (count, sum of squared
-    /// residuals over tolerance, the matched arrivals).
+    /// Matches for a source at node `g` consistent with the seed: the count and the sum
+    /// of squared residuals over tolerance; the matched arrivals are left in `matched` (the
+    /// seed first), their sensors in `sensors`.
+    #[allow(clippy::too_many_arguments)]
     fn score_node(
         &self,
         g: [f64; 2],
@@ -129,42 +183,40 @@ impl Index<'_> {
         medium: &Medium,
         tolerance: f64,
         reach: f64,
-    ) -> (usize, f64, Vec<usize>) {
+        matched: &mut Vec<usize>,
+        sensors: &mut Vec<u32>,
+    ) -> (usize, f64) {
         let a = &self.arrivals[seed];
         let reach2 = reach * reach;
         // Distance² and travel time from the node to a sensor.
         let travel = |s: usize| {
-            let v = [self.xy[s][0] - g[0], self.xy[s][1] - g[1]];
+            let v = [self.plane.xy[s][0] - g[0], self.plane.xy[s][1] - g[1]];
             let d2 = v[0] * v[0] + v[1] * v[1];
             let d = d2.sqrt();
             (d2, d / medium.effective_along(v, d))
         };
         let t0 = a.time - travel(a.station).1;
-        let mut matched = vec![seed];
-        let mut sensors = vec![self.sensor[a.station]];
+        matched.clear();
+        sensors.clear();
+        matched.push(seed);
+        sensors.push(self.plane.sensor[a.station]);
         let mut misfit = 0.0;
         for &s in stations {
-            if s == a.station || sensors.contains(&self.sensor[s]) {
+            if s == a.station || sensors.contains(&self.plane.sensor[s]) {
                 continue;
             }
             let (d2, t) = travel(s);
             if d2 > reach2 {
                 continue;
             }
-            let tol = tolerance + 3.0 * self.arrivals_sigma(s);
+            let tol = tolerance + 3.0 * self.sigma[s];
             if let Some((k, r)) = self.nearest(s, t0 + t, tol) {
                 matched.push(k);
-                sensors.push(self.sensor[s]);
+                sensors.push(self.plane.sensor[s]);
                 misfit += (r / tol).powi(2);
             }
         }
-        (matched.len(), misfit, matched)
-    }
-
-    fn arrivals_sigma(&self, station: usize) -> f64 {
-        self.by_station[station]
-            .first()
-            .map_or(0.01, |&k| self.arrivals[k].sigma_s)
+        (matched.len(), misfit)
     }
 }
 
@@ -177,14 +229,45 @@ pub fn associate(
     medium_at: &dyn Fn(LonLat, f64) -> Medium,
     config: &Config,
 ) -> Vec<Associated> {
+    if stations.is_empty() {
+        return Vec::new();
+    }
+    let mut plane = Plane::new(earth, stations);
+    let search = Search {
+        taken: &vec![false; arrivals.len()],
+        origins: None,
+    };
+    associate_in(
+        earth, &mut plane, stations, arrivals, &search, medium_at, config,
+    )
+}
+
+/// Limits on one association run.
+#[derive(Clone, Copy, Debug)]
+pub struct Search<'a> {
+    /// Per arrival: already taken by an event found elsewhere (it may still count as a sign
+    /// that its sensor was working).
+    pub taken: &'a [bool],
+    /// Only sources whose origin time falls in `[from, to)` are sought (a coarse node
+    /// outside it is not tried; refinement may move an origin slightly past the edge).
+    pub origins: Option<[f64; 2]>,
+}
+
+/// [`associate`] on a caller's plane (which must be built for `stations`), with some
+/// arrivals already taken and the origin times sought limited.
+pub fn associate_in(
+    earth: &Earth,
+    plane: &mut Plane,
+    stations: &[Station],
+    arrivals: &[Arrival],
+    search: &Search<'_>,
+    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    config: &Config,
+) -> Vec<Associated> {
     if stations.is_empty() || arrivals.is_empty() {
         return Vec::new();
     }
-    let centre = centroid(stations);
-    let xy: Vec<[f64; 2]> = stations
-        .iter()
-        .map(|s| earth.local_xy(centre, s.position))
-        .collect();
+    debug_assert_eq!(plane.stations(), stations.len());
     let mut by_station = vec![Vec::new(); stations.len()];
     let mut order: Vec<usize> = (0..arrivals.len()).collect();
     order.sort_by(|&a, &b| {
@@ -202,16 +285,19 @@ pub fn associate(
         .iter()
         .map(|list| list.iter().map(|&k| arrivals[k].time).collect())
         .collect();
+    let sigma = by_station
+        .iter()
+        .map(|list: &Vec<usize>| list.first().map_or(0.01, |&k| arrivals[k].sigma_s))
+        .collect();
     let mut index = Index {
         earth,
-        centre,
-        xy,
-        sensor: stations.iter().map(|s| s.sensor).collect(),
+        plane,
         by_station,
         times,
         arrivals,
-        used: vec![false; arrivals.len()],
-        regions: vec![None; stations.len()],
+        used: search.taken.to_vec(),
+        sigma,
+        taken: Vec::new(),
     };
     let mut events = Vec::new();
     // Passes over the unused arrivals until one finds nothing: a seed that failed while its
@@ -222,7 +308,14 @@ pub fn associate(
             if index.used[seed] || arrivals[seed].station >= stations.len() {
                 continue;
             }
-            if let Some(event) = try_seed(&mut index, seed, stations, medium_at, config) {
+            if let Some(event) = try_seed(
+                &mut index,
+                seed,
+                stations,
+                medium_at,
+                config,
+                search.origins,
+            ) {
                 events.push(event);
             }
         }
@@ -247,12 +340,12 @@ fn centroid(stations: &[Station]) -> LonLat {
 }
 
 /// The coarse nodes within reach of `station` where it is among the nearest sensors (within
-/// 5 km of the nearest), and the sensors within twice the reach of it.
+/// 5 km of the nearest), nearest first, and the sensors within twice the reach of it.
 fn region(index: &Index<'_>, station: usize, config: &Config) -> Region {
-    let origin = index.xy[station];
+    let origin = index.plane.xy[station];
     let reach = config.reach_m;
-    let nearby: Vec<usize> = (0..index.xy.len())
-        .filter(|&s| dist(index.xy[s], origin) <= 2.0 * reach)
+    let nearby: Vec<usize> = (0..index.plane.xy.len())
+        .filter(|&s| dist2(index.plane.xy[s], origin) <= 4.0 * reach * reach)
         .collect();
     let step = config.coarse_grid_m;
     let n = (reach / step).ceil() as i64;
@@ -263,19 +356,25 @@ fn region(index: &Index<'_>, station: usize, config: &Config) -> Region {
                 (origin[0] / step).round() * step + i as f64 * step,
                 (origin[1] / step).round() * step + j as f64 * step,
             ];
-            let d_seed = dist(g, origin);
+            let d_seed = dist2(g, origin).sqrt();
             if d_seed > reach {
                 continue;
             }
             let nearest = nearby
                 .iter()
-                .map(|&s| dist(g, index.xy[s]))
-                .fold(f64::INFINITY, f64::min);
+                .map(|&s| dist2(g, index.plane.xy[s]))
+                .fold(f64::INFINITY, f64::min)
+                .sqrt();
             if d_seed <= nearest + 5_000.0 {
-                nodes.push(g);
+                nodes.push((g, d_seed));
             }
         }
     }
+    nodes.sort_by(|a, b| {
+        a.1.total_cmp(&b.1)
+            .then(a.0[0].total_cmp(&b.0[0]))
+            .then(a.0[1].total_cmp(&b.0[1]))
+    });
     (nodes, nearby)
 }
 
@@ -285,51 +384,106 @@ fn try_seed(
     stations: &[Station],
     medium_at: &dyn Fn(LonLat, f64) -> Medium,
     config: &Config,
+    origins: Option<[f64; 2]>,
 ) -> Option<Associated> {
     let a = index.arrivals[seed];
+    if origins.is_some_and(|[from, _]| a.time < from) {
+        // An arrival comes after its origin: this seed cannot start a source sought here.
+        return None;
+    }
     let medium = medium_at(stations[a.station].position, a.time);
     let reach = config.reach_m;
     let step = config.coarse_grid_m;
-    if index.regions[a.station].is_none() {
-        index.regions[a.station] = Some(region(index, a.station, config));
+    if index.plane.regions[a.station].is_none() {
+        index.plane.regions[a.station] = Some(region(index, a.station, config));
     }
-    let (nodes, nearby) = index.regions[a.station].as_ref()?;
-    let coarse_tolerance = step * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
+    let (nodes, nearby) = index.plane.regions[a.station].as_ref()?;
+    let tolerance = |spacing: f64| spacing * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
+    let mut matched = Vec::new();
+    let mut sensors = Vec::new();
     let mut coarse: Vec<(usize, f64, [f64; 2])> = Vec::new();
-    for g in nodes {
-        let (count, misfit, _) =
-            index.score_node(*g, seed, nearby, &medium, coarse_tolerance, reach);
+    let seed_xy = index.plane.xy[a.station];
+    // With an origin band, only the nodes at a distance the band allows: a ring around the
+    // seed's sensor (widened by the wind, then checked exactly).
+    let ring = match origins {
+        Some([from, to]) => {
+            let wind = medium.wind[0].hypot(medium.wind[1]);
+            let near = (a.time - to).max(0.0) * (medium.speed - wind).max(1.0);
+            let far = (a.time - from).max(0.0) * (medium.speed + wind);
+            nodes.partition_point(|n| n.1 < near)..nodes.partition_point(|n| n.1 <= far)
+        }
+        None => 0..nodes.len(),
+    };
+    for &(g, d) in &nodes[ring] {
+        if let Some([from, to]) = origins {
+            let v = [seed_xy[0] - g[0], seed_xy[1] - g[1]];
+            let origin = a.time - d / medium.effective_along(v, d);
+            if origin < from || origin >= to {
+                continue;
+            }
+        }
+        let (count, misfit) = index.score_node(
+            g,
+            seed,
+            nearby,
+            &medium,
+            tolerance(step),
+            reach,
+            &mut matched,
+            &mut sensors,
+        );
         if count >= config.min_sensors {
-            coarse.push((count, misfit, *g));
+            coarse.push((count, misfit, g));
         }
     }
-    coarse.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
-    coarse.truncate(config.candidates);
-    // Refine each candidate on the fine grid; keep the best fine node.
+    let best_first = |list: &mut Vec<(usize, f64, [f64; 2])>, keep: usize| {
+        list.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
+        list.truncate(keep);
+    };
+    best_first(&mut coarse, config.candidates);
+    // Refine: around each candidate a 3×3 grid at a spacing between the coarse and the fine
+    // one, with a tolerance to match; around the best few of those, 3×3 at the fine
+    // spacing; the best fine node's arrivals go to the locator.
     let fine = config.fine_grid_m;
-    let fine_tolerance = fine * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
-    let m = (step / fine).ceil() as i64;
-    let mut best: Option<(usize, f64, [f64; 2], Vec<usize>)> = None;
-    for (_, _, g) in &coarse {
-        for i in -m..=m {
-            for j in -m..=m {
-                let h = [g[0] + i as f64 * fine, g[1] + j as f64 * fine];
-                let (count, misfit, matched) =
-                    index.score_node(h, seed, nearby, &medium, fine_tolerance, reach);
-                let better = match &best {
-                    None => true,
-                    Some((c, mf, _, _)) => count > *c || (count == *c && misfit < *mf),
-                };
-                if better {
-                    best = Some((count, misfit, h, matched));
+    let middle = (step * fine).sqrt();
+    let mut refine = |centres: &[(usize, f64, [f64; 2])], spacing: f64, keep: usize| {
+        let mut scored = Vec::new();
+        for (_, _, g) in centres {
+            for i in -1..=1 {
+                for j in -1..=1 {
+                    let h = [g[0] + f64::from(i) * spacing, g[1] + f64::from(j) * spacing];
+                    let (count, misfit) = index.score_node(
+                        h,
+                        seed,
+                        nearby,
+                        &medium,
+                        tolerance(spacing),
+                        reach,
+                        &mut matched,
+                        &mut sensors,
+                    );
+                    if count >= config.min_sensors {
+                        scored.push((count, misfit, h));
+                    }
                 }
             }
         }
-    }
-    let (count, _, node, matched) = best?;
-    if count < config.min_sensors {
-        return None;
-    }
+        best_first(&mut scored, keep);
+        scored
+    };
+    let refined = refine(&coarse, middle, config.candidates.div_ceil(4));
+    let best = refine(&refined, fine, 1);
+    let &(_, _, node) = best.first()?;
+    index.score_node(
+        node,
+        seed,
+        nearby,
+        &medium,
+        tolerance(fine),
+        reach,
+        &mut matched,
+        &mut sensors,
+    );
     let picks: Vec<Pick> = matched
         .iter()
         .map(|&k| {
@@ -342,7 +496,7 @@ fn try_seed(
             }
         })
         .collect();
-    let start = index.earth.from_local_xy(index.centre, node);
+    let start = index.earth.from_local_xy(index.plane.centre, node);
     let location = locate_robust(
         index.earth,
         &picks,
@@ -362,6 +516,7 @@ fn try_seed(
     for &k in &kept {
         index.used[k] = true;
     }
+    index.taken.extend(&kept);
     let mut ids: Vec<u64> = kept.iter().map(|&k| index.arrivals[k].id).collect();
     ids.sort_unstable();
     Some(Associated {
@@ -381,13 +536,13 @@ fn likelihood(
     nearby: &[usize],
     config: &Config,
 ) -> f64 {
-    let at = index.earth.local_xy(index.centre, location.position);
+    let at = index.earth.local_xy(index.plane.centre, location.position);
     let heard: Vec<usize> = kept.iter().map(|&k| index.arrivals[k].station).collect();
     let r50 = config.detection_range_m;
     let p = |d: f64| 1.0 / (1.0 + ((d - r50) / (0.1 * r50)).exp());
     let mut score = 0.0;
     for &s in nearby {
-        let d = dist(index.xy[s], at);
+        let d = dist(index.plane.xy[s], at);
         if d > config.reach_m {
             continue;
         }
@@ -408,8 +563,12 @@ fn likelihood(
     score
 }
 
+fn dist2(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+}
+
 fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
-    (a[0] - b[0]).hypot(a[1] - b[1])
+    dist2(a, b).sqrt()
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 
 pub mod associate;
 pub mod eval;
+pub mod fuser;
 pub mod locate;
 pub mod physics;
 pub mod pipeline;
 
-pub use associate::{Arrival, Associated, Config, Station, associate};
+pub use associate::{Arrival, Associated, Config, Plane, Search, Station, associate, associate_in};
+pub use fuser::Fuser;
 pub use locate::{Location, Pick, cramer_rao_m, ellipse_90, locate, locate_robust};
 pub use physics::{Medium, sound_speed};
 pub use pipeline::{FusedEvent, FusionConfig, Logged, fuse};

@@ -6,15 +6,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
-use truce_agreement::{Earth, LonLat};
+use truce_agreement::Earth;
 use truce_model::{
     Event, EventType, Observation, ObservationData, Position, Quality, SensorRegistration,
-    SignalClass, Timestamp, WeaponClass,
+    Timestamp, WeaponClass,
 };
 
-use crate::associate::{self, Arrival, Station};
-use crate::locate::{Pick, cramer_rao_m, ellipse_90};
-use crate::physics::Medium;
+use crate::associate;
+use crate::fuser::Fuser;
+use crate::locate::ellipse_90;
 
 /// An observation with its place in the log.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +40,16 @@ pub struct FusionConfig {
     pub pairing_max_flight_s: f64,
     /// The range of mean projectile speeds a launch–impact pair may imply, m/s.
     pub pairing_speed_mps: [f64; 2],
+    /// Width of the origin-time slots arrivals are associated in, seconds.
+    pub slot_s: f64,
+    /// Sources are sought this far beyond a slot's edges (and kept only inside), seconds.
+    pub slot_margin_s: f64,
+    /// The slowest effective sound speed assumed, m/s: with the association's reach it
+    /// bounds how long after its origin an arrival can come.
+    pub slowest_sound_mps: f64,
+    /// How long, past that bound, a slot waits for arrivals before it closes, seconds of
+    /// observed time (of the log's watermark).
+    pub lateness_s: f64,
 }
 
 impl Default for FusionConfig {
@@ -53,6 +63,10 @@ impl Default for FusionConfig {
             presence_merge_window_s: 600.0,
             pairing_max_flight_s: 300.0,
             pairing_speed_mps: [150.0, 1_500.0],
+            slot_s: 30.0,
+            slot_margin_s: 10.0,
+            slowest_sound_mps: 280.0,
+            lateness_s: 30.0,
         }
     }
 }
@@ -71,222 +85,41 @@ pub struct FusedEvent {
     pub score: Option<f64>,
 }
 
-struct MetReport {
-    position: LonLat,
-    from: f64,
-    medium: Medium,
-}
-
 /// Runs fusion over `observations` with the sensors of `registry`. Deterministic: the same
-/// observations (in any order) and registry give the same events.
+/// observations (in any order) and registry give the same events. The whole set at once:
+/// see [`Fuser`] for a log read as it grows.
 pub fn fuse(
     registry: &[SensorRegistration],
     observations: &[Logged],
     config: &FusionConfig,
 ) -> Vec<FusedEvent> {
-    let earth = Earth::default();
-    let sensors: BTreeMap<&str, &SensorRegistration> =
-        registry.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut fuser = Fuser::new(config.clone());
+    for r in registry {
+        fuser.register(r.clone());
+    }
     let mut sorted: Vec<&Logged> = observations.iter().collect();
     sorted.sort_by_key(|l| l.index);
-    // Times are seconds from a reference instant: the median of the observations' times,
-    // so that a few absurd timestamps (a sensor claiming the year 1700) cannot push every
-    // other time out of range; differences are taken in i128 so none can overflow.
-    let mut times: Vec<i64> = sorted
-        .iter()
-        .map(|l| l.observation.observed_at.unix_nanos())
-        .collect();
-    if times.is_empty() {
-        return Vec::new();
+    for l in sorted {
+        fuser.push(l.clone());
     }
-    times.sort_unstable();
-    let reference_ns = times[times.len() / 2];
-    let seconds =
-        |t: Timestamp| (i128::from(t.unix_nanos()) - i128::from(reference_ns)) as f64 * 1e-9;
-    let at = |s: f64| {
-        let ns = (i128::from(reference_ns) + (s * 1e9).round() as i128)
-            .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-        Timestamp::from_unix_nanos(ns as i64)
-    };
-    let position_of = |sensor: &str, data_position: Option<Position>| {
-        data_position
-            .or_else(|| sensors.get(sensor).and_then(|r| r.position))
-            .map(|p| [p.lon, p.lat])
-    };
+    fuser.events()
+}
 
-    // Weather from the log.
-    let mut met: Vec<(String, MetReport)> = Vec::new();
-    for l in &sorted {
-        if let ObservationData::Met {
-            temperature_c,
-            wind_speed_mps,
-            wind_from_deg,
-            ..
-        } = l.observation.data
-            && let Some(position) = position_of(&l.observation.sensor, None)
-        {
-            met.push((
-                l.observation.sensor.clone(),
-                MetReport {
-                    position,
-                    from: seconds(l.observation.observed_at),
-                    medium: Medium::from_weather(temperature_c, wind_speed_mps, wind_from_deg),
-                },
-            ));
-        }
-    }
-    met.sort_by(|a, b| a.1.from.total_cmp(&b.1.from).then(a.0.cmp(&b.0)));
-    let medium_at = |p: LonLat, t: f64| -> Medium {
-        // Per met sensor, its latest report at or before t; then the nearest sensor's.
-        let mut latest: BTreeMap<&str, &MetReport> = BTreeMap::new();
-        for (sensor, report) in &met {
-            if report.from <= t {
-                latest.insert(sensor, report);
-            }
-        }
-        latest
-            .values()
-            .map(|r| (earth.distance(r.position, p), r))
-            .filter(|(d, _)| *d <= config.met_radius_m)
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map_or(Medium::standard(), |(_, r)| r.medium)
-    };
-
-    // Arrivals and their stations.
-    let mut station_of: BTreeMap<String, usize> = BTreeMap::new();
-    // A moving sensor reports from many places, but counts once towards an event.
-    let mut sensor_numbers: BTreeMap<String, u32> = BTreeMap::new();
-    let mut stations: Vec<Station> = Vec::new();
-    let mut arrivals: Vec<Arrival> = Vec::new();
-    let mut arrival_info: BTreeMap<u64, (SignalClass, &str, &'static str)> = BTreeMap::new();
-    for l in &sorted {
-        let o = &l.observation;
-        if let ObservationData::Arrival {
-            arrival_time,
-            arrival_sigma_s,
-            class,
-            backazimuth_deg,
-            backazimuth_sigma_deg,
-            position,
-            ..
-        } = &o.data
-        {
-            let Some(p) = position_of(&o.sensor, *position) else {
-                continue;
-            };
-            let registration = sensors.get(o.sensor.as_str());
-            // A moving sensor is a new station wherever it reports from.
-            let key = format!("{}@{:.6},{:.6}", o.sensor, p[0], p[1]);
-            let sensor_number = sensor_numbers.len() as u32;
-            let sensor = *sensor_numbers
-                .entry(o.sensor.clone())
-                .or_insert(sensor_number);
-            let station = *station_of.entry(key).or_insert_with(|| {
-                stations.push(Station {
-                    position: p,
-                    sensor,
-                });
-                stations.len() - 1
-            });
-            let backazimuth = backazimuth_deg.and_then(|b| {
-                backazimuth_sigma_deg
-                    .or(registration.and_then(|r| r.backazimuth_sigma_deg))
-                    .map(|s| (b, s))
-            });
-            arrivals.push(Arrival {
-                id: l.index,
-                station,
-                time: seconds(*arrival_time),
-                sigma_s: *arrival_sigma_s,
-                backazimuth,
-            });
-            let operator = registration.map_or("", |r| r.operator.as_str());
-            let modality = o.kind.split('.').next().unwrap_or("acoustic");
-            let modality = match modality {
-                "seismic" => "seismic",
-                "infrasound" => "infrasound",
-                _ => "acoustic",
-            };
-            arrival_info.insert(l.index, (*class, operator, modality));
-        }
-    }
-    let associated = associate::associate(
-        &earth,
-        &stations,
-        &arrivals,
-        &medium_at,
-        &config.association,
-    );
-    let arrival_by_id: BTreeMap<u64, &Arrival> = arrivals.iter().map(|a| (a.id, a)).collect();
-
-    let mut events: Vec<FusedEvent> = Vec::new();
-    for a in associated {
-        let mut classes: BTreeMap<EventType, usize> = BTreeMap::new();
-        let mut operators = BTreeSet::new();
-        let mut modalities = BTreeSet::new();
-        for id in &a.arrivals {
-            if let Some((class, operator, modality)) = arrival_info.get(id) {
-                let kind = match class {
-                    SignalClass::Launch => Some(EventType::Launch),
-                    SignalClass::Impact => Some(EventType::Impact),
-                    SignalClass::Airburst => Some(EventType::Airburst),
-                    SignalClass::Unknown => None,
-                };
-                if let Some(k) = kind {
-                    *classes.entry(k).or_default() += 1;
-                }
-                if !operator.is_empty() {
-                    operators.insert(operator.to_string());
-                }
-                modalities.insert(modality.to_string());
-            }
-        }
-        let kind = majority(&classes).unwrap_or(EventType::Explosion);
-        let medium = medium_at(a.location.position, a.location.origin_time);
-        let picks: Vec<Pick> = a
-            .arrivals
-            .iter()
-            .filter_map(|id| arrival_by_id.get(id))
-            .map(|arr| Pick {
-                sensor: stations[arr.station].position,
-                time: arr.time,
-                sigma_s: arr.sigma_s,
-                backazimuth: arr.backazimuth,
-            })
-            .collect();
-        let crb_m = cramer_rao_m(&earth, &picks, a.location.position, &medium);
-        let (major, minor, azimuth) = ellipse_90(a.location.covariance_m2);
-        let p = a.location.position;
-        events.push(FusedEvent {
-            event: Event {
-                id: event_id(&a.arrivals),
-                kind,
-                origin_time: at(a.location.origin_time),
-                origin_time_sigma_s: a.location.origin_time_sigma_s,
-                location: Position::new(p[1], p[0]),
-                covariance_m2: a.location.covariance_m2,
-                observations: a.arrivals.clone(),
-                operators: operators.into_iter().collect(),
-                modalities: modalities.into_iter().collect(),
-                quality: Some(Quality {
-                    sensors: a.arrivals.len() as u32,
-                    rms_residual_s: Some(a.location.rms_residual_s),
-                    azimuthal_gap_deg: Some(a.location.azimuthal_gap_deg),
-                }),
-                weapon_class: None,
-                object_class: None,
-                fired_from: None,
-                landed_at: None,
-            },
-            crb_m,
-            ellipse_90: [major, minor, azimuth],
-            score: Some(a.score),
-        });
-    }
-
-    pair_launches_and_impacts(&earth, config, &mut events);
-    presence_events(&sorted, &sensors, config, &earth, &mut events);
-    corroborate(&sorted, &sensors, config, &earth, &seconds, &mut events);
+/// What follows association, over all events: launch–impact pairs, presence tracks from
+/// detections, corroboration by thermal detections and patrol reports, fires; then the
+/// order (origin time, id).
+pub(crate) fn finish(
+    earth: &Earth,
+    config: &FusionConfig,
+    sensors: &BTreeMap<&str, &SensorRegistration>,
+    others: &[Logged],
+    mut events: Vec<FusedEvent>,
+) -> Vec<FusedEvent> {
+    let sorted: Vec<&Logged> = others.iter().collect();
+    let seconds = |t: Timestamp| t.unix_nanos() as f64 * 1e-9;
+    pair_launches_and_impacts(earth, config, &mut events);
+    presence_events(&sorted, sensors, config, earth, &mut events);
+    corroborate(&sorted, sensors, config, earth, &seconds, &mut events);
     events.sort_by(|a, b| {
         (a.event.origin_time, &a.event.id).cmp(&(b.event.origin_time, &b.event.id))
     });
@@ -348,18 +181,8 @@ fn pair_launches_and_impacts(earth: &Earth, config: &FusionConfig, events: &mut 
     }
 }
 
-fn majority(counts: &BTreeMap<EventType, usize>) -> Option<EventType> {
-    let best = counts.values().copied().max()?;
-    let winners: Vec<EventType> = counts
-        .iter()
-        .filter(|(_, c)| **c == best)
-        .map(|(k, _)| *k)
-        .collect();
-    (winners.len() == 1).then(|| winners[0])
-}
-
 /// A stable id from the log indices an event rests on.
-fn event_id(indices: &[u64]) -> String {
+pub(crate) fn event_id(indices: &[u64]) -> String {
     let mut digest = Sha256::new();
     for i in indices {
         digest.update(i.to_be_bytes());
@@ -594,6 +417,8 @@ fn corroborate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::physics::Medium;
+    use truce_agreement::LonLat;
     use truce_model::SensorKind;
 
     fn registration(id: &str, kind: SensorKind, operator: &str, p: LonLat) -> SensorRegistration {
@@ -687,21 +512,7 @@ mod tests {
             let (d, az, _) = earth.inverse_both(source, [p.lon, p.lat]);
             let travel = d / medium.effective(az);
             let at = t0.plus_nanos((travel * 1e9) as i64 + (k as i64 - 4) * 1_000_000);
-            push(observation(
-                &r.id,
-                1,
-                at,
-                "acoustic.arrival",
-                ObservationData::Arrival {
-                    arrival_time: at,
-                    arrival_sigma_s: 0.003,
-                    class: SignalClass::Launch,
-                    backazimuth_deg: None,
-                    backazimuth_sigma_deg: None,
-                    snr: None,
-                    position: None,
-                },
-            ));
+            push(crate::fuser::tests::arrival(&r.id, 1, at));
         }
         for (seq, dx) in [(1, 0.0), (2, 300.0)] {
             let p = earth.from_local_xy(centre, [-5_000.0 + dx, 6_000.0]);

@@ -42,6 +42,13 @@ pub fn evaluate_each(agreement: &Agreement, events: &[Event]) -> (Vec<Finding>, 
             Err(e) => errors.push(e),
         }
     }
+    order(agreement, &mut findings);
+    (findings, errors)
+}
+
+/// Puts findings in their published order (time, event, the clause's place in the
+/// agreement, id) and drops repeats of an id.
+pub fn order(agreement: &Agreement, findings: &mut Vec<Finding>) {
     let clause_rank: BTreeMap<&str, usize> = agreement
         .clauses
         .iter()
@@ -57,7 +64,6 @@ pub fn evaluate_each(agreement: &Agreement, events: &[Event]) -> (Vec<Finding>, 
         ))
     });
     findings.dedup_by(|a, b| a.id == b.id);
-    (findings, errors)
 }
 
 /// Judges one event against every clause of the agreement.

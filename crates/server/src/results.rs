@@ -1,15 +1,15 @@
-//! Events and findings, computed live from the log: after every new checkpoint the whole
-//! signed prefix goes through [`truce_pipeline::run`], the same computation `truce replay`
-//! runs, so the server's digest for a checkpoint is the digest any auditor gets for it.
-//!
-//! Recomputing the prefix costs time in proportion to the log; processing it in closed
-//! blocks of observed time is the next step for scale.
+//! Events and findings, computed live from the log: after every new checkpoint the entries
+//! it adds go through the same [`Pipeline`] that `truce replay` runs over the whole log, so
+//! the server's digest for a checkpoint is the digest any auditor gets for it. Fusion keeps
+//! its state between checkpoints (closed time slots are final and never computed again), so
+//! the work per checkpoint follows the new entries, not the size of the log. When
+//! checkpoints come faster than results, the worker goes straight to the latest.
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 use truce_agreement::Agreement;
-use truce_pipeline::Results;
+use truce_pipeline::{Pipeline, Results};
 use truce_store::Store;
 
 use crate::sequencer::SignedCheckpoint;
@@ -25,30 +25,36 @@ pub fn spawn(
 ) -> Latest {
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
-        let mut entries: Vec<Vec<u8>> = Vec::new();
+        let mut pipeline = Some(Pipeline::default());
         let mut done: Option<u64> = None;
         loop {
             let size = checkpoints.borrow_and_update().size;
-            if done != Some(size) {
+            if done != Some(size)
+                && let Some(mut state) = pipeline.take()
+            {
                 let store = store.clone();
                 let agreement = agreement.clone();
-                let taken = std::mem::take(&mut entries);
                 let outcome = tokio::task::spawn_blocking(move || {
-                    compute(&store, agreement.as_deref(), taken, size)
+                    let results = compute(&store, agreement.as_deref(), &mut state, size);
+                    (state, results)
                 })
                 .await;
                 match outcome {
-                    Ok((kept, Ok(results))) => {
-                        entries = kept;
+                    Ok((state, Ok(results))) => {
+                        pipeline = Some(state);
                         done = Some(size);
                         tracing::debug!(size, digest = %results.digest, "results computed");
                         tx.send_replace(Some(Arc::new(results)));
                     }
-                    Ok((kept, Err(e))) => {
-                        entries = kept;
+                    Ok((state, Err(e))) => {
+                        pipeline = Some(state);
                         tracing::warn!(size, error = %e, "results not computed");
                     }
-                    Err(e) => tracing::warn!(error = %e, "results worker failed"),
+                    Err(e) => {
+                        // The state may be half-updated: start again from the log.
+                        pipeline = Some(Pipeline::default());
+                        tracing::warn!(error = %e, "results worker failed");
+                    }
                 }
             }
             if checkpoints.changed().await.is_err() {
@@ -59,23 +65,25 @@ pub fn spawn(
     rx
 }
 
-/// Reads the entries up to `size` (keeping those already read) and runs the pipeline.
+/// Pushes the entries from the pipeline's size up to `size`, then computes the results.
 fn compute(
     store: &Store,
     agreement: Option<&Agreement>,
-    mut entries: Vec<Vec<u8>>,
+    pipeline: &mut Pipeline,
     size: u64,
-) -> (Vec<Vec<u8>>, Result<Results, String>) {
-    entries.truncate(size as usize);
-    while (entries.len() as u64) < size {
-        let start = entries.len() as u64;
+) -> Result<Results, String> {
+    while pipeline.size() < size {
+        let start = pipeline.size();
         let count = (size - start).min(4096);
-        match store.read(|r| r.entries(start, count)) {
-            Ok(chunk) if !chunk.is_empty() => entries.extend(chunk),
-            Ok(_) => return (entries, Err(format!("entry {start} missing"))),
-            Err(e) => return (entries, Err(e.to_string())),
+        let chunk = store
+            .read(|r| r.entries(start, count))
+            .map_err(|e| e.to_string())?;
+        if chunk.is_empty() {
+            return Err(format!("entry {start} missing"));
+        }
+        for entry in &chunk {
+            pipeline.push(entry).map_err(|e| e.to_string())?;
         }
     }
-    let results = truce_pipeline::run(&entries, agreement).map_err(|e| e.to_string());
-    (entries, results)
+    pipeline.results(agreement).map_err(|e| e.to_string())
 }

@@ -29,6 +29,7 @@ fn empty() -> Arc<Results> {
         events: Vec::new(),
         findings: Vec::new(),
         unjudged: Vec::new(),
+        late: 0,
         digest: String::new(),
     })
 }
@@ -45,6 +46,7 @@ pub async fn summary(State(state): State<AppState>) -> Response {
         "events": r.events.len(),
         "findings": r.findings.len(),
         "unjudged": r.unjudged,
+        "late_arrivals": r.late,
         "agreement": state.agreement_id.as_deref(),
     }))
     .into_response()

@@ -1,0 +1,251 @@
+//! `truce bench latency`: event latency through the live server. A scenario's signed
+//! observations go through the real ingest API at a fixed rate while a follower reads the
+//! server-sent-events stream; an event's latency is the time from the acknowledgement of
+//! the last observation it rests on (its highest log index) to the moment the stream first
+//! carries an event with its id (an id is derived from the observations it rests on, so
+//! that moment is when the served event first had all of them).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use truce_server::{ServerConfig, SystemClock};
+
+use crate::client::Client;
+
+#[derive(Debug, clap::Args)]
+pub struct LatencyArgs {
+    /// The scenario (TOML).
+    #[arg(long, default_value = "examples/scenarios/barrage.toml")]
+    scenario: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The agreement the server judges against.
+    #[arg(long, default_value = "examples/agreement/agreement.toml")]
+    agreement: PathBuf,
+    /// Observations per second.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Observations per request.
+    #[arg(long, default_value_t = 50)]
+    batch: usize,
+    /// The server's checkpoint interval, milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_ms: u64,
+    /// Print the results as JSON too.
+    #[arg(long)]
+    json: bool,
+}
+
+/// When the stream first carried each event id.
+type Seen = Arc<Mutex<HashMap<String, Instant>>>;
+
+pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
+    let scenario = truce_sim::Scenario::load(&args.scenario)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.scenario.display()))?;
+    let simulation = truce_sim::simulate(&scenario, args.seed);
+    let arrivals = simulation
+        .kinds
+        .iter()
+        .filter(|k| k.ends_with(".arrival"))
+        .count();
+    let data = tempfile::tempdir()?;
+    let config = ServerConfig {
+        data: data.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse()?,
+        checkpoint_interval_ms: args.checkpoint_ms,
+        agreement: Some(args.agreement.clone()),
+        ..ServerConfig::default()
+    };
+    let server = truce_server::start(config, Arc::new(SystemClock)).await?;
+    let url = format!("http://{}", server.addr);
+    let client = Client::new(&url)?;
+    crate::demo::register(&client, &simulation.sensors, &server.admin_token).await?;
+
+    // Follow the stream from before the first observation.
+    let seen: Seen = Arc::default();
+    let mut stream = reqwest::Client::new()
+        .get(format!("{url}/v1/stream"))
+        .send()
+        .await?;
+    let follower = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            let mut buffer = String::new();
+            while let Ok(Some(chunk)) = stream.chunk().await {
+                let now = Instant::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let message: String = buffer.drain(..end + 2).collect();
+                    if let Some(id) = streamed_event_id(&message) {
+                        seen.lock().expect("not poisoned").entry(id).or_insert(now);
+                    }
+                }
+            }
+        })
+    };
+
+    // The load: batches at a fixed pace; each observation's acknowledgement time by index.
+    let envelopes = &simulation.observations;
+    let interval = Duration::from_secs_f64(args.batch as f64 / args.rate);
+    let mut acked: HashMap<u64, Instant> = HashMap::with_capacity(envelopes.len());
+    let started = Instant::now();
+    let mut behind = Duration::ZERO;
+    for (i, chunk) in envelopes.chunks(args.batch).enumerate() {
+        let due = started + interval * i as u32;
+        let now = Instant::now();
+        if due > now {
+            tokio::time::sleep(due - now).await;
+        } else {
+            behind = behind.max(now - due);
+        }
+        let response = client.submit(chunk).await?;
+        let at = Instant::now();
+        for item in response["results"].as_array().into_iter().flatten() {
+            if let Some(index) = item["log_index"].as_u64() {
+                acked.insert(index, at);
+            }
+        }
+    }
+    let fed = started.elapsed();
+    let size = simulation.sensors.len() as u64 + acked.len() as u64;
+
+    // Wait for the results of the whole log, then a little for the stream to deliver them.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let results = loop {
+        let results = client.get_json("/v1/results").await?;
+        if results["size"].as_u64() == Some(size) && results["digest"].is_string() {
+            break results;
+        }
+        if Instant::now() > deadline {
+            bail!("no results for size {size} after 600 s: {results}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let settled = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    follower.abort();
+    let events: Vec<serde_json::Value> =
+        serde_json::from_value(client.get_json("/v1/events?limit=10000").await?["events"].clone())?;
+
+    let seen = seen.lock().expect("not poisoned").clone();
+    let mut latencies = Vec::new();
+    let mut unseen = 0;
+    for e in &events {
+        let id = e["id"].as_str().unwrap_or_default();
+        let last = e["observations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.as_u64())
+            .filter_map(|i| acked.get(&i))
+            .max();
+        match (last, seen.get(id)) {
+            (Some(last), Some(first)) => {
+                latencies.push(first.saturating_duration_since(*last).as_secs_f64())
+            }
+            (Some(_), None) => unseen += 1,
+            (None, _) => {}
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let quantile = |q: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i]
+    };
+    let achieved = acked.len() as f64 / fed.as_secs_f64();
+    let arrival_rate = arrivals as f64 / fed.as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{}: seed {}, {} sensors, {} observations ({} arrivals)",
+        args.scenario.display(),
+        args.seed,
+        simulation.sensors.len(),
+        envelopes.len(),
+        arrivals
+    );
+    println!(
+        "fed in {:.2} s: {:.0} observations/s ({:.0} arrivals/s; target {:.0}/s, at most {:.2} s behind the pace), batches of {}, checkpoints every {} ms, {cores} cores",
+        fed.as_secs_f64(),
+        achieved,
+        arrival_rate,
+        args.rate,
+        behind.as_secs_f64(),
+        args.batch,
+        args.checkpoint_ms
+    );
+    println!(
+        "results for the whole log {:.2} s after the first observation (digest {})",
+        settled.as_secs_f64(),
+        results["digest"].as_str().unwrap_or("?")
+    );
+    println!(
+        "events {} ({} timed, {} never streamed); latency p50 {:.2} s, p90 {:.2} s, p99 {:.2} s, max {:.2} s",
+        events.len(),
+        latencies.len(),
+        unseen,
+        quantile(0.5),
+        quantile(0.9),
+        quantile(0.99),
+        quantile(1.0)
+    );
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "scenario": args.scenario.display().to_string(), "seed": args.seed,
+                "observations": envelopes.len(), "arrivals": arrivals,
+                "fed_s": fed.as_secs_f64(), "observations_per_s": achieved,
+                "arrivals_per_s": arrival_rate, "target_per_s": args.rate,
+                "behind_s": behind.as_secs_f64(), "batch": args.batch,
+                "checkpoint_ms": args.checkpoint_ms, "cores": cores,
+                "settled_s": settled.as_secs_f64(), "digest": results["digest"],
+                "events": events.len(), "timed": latencies.len(), "unseen": unseen,
+                "latency_p50_s": quantile(0.5), "latency_p90_s": quantile(0.9),
+                "latency_p99_s": quantile(0.99), "latency_max_s": quantile(1.0),
+            })
+        );
+    }
+    Ok(())
+}
+
+/// The id of the event an SSE message carries, if it is an `event` message.
+fn streamed_event_id(message: &str) -> Option<String> {
+    let mut name = None;
+    let mut data = String::new();
+    for line in message.lines() {
+        if let Some(v) = line.strip_prefix("event:") {
+            name = Some(v.trim());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+        }
+    }
+    if name != Some("event") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(&data).ok()?;
+    value["id"].as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_message_gives_its_id() {
+        assert_eq!(
+            streamed_event_id("event: event\ndata: {\"id\":\"ev-1\",\"kind\":\"launch\"}\n\n"),
+            Some("ev-1".to_string())
+        );
+        assert_eq!(
+            streamed_event_id("event: finding\ndata: {\"id\":\"f-1\"}\n\n"),
+            None
+        );
+        assert_eq!(streamed_event_id("event: event\ndata: not json\n\n"), None);
+    }
+}
