@@ -120,6 +120,16 @@ impl Plane {
         }
     }
 
+    /// The plane's centre.
+    pub fn centre(&self) -> LonLat {
+        self.centre
+    }
+
+    /// A station's position in the plane.
+    pub fn xy(&self, station: usize) -> [f64; 2] {
+        self.xy[station]
+    }
+
     /// How many stations it holds.
     pub fn stations(&self) -> usize {
         self.xy.len()
@@ -156,7 +166,49 @@ struct Index<'a> {
     taken: Vec<usize>,
 }
 
-impl Index<'_> {
+impl<'a> Index<'a> {
+    /// The index of `arrivals` (some already taken), and their positions in time order.
+    fn new(
+        earth: &'a Earth,
+        plane: &'a mut Plane,
+        stations: &[Station],
+        arrivals: &'a [Arrival],
+        taken: &[bool],
+    ) -> (Self, Vec<usize>) {
+        let mut by_station = vec![Vec::new(); stations.len()];
+        let mut order: Vec<usize> = (0..arrivals.len()).collect();
+        order.sort_by(|&a, &b| {
+            arrivals[a]
+                .time
+                .total_cmp(&arrivals[b].time)
+                .then(arrivals[a].id.cmp(&arrivals[b].id))
+        });
+        for &k in &order {
+            if let Some(list) = by_station.get_mut(arrivals[k].station) {
+                list.push(k);
+            }
+        }
+        let times = by_station
+            .iter()
+            .map(|list| list.iter().map(|&k| arrivals[k].time).collect())
+            .collect();
+        let sigma = by_station
+            .iter()
+            .map(|list: &Vec<usize>| list.first().map_or(0.01, |&k| arrivals[k].sigma_s))
+            .collect();
+        let index = Index {
+            earth,
+            plane,
+            by_station,
+            times,
+            arrivals,
+            used: taken.to_vec(),
+            sigma,
+            taken: Vec::new(),
+        };
+        (index, order)
+    }
+
     /// The unused arrival at `station` nearest to `time`, if within `tolerance`.
     fn nearest(&self, station: usize, time: f64, tolerance: f64) -> Option<(usize, f64)> {
         let list = &self.by_station[station];
@@ -233,34 +285,43 @@ pub fn associate(
         return Vec::new();
     }
     let mut plane = Plane::new(earth, stations);
-    let search = Search {
-        taken: &vec![false; arrivals.len()],
-        origins: None,
-    };
-    associate_in(
-        earth, &mut plane, stations, arrivals, &search, medium_at, config,
-    )
+    associate_in(earth, &mut plane, stations, arrivals, medium_at, config)
 }
 
-/// Limits on one association run.
-#[derive(Clone, Copy, Debug)]
-pub struct Search<'a> {
-    /// Per arrival: already taken by an event found elsewhere (it may still count as a sign
-    /// that its sensor was working).
-    pub taken: &'a [bool],
-    /// Only sources whose origin time falls in `[from, to)` are sought (a coarse node
-    /// outside it is not tried; refinement may move an origin slightly past the edge).
-    pub origins: Option<[f64; 2]>,
-}
-
-/// [`associate`] on a caller's plane (which must be built for `stations`), with some
-/// arrivals already taken and the origin times sought limited.
-pub fn associate_in(
+/// Tries `arrivals[seed]` as the first arrival of a new source; arrivals marked `taken`
+/// serve only as signs that their sensors were working. Arrivals are known up to
+/// `known_until`: a sensor the sound cannot have reached by then has missed nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn form(
     earth: &Earth,
     plane: &mut Plane,
     stations: &[Station],
     arrivals: &[Arrival],
-    search: &Search<'_>,
+    taken: &[bool],
+    seed: usize,
+    known_until: f64,
+    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    config: &Config,
+) -> Option<Associated> {
+    if stations.is_empty() || arrivals[seed].station >= stations.len() {
+        return None;
+    }
+    let (mut index, _) = Index::new(earth, plane, stations, arrivals, taken);
+    try_seed(
+        &mut index,
+        seed,
+        stations,
+        medium_at,
+        config,
+        Some(known_until),
+    )
+}
+
+fn associate_in(
+    earth: &Earth,
+    plane: &mut Plane,
+    stations: &[Station],
+    arrivals: &[Arrival],
     medium_at: &dyn Fn(LonLat, f64) -> Medium,
     config: &Config,
 ) -> Vec<Associated> {
@@ -268,37 +329,13 @@ pub fn associate_in(
         return Vec::new();
     }
     debug_assert_eq!(plane.stations(), stations.len());
-    let mut by_station = vec![Vec::new(); stations.len()];
-    let mut order: Vec<usize> = (0..arrivals.len()).collect();
-    order.sort_by(|&a, &b| {
-        arrivals[a]
-            .time
-            .total_cmp(&arrivals[b].time)
-            .then(arrivals[a].id.cmp(&arrivals[b].id))
-    });
-    for &k in &order {
-        if let Some(list) = by_station.get_mut(arrivals[k].station) {
-            list.push(k);
-        }
-    }
-    let times = by_station
-        .iter()
-        .map(|list| list.iter().map(|&k| arrivals[k].time).collect())
-        .collect();
-    let sigma = by_station
-        .iter()
-        .map(|list: &Vec<usize>| list.first().map_or(0.01, |&k| arrivals[k].sigma_s))
-        .collect();
-    let mut index = Index {
+    let (mut index, order) = Index::new(
         earth,
         plane,
-        by_station,
-        times,
+        stations,
         arrivals,
-        used: search.taken.to_vec(),
-        sigma,
-        taken: Vec::new(),
-    };
+        &vec![false; arrivals.len()],
+    );
     let mut events = Vec::new();
     // Passes over the unused arrivals until one finds nothing: a seed that failed while its
     // neighbours' arrivals were still in play may succeed once they are taken.
@@ -308,14 +345,7 @@ pub fn associate_in(
             if index.used[seed] || arrivals[seed].station >= stations.len() {
                 continue;
             }
-            if let Some(event) = try_seed(
-                &mut index,
-                seed,
-                stations,
-                medium_at,
-                config,
-                search.origins,
-            ) {
+            if let Some(event) = try_seed(&mut index, seed, stations, medium_at, config, None) {
                 events.push(event);
             }
         }
@@ -384,13 +414,9 @@ fn try_seed(
     stations: &[Station],
     medium_at: &dyn Fn(LonLat, f64) -> Medium,
     config: &Config,
-    origins: Option<[f64; 2]>,
+    known_until: Option<f64>,
 ) -> Option<Associated> {
     let a = index.arrivals[seed];
-    if origins.is_some_and(|[from, _]| a.time < from) {
-        // An arrival comes after its origin: this seed cannot start a source sought here.
-        return None;
-    }
     let medium = medium_at(stations[a.station].position, a.time);
     let reach = config.reach_m;
     let step = config.coarse_grid_m;
@@ -402,26 +428,7 @@ fn try_seed(
     let mut matched = Vec::new();
     let mut sensors = Vec::new();
     let mut coarse: Vec<(usize, f64, [f64; 2])> = Vec::new();
-    let seed_xy = index.plane.xy[a.station];
-    // With an origin band, only the nodes at a distance the band allows: a ring around the
-    // seed's sensor (widened by the wind, then checked exactly).
-    let ring = match origins {
-        Some([from, to]) => {
-            let wind = medium.wind[0].hypot(medium.wind[1]);
-            let near = (a.time - to).max(0.0) * (medium.speed - wind).max(1.0);
-            let far = (a.time - from).max(0.0) * (medium.speed + wind);
-            nodes.partition_point(|n| n.1 < near)..nodes.partition_point(|n| n.1 <= far)
-        }
-        None => 0..nodes.len(),
-    };
-    for &(g, d) in &nodes[ring] {
-        if let Some([from, to]) = origins {
-            let v = [seed_xy[0] - g[0], seed_xy[1] - g[1]];
-            let origin = a.time - d / medium.effective_along(v, d);
-            if origin < from || origin >= to {
-                continue;
-            }
-        }
+    for &(g, _) in nodes {
         let (count, misfit) = index.score_node(
             g,
             seed,
@@ -509,7 +516,7 @@ fn try_seed(
     if kept.len() < config.min_sensors {
         return None;
     }
-    let score = likelihood(index, &kept, &location, nearby, config);
+    let score = likelihood(index, &kept, &location, nearby, config, known_until);
     if score <= 0.0 {
         return None;
     }
@@ -535,6 +542,7 @@ fn likelihood(
     location: &Location,
     nearby: &[usize],
     config: &Config,
+    known_until: Option<f64>,
 ) -> f64 {
     let at = index.earth.local_xy(index.plane.centre, location.position);
     let heard: Vec<usize> = kept.iter().map(|&k| index.arrivals[k].station).collect();
@@ -547,6 +555,12 @@ fn likelihood(
             continue;
         }
         let pd = p(d).clamp(1e-6, 1.0 - 1e-6);
+        // A sensor the sound cannot have reached yet has missed nothing (300 m/s: slower
+        // than any air this side of −40 °C, so no sensor is charged too early).
+        let due = location.origin_time + d / 300.0;
+        if known_until.is_some_and(|k| due > k) && !heard.contains(&s) {
+            continue;
+        }
         if heard.contains(&s) {
             score += (pd / config.false_arrival_probability).ln();
         } else {

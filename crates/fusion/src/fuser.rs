@@ -1,32 +1,33 @@
-//! Fusion over a growing log, one entry at a time, with work bounded by the rate of new
-//! arrivals rather than the size of the log.
+//! Fusion over a growing log, one entry at a time, with work that follows the new arrivals
+//! rather than the size of the log.
 //!
-//! Arrivals are associated in *slots* of origin time (`slot_s` wide). Slot `k` seeks the
-//! sources whose origin falls in `[kB, (k+1)B)` among the arrivals timed from `kB` to
-//! `(k+1)B + W`, where `W` is the longest travel time within a sensor's reach; arrivals
-//! that earlier slots' events took are not offered again. Slots are taken in order, so an
-//! earlier source claims its arrivals first, as in one pass over the whole log.
+//! Each arrival, as it is logged, joins the open event that predicts it best (its time
+//! within `max_residual` σ of the prediction, the location's own uncertainty included),
+//! and the event is located again with it. An arrival no event explains waits: once the
+//! log's watermark (the latest `observed_at` logged so far) is `mature_s` past it, the
+//! sound has reached the sensors around it, and it is tried as the first arrival of a new
+//! event (the grid search of [`associate`]); still unexplained another `mature_s` later,
+//! when events found meanwhile have taken their arrivals, it is tried once more.
 //!
-//! A slot *closes* once the log's watermark (the latest `observed_at` logged so far) passes
-//! its end by `W` plus `lateness_s`: its events are then final and never computed again. An
-//! arrival logged after every slot it could belong to has closed is *late*: it is kept in
-//! the log and counted, but no longer moves an event. Slots still open are associated again
-//! from the log as it stands whenever events are asked for (and reused while their inputs
-//! are unchanged), so the events for a log prefix are a pure function of that prefix: the
-//! live server, which pushes entries as they are logged, and a replay, which pushes them
-//! all and asks once, get the same events for the same prefix.
+//! An event becomes final when the watermark passes its origin by the longest travel time
+//! within a sensor's reach plus `lateness_s`. An arrival timed before that point when it is
+//! logged is *late*: it is kept in the log and counted, but moves no event.
+//!
+//! Every step happens as an entry is pushed, in log order, and depends only on the entries
+//! pushed before: the events for a log prefix are a pure function of that prefix, so the
+//! live server, which pushes entries as they are logged and asks for events at each
+//! checkpoint, and a replay, which pushes them all and asks once, agree.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use sha2::{Digest, Sha256};
 use truce_agreement::{Earth, LonLat};
 use truce_model::{
     Event, EventType, ObservationData, Position, Quality, SensorRegistration, SignalClass,
     Timestamp,
 };
 
-use crate::associate::{self, Arrival, Associated, Plane, Search, Station};
-use crate::locate::{Pick, cramer_rao_m, ellipse_90};
+use crate::associate::{self, Arrival, Associated, Plane, Station};
+use crate::locate::{Pick, cramer_rao_m, ellipse_90, locate_robust};
 use crate::physics::Medium;
 use crate::pipeline::{FusedEvent, FusionConfig, Logged, event_id, finish};
 
@@ -52,12 +53,16 @@ struct MetReport {
     medium: Medium,
 }
 
-/// What a slot found, and a fingerprint of what it was found from.
+/// An event still open to new arrivals.
 #[derive(Clone, Debug)]
-struct SlotResult {
-    fingerprint: [u8; 32],
-    events: Vec<FusedEvent>,
-    taken: Vec<u64>,
+struct OpenEvent {
+    /// Times in seconds after the fuser's epoch.
+    assoc: Associated,
+    /// Positions in `arrivals`.
+    positions: Vec<usize>,
+    sensors: Vec<u32>,
+    xy: [f64; 2],
+    medium: Medium,
 }
 
 /// Fusion state over a log read in order. See the module documentation.
@@ -78,13 +83,18 @@ pub struct Fuser {
     by_time: BTreeMap<(i64, u64), usize>,
     met: Vec<MetReport>,
     watermark_ns: Option<i64>,
-    /// The first slot not closed; `None` before any closed.
-    next_slot: Option<i64>,
+    /// Final events.
     closed: Vec<FusedEvent>,
-    /// Arrivals taken by the events of closed slots.
-    taken: HashSet<u64>,
     late: usize,
-    open: BTreeMap<i64, SlotResult>,
+    /// Open events, the instant their seconds count from, the arrivals events have
+    /// explained, and the origin time before which events are final.
+    open_events: Vec<OpenEvent>,
+    epoch_ns: Option<i64>,
+    pos_of: HashMap<u64, usize>,
+    explained: HashSet<usize>,
+    final_before_ns: Option<i128>,
+    /// Per pass, arrivals timed up to here have been tried as first arrivals.
+    matured_ns: [Option<i64>; 2],
 }
 
 impl Fuser {
@@ -103,11 +113,14 @@ impl Fuser {
             by_time: BTreeMap::new(),
             met: Vec::new(),
             watermark_ns: None,
-            next_slot: None,
             closed: Vec::new(),
-            taken: HashSet::new(),
             late: 0,
-            open: BTreeMap::new(),
+            open_events: Vec::new(),
+            epoch_ns: None,
+            pos_of: HashMap::new(),
+            explained: HashSet::new(),
+            final_before_ns: None,
+            matured_ns: [None; 2],
         }
     }
 
@@ -127,7 +140,7 @@ impl Fuser {
         self.observations
     }
 
-    /// Arrivals logged after every slot they could belong to had closed.
+    /// Arrivals logged after the events they could belong to had become final.
     pub fn late(&self) -> usize {
         self.late
     }
@@ -137,16 +150,8 @@ impl Fuser {
         self.watermark_ns.map(Timestamp::from_unix_nanos)
     }
 
-    fn slot_ns(&self) -> i128 {
-        (self.config.slot_s * 1e9).round().max(1.0) as i128
-    }
-
     fn travel_ns(&self) -> i128 {
         (self.config.association.reach_m / self.config.slowest_sound_mps * 1e9).ceil() as i128
-    }
-
-    fn margin_ns(&self) -> i128 {
-        (self.config.slot_margin_s * 1e9).round().max(0.0) as i128
     }
 
     fn lateness_ns(&self) -> i128 {
@@ -193,14 +198,20 @@ impl Fuser {
                         operator,
                         modality,
                     };
-                    if self.next_slot.is_some_and(|k| {
-                        i128::from(record.time_ns) < i128::from(k) * self.slot_ns()
-                    }) {
-                        self.late += 1;
-                    }
+                    let late = self
+                        .final_before_ns
+                        .is_some_and(|c| i128::from(record.time_ns) < c);
+                    let position = self.arrivals.len();
                     self.by_time
-                        .insert((record.time_ns, record.index), self.arrivals.len());
+                        .insert((record.time_ns, record.index), position);
+                    self.pos_of.insert(record.index, position);
+                    self.epoch_ns.get_or_insert(record.time_ns);
                     self.arrivals.push(record);
+                    if late {
+                        self.late += 1;
+                    } else {
+                        self.arrival(position);
+                    }
                 }
             }
             ObservationData::Met {
@@ -226,7 +237,7 @@ impl Fuser {
         }
         if self.watermark_ns.is_none_or(|w| observed_ns > w) {
             self.watermark_ns = Some(observed_ns);
-            self.close_slots();
+            self.finalise();
         }
     }
 
@@ -274,157 +285,7 @@ impl Fuser {
         }
         self.stations.push(station);
         self.station_of.insert(key, self.stations.len() - 1);
-        self.open.clear();
         self.stations.len() - 1
-    }
-
-    /// The first slot at or after `from` that any arrival belongs to.
-    fn first_slot_from(&self, from: Option<i64>) -> Option<i64> {
-        let b = self.slot_ns();
-        let start = from.map_or(i64::MIN, |k| clamp(i128::from(k) * b - self.margin_ns()));
-        let (&(t, _), _) = self.by_time.range((start, 0)..).next()?;
-        // Slot k holds the arrivals timed in [kB − M, (k+1)B + M + W]: the first holding t
-        // is ⌈(t − W − M − B) / B⌉.
-        let lowest = -(-(i128::from(t) - self.travel_ns() - self.margin_ns() - b)).div_euclid(b);
-        let k = match from {
-            Some(f) => lowest.max(i128::from(f)),
-            None => lowest,
-        };
-        Some(clamp(k))
-    }
-
-    fn close_slots(&mut self) {
-        let Some(watermark) = self.watermark_ns else {
-            return;
-        };
-        let b = self.slot_ns();
-        while let Some(k) = self.first_slot_from(self.next_slot) {
-            let closes_at =
-                (i128::from(k) + 1) * b + self.margin_ns() + self.travel_ns() + self.lateness_ns();
-            if i128::from(watermark) < closes_at {
-                break;
-            }
-            let result = match self.open.remove(&k) {
-                Some(r) if r.fingerprint == self.fingerprint(k, &[]) => r,
-                _ => self.compute_slot(k, &[]),
-            };
-            self.taken.extend(result.taken.iter().copied());
-            self.closed.extend(result.events);
-            self.next_slot = Some(k + 1);
-            self.open = self.open.split_off(&(k + 1));
-        }
-    }
-
-    /// The positions in `arrivals` of slot `k`'s inputs, in time order.
-    fn inputs(&self, k: i64) -> impl Iterator<Item = usize> + '_ {
-        let b = self.slot_ns();
-        let margin = self.margin_ns();
-        let from = clamp(i128::from(k) * b - margin);
-        let to = clamp((i128::from(k) + 1) * b + margin + self.travel_ns());
-        self.by_time
-            .range((from, 0)..=(to, u64::MAX))
-            .map(|(_, &i)| i)
-    }
-
-    fn is_taken(&self, index: u64, extra: &[u64]) -> bool {
-        self.taken.contains(&index) || extra.contains(&index)
-    }
-
-    fn fingerprint(&self, k: i64, extra: &[u64]) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update(k.to_be_bytes());
-        h.update((self.stations.len() as u64).to_be_bytes());
-        h.update((self.met.len() as u64).to_be_bytes());
-        for i in self.inputs(k) {
-            let index = self.arrivals[i].index;
-            h.update(index.to_be_bytes());
-            h.update([u8::from(self.is_taken(index, extra))]);
-        }
-        h.finalize().into()
-    }
-
-    /// Associates slot `k` from the arrivals logged so far, `extra` being arrivals taken by
-    /// open slots before it.
-    fn compute_slot(&mut self, k: i64, extra: &[u64]) -> SlotResult {
-        let fingerprint = self.fingerprint(k, extra);
-        let reference = i128::from(k) * self.slot_ns();
-        let seconds = |t_ns: i64| (i128::from(t_ns) - reference) as f64 * 1e-9;
-        let inputs: Vec<usize> = self.inputs(k).collect();
-        let arrivals: Vec<Arrival> = inputs
-            .iter()
-            .map(|&i| {
-                let a = &self.arrivals[i];
-                Arrival {
-                    id: a.index,
-                    station: a.station,
-                    time: seconds(a.time_ns),
-                    sigma_s: a.sigma_s,
-                    backazimuth: a.backazimuth,
-                }
-            })
-            .collect();
-        let taken: Vec<bool> = inputs
-            .iter()
-            .map(|&i| self.is_taken(self.arrivals[i].index, extra))
-            .collect();
-        let met = &self.met;
-        let earth = &self.earth;
-        let radius = self.config.met_radius_m;
-        let medium_at = |p: LonLat, t: f64| {
-            let t_ns = clamp(reference + (t * 1e9).round() as i128);
-            medium_at(earth, met, radius, p, t_ns)
-        };
-        // Sources are sought a margin beyond the slot on both sides, so that one just past
-        // an edge takes its arrivals from a wrong one inside, as it would in one pass over
-        // the log; only those inside are kept.
-        let margin = self.config.slot_margin_s;
-        let search = Search {
-            taken: &taken,
-            origins: Some([-margin, self.config.slot_s + margin]),
-        };
-        let Some(mut plane) = self.plane.take() else {
-            // No station yet, so no arrival either.
-            return SlotResult {
-                fingerprint,
-                events: Vec::new(),
-                taken: Vec::new(),
-            };
-        };
-        let found = associate::associate_in(
-            &self.earth,
-            &mut plane,
-            &self.stations,
-            &arrivals,
-            &search,
-            &medium_at,
-            &self.config.association,
-        );
-        self.plane = Some(plane);
-        let slot_s = self.config.slot_s;
-        let found: Vec<Associated> = found
-            .into_iter()
-            .filter(|a| (0.0..slot_s).contains(&a.location.origin_time))
-            .collect();
-        let by_id: BTreeMap<u64, &Logged1> = inputs
-            .iter()
-            .map(|&i| (self.arrivals[i].index, &self.arrivals[i]))
-            .collect();
-        let at = |s: f64| Timestamp::from_unix_nanos(clamp(reference + (s * 1e9).round() as i128));
-        let events = found
-            .iter()
-            .map(|a| {
-                let medium = medium_at(a.location.position, a.location.origin_time);
-                self.event_of(a, &by_id, &medium, &at, &seconds)
-            })
-            .collect();
-        SlotResult {
-            fingerprint,
-            events,
-            taken: found
-                .iter()
-                .flat_map(|a| a.arrivals.iter().copied())
-                .collect(),
-        }
     }
 
     fn event_of(
@@ -491,30 +352,261 @@ impl Fuser {
         }
     }
 
-    /// The events of the log so far: closed slots as they were closed, open slots associated
-    /// now, then launch–impact pairs, presence tracks, corroboration and fires; ordered by
-    /// origin time and id.
-    pub fn events(&mut self) -> Vec<FusedEvent> {
+    /// The events of the log so far (final and open), then launch–impact pairs, presence
+    /// tracks, corroboration and fires; ordered by origin time and id.
+    pub fn events(&self) -> Vec<FusedEvent> {
         let mut events = self.closed.clone();
-        let mut extra: Vec<u64> = Vec::new();
-        let mut k = self.first_slot_from(self.next_slot);
-        while let Some(slot) = k {
-            let fingerprint = self.fingerprint(slot, &extra);
-            let result = match self.open.get(&slot) {
-                Some(r) if r.fingerprint == fingerprint => r.clone(),
-                _ => {
-                    let r = self.compute_slot(slot, &extra);
-                    self.open.insert(slot, r.clone());
-                    r
-                }
-            };
-            extra.extend(result.taken.iter().copied());
-            events.extend(result.events);
-            k = self.first_slot_from(Some(slot + 1));
-        }
+        events.extend(self.open_events.iter().map(|e| self.open_event(e)));
         let registry: BTreeMap<&str, &SensorRegistration> =
             self.registry.iter().map(|(k, v)| (k.as_str(), v)).collect();
         finish(&self.earth, &self.config, &registry, &self.others, events)
+    }
+}
+
+impl Fuser {
+    fn epoch(&self) -> i128 {
+        i128::from(self.epoch_ns.unwrap_or(0))
+    }
+
+    fn seconds(&self, t_ns: i64) -> f64 {
+        (i128::from(t_ns) - self.epoch()) as f64 * 1e-9
+    }
+
+    fn pick(&self, position: usize) -> Pick {
+        let a = &self.arrivals[position];
+        Pick {
+            sensor: self.stations[a.station].position,
+            time: self.seconds(a.time_ns),
+            sigma_s: a.sigma_s,
+            backazimuth: a.backazimuth,
+        }
+    }
+
+    /// A new arrival: joins the open event that predicts it best, if any
+    /// predicts it within `max_residual` σ (the location's uncertainty included) and the
+    /// event, located again with it, keeps it; else it waits to be tried as a first arrival.
+    fn arrival(&mut self, position: usize) {
+        let Some(plane) = &self.plane else {
+            return;
+        };
+        let a = &self.arrivals[position];
+        let t = self.seconds(a.time_ns);
+        let station_xy = plane.xy(a.station);
+        let sensor = self.stations[a.station].sensor;
+        let reach = self.config.association.reach_m;
+        let longest = reach / self.config.slowest_sound_mps;
+        let mut best: Option<(f64, usize)> = None;
+        for (n, e) in self.open_events.iter().enumerate() {
+            let origin = e.assoc.location.origin_time;
+            if t < origin || t > origin + longest || e.sensors.contains(&sensor) {
+                continue;
+            }
+            let v = [station_xy[0] - e.xy[0], station_xy[1] - e.xy[1]];
+            let d = v[0].hypot(v[1]);
+            if d > reach || d <= 0.0 {
+                continue;
+            }
+            let speed = e.medium.effective_along(v, d);
+            let u = [v[0] / d, v[1] / d];
+            let c = e.assoc.location.covariance_m2;
+            let along =
+                u[0] * (c[0][0] * u[0] + c[0][1] * u[1]) + u[1] * (c[1][0] * u[0] + c[1][1] * u[1]);
+            let sigma = (a.sigma_s.powi(2)
+                + along.max(0.0) / (speed * speed)
+                + e.assoc.location.origin_time_sigma_s.powi(2))
+            .sqrt()
+            .max(1e-3);
+            let z = (t - origin - d / speed).abs() / sigma;
+            if z <= self.config.association.max_residual && best.is_none_or(|(b, _)| z < b) {
+                best = Some((z, n));
+            }
+        }
+        if let Some((_, n)) = best {
+            self.attach(n, position);
+        }
+    }
+
+    /// Locates open event `n` again with the arrival at `position`; keeps it if the
+    /// locator does.
+    fn attach(&mut self, n: usize, position: usize) {
+        let e = &self.open_events[n];
+        let mut picks: Vec<Pick> = e.positions.iter().map(|&p| self.pick(p)).collect();
+        picks.push(self.pick(position));
+        let Some(location) = locate_robust(
+            &self.earth,
+            &picks,
+            &e.medium,
+            e.assoc.location.position,
+            self.config.association.min_sensors,
+            self.config.association.max_residual,
+        ) else {
+            return;
+        };
+        if location.used.len() != picks.len() {
+            return;
+        }
+        let id = self.arrivals[position].index;
+        let sensor = self.stations[self.arrivals[position].station].sensor;
+        let xy = match &self.plane {
+            Some(plane) => self.earth.local_xy(plane.centre(), location.position),
+            None => e.xy,
+        };
+        let e = &mut self.open_events[n];
+        e.assoc.location = location;
+        e.assoc.arrivals.push(id);
+        e.assoc.arrivals.sort_unstable();
+        e.positions.push(position);
+        e.sensors.push(sensor);
+        e.xy = xy;
+        self.explained.insert(position);
+    }
+
+    /// Tries the arrival at `position` as the first arrival of a new event, among the
+    /// arrivals within the longest travel time before it and twice that after it (those
+    /// already explained only show that their sensors work).
+    fn seek(&mut self, position: usize) {
+        let a = &self.arrivals[position];
+        let from = clamp(i128::from(a.time_ns) - self.travel_ns());
+        let to = clamp(i128::from(a.time_ns) + 2 * self.travel_ns());
+        let final_before = self.final_before_ns;
+        let positions: Vec<usize> = self
+            .by_time
+            .range((from, 0)..=(to, u64::MAX))
+            .map(|(_, &p)| p)
+            .filter(|&p| final_before.is_none_or(|c| i128::from(self.arrivals[p].time_ns) >= c))
+            .collect();
+        let Some(this) = positions.iter().position(|&p| p == position) else {
+            return;
+        };
+        let Some(mut plane) = self.plane.take() else {
+            return;
+        };
+        let arrivals: Vec<Arrival> = positions
+            .iter()
+            .map(|&p| {
+                let r = &self.arrivals[p];
+                Arrival {
+                    id: r.index,
+                    station: r.station,
+                    time: self.seconds(r.time_ns),
+                    sigma_s: r.sigma_s,
+                    backazimuth: r.backazimuth,
+                }
+            })
+            .collect();
+        let taken: Vec<bool> = positions
+            .iter()
+            .map(|p| self.explained.contains(p))
+            .collect();
+        let t = arrivals[this].time;
+        let epoch = self.epoch();
+        let met = &self.met;
+        let earth = &self.earth;
+        let radius = self.config.met_radius_m;
+        let medium_at = |p: LonLat, s: f64| {
+            medium_at(
+                earth,
+                met,
+                radius,
+                p,
+                clamp(epoch + (s * 1e9).round() as i128),
+            )
+        };
+        let known_until = self.watermark_ns.map_or(t, |w| self.seconds(w).max(t));
+        // A new event must rest on more sensors than an event may keep: a few arrivals of
+        // different rounds can coincide by chance, and more of them rarely do.
+        let mut formation = self.config.association.clone();
+        formation.min_sensors = formation.min_sensors.max(self.config.form_min_sensors);
+        let found = associate::form(
+            &self.earth,
+            &mut plane,
+            &self.stations,
+            &arrivals,
+            &taken,
+            this,
+            known_until,
+            &medium_at,
+            &formation,
+        );
+        let centre = plane.centre();
+        self.plane = Some(plane);
+        let Some(assoc) = found else {
+            return;
+        };
+        let medium = medium_at(assoc.location.position, assoc.location.origin_time);
+        let positions: Vec<usize> = assoc
+            .arrivals
+            .iter()
+            .filter_map(|id| self.pos_of.get(id).copied())
+            .collect();
+        let sensors = positions
+            .iter()
+            .map(|&p| self.stations[self.arrivals[p].station].sensor)
+            .collect();
+        self.explained.extend(positions.iter().copied());
+        self.open_events.push(OpenEvent {
+            xy: self.earth.local_xy(centre, assoc.location.position),
+            assoc,
+            positions,
+            sensors,
+            medium,
+        });
+    }
+
+    /// Tries matured arrivals; then events whose arrivals can no longer come (origin before the watermark
+    /// less the longest travel time and the lateness) become final.
+    fn finalise(&mut self) {
+        let Some(w) = self.watermark_ns else {
+            return;
+        };
+        // Arrivals still unexplained once the sound has had time to reach the sensors
+        // around them are tried as the first arrival of an event; those still unexplained
+        // later (events found meanwhile have taken their arrivals) are tried again.
+        for pass in 0..self.matured_ns.len() {
+            let age = (self.config.mature_s * (pass + 1) as f64 * 1e9) as i128;
+            let ripe = clamp(i128::from(w) - age);
+            let from = self.matured_ns[pass].map_or(i64::MIN, |m| m.saturating_add(1));
+            if ripe < from {
+                continue;
+            }
+            let due: Vec<usize> = self
+                .by_time
+                .range((from, 0)..=(ripe, u64::MAX))
+                .map(|(_, &p)| p)
+                .collect();
+            self.matured_ns[pass] = Some(ripe);
+            for p in due {
+                let late = self
+                    .final_before_ns
+                    .is_some_and(|c| i128::from(self.arrivals[p].time_ns) < c);
+                if !late && !self.explained.contains(&p) {
+                    self.seek(p);
+                }
+            }
+        }
+        let before = i128::from(w) - self.travel_ns() - self.lateness_ns();
+        self.final_before_ns = Some(before);
+        let cut = (before - self.epoch()) as f64 * 1e-9;
+        let (done, open): (Vec<OpenEvent>, Vec<OpenEvent>) = std::mem::take(&mut self.open_events)
+            .into_iter()
+            .partition(|e| e.assoc.location.origin_time < cut);
+        self.open_events = open;
+        for e in done {
+            let event = self.open_event(&e);
+            self.closed.push(event);
+        }
+    }
+
+    fn open_event(&self, e: &OpenEvent) -> FusedEvent {
+        let by_id: BTreeMap<u64, &Logged1> = e
+            .positions
+            .iter()
+            .map(|&p| (self.arrivals[p].index, &self.arrivals[p]))
+            .collect();
+        let epoch = self.epoch();
+        let at = |s: f64| Timestamp::from_unix_nanos(clamp(epoch + (s * 1e9).round() as i128));
+        let seconds = |t_ns: i64| self.seconds(t_ns);
+        self.event_of(&e.assoc, &by_id, &e.medium, &at, &seconds)
     }
 }
 
@@ -632,7 +724,7 @@ pub(crate) mod tests {
     }
 
     fn rounds() -> Vec<([f64; 2], f64)> {
-        // Twenty rounds 17 s apart from three places: some fall near slot edges.
+        // Twenty rounds 17 s apart from three places, their arrivals interleaved.
         (0..20)
             .map(|n| {
                 let place = [[-4_000.0, 3_000.0], [6_000.0, -2_000.0], [1_000.0, 8_000.0]][n % 3];
@@ -655,7 +747,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn every_round_is_found_once_across_slots() {
+    fn every_round_is_found_once() {
         let rounds = rounds();
         let (registry, observations) = scene(&rounds);
         let mut fuser = Fuser::new(FusionConfig::default());
@@ -706,10 +798,10 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_closed_slot_is_final_and_a_late_arrival_is_counted() {
+    fn a_final_event_stays_and_a_late_arrival_is_counted() {
         let rounds = rounds();
         let (registry, mut observations) = scene(&rounds);
-        // Weather ten minutes after the last round moves the watermark past every slot.
+        // Weather ten minutes after the last round moves the watermark past every event.
         let last = observations.last().unwrap().observed_at;
         let mut met = arrival("ac-00", 9_999, last.plus_nanos(600_000_000_000));
         met.kind = "met.surface";

@@ -8,7 +8,7 @@ pub mod locate;
 pub mod physics;
 pub mod pipeline;
 
-pub use associate::{Arrival, Associated, Config, Plane, Search, Station, associate, associate_in};
+pub use associate::{Arrival, Associated, Config, Plane, Station, associate, form};
 pub use fuser::Fuser;
 pub use locate::{Location, Pick, cramer_rao_m, ellipse_90, locate, locate_robust};
 pub use physics::{Medium, sound_speed};

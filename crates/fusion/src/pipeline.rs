@@ -40,15 +40,17 @@ pub struct FusionConfig {
     pub pairing_max_flight_s: f64,
     /// The range of mean projectile speeds a launch–impact pair may imply, m/s.
     pub pairing_speed_mps: [f64; 2],
-    /// Width of the origin-time slots arrivals are associated in, seconds.
-    pub slot_s: f64,
-    /// Sources are sought this far beyond a slot's edges (and kept only inside), seconds.
-    pub slot_margin_s: f64,
+    /// An arrival still unexplained this long after it (seconds of the log's watermark) is
+    /// tried as the first arrival of an event, and again twice as long after it.
+    pub mature_s: f64,
+    /// The fewest sensors a new event must rest on (once formed, it keeps at least the
+    /// association's `min_sensors`).
+    pub form_min_sensors: usize,
     /// The slowest effective sound speed assumed, m/s: with the association's reach it
     /// bounds how long after its origin an arrival can come.
     pub slowest_sound_mps: f64,
-    /// How long, past that bound, a slot waits for arrivals before it closes, seconds of
-    /// observed time (of the log's watermark).
+    /// How long, past that bound, an event waits for arrivals before it is final, seconds
+    /// of the log's watermark.
     pub lateness_s: f64,
 }
 
@@ -63,8 +65,8 @@ impl Default for FusionConfig {
             presence_merge_window_s: 600.0,
             pairing_max_flight_s: 300.0,
             pairing_speed_mps: [150.0, 1_500.0],
-            slot_s: 30.0,
-            slot_margin_s: 10.0,
+            mature_s: 40.0,
+            form_min_sensors: 6,
             slowest_sound_mps: 280.0,
             lateness_s: 30.0,
         }

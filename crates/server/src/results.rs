@@ -1,7 +1,7 @@
 //! Events and findings, computed live from the log: after every new checkpoint the entries
 //! it adds go through the same [`Pipeline`] that `truce replay` runs over the whole log, so
 //! the server's digest for a checkpoint is the digest any auditor gets for it. Fusion keeps
-//! its state between checkpoints (closed time slots are final and never computed again), so
+//! its state between checkpoints (each arrival is fused once, as it is pushed), so
 //! the work per checkpoint follows the new entries, not the size of the log. When
 //! checkpoints come faster than results, the worker goes straight to the latest.
 
