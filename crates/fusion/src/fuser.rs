@@ -18,7 +18,7 @@
 //! live server, which pushes entries as they are logged and asks for events at each
 //! checkpoint, and a replay, which pushes them all and asks once, agree.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use truce_agreement::{Earth, LonLat};
 use truce_model::{
@@ -42,6 +42,35 @@ struct Logged1 {
     class: SignalClass,
     operator: String,
     modality: &'static str,
+}
+
+/// The arrivals still needed, addressed by their position among all arrivals pushed:
+/// those whose events are long final are dropped from the front, so memory follows the
+/// open part of the log, not its size.
+#[derive(Debug, Default)]
+struct Arrivals {
+    /// Positions of the arrivals dropped so far.
+    base: usize,
+    items: VecDeque<Logged1>,
+}
+
+impl Arrivals {
+    /// The position the next arrival will have.
+    fn len(&self) -> usize {
+        self.base + self.items.len()
+    }
+
+    fn push(&mut self, arrival: Logged1) {
+        self.items.push_back(arrival);
+    }
+}
+
+impl std::ops::Index<usize> for Arrivals {
+    type Output = Logged1;
+
+    fn index(&self, position: usize) -> &Logged1 {
+        &self.items[position - self.base]
+    }
 }
 
 /// A weather report from the log.
@@ -78,7 +107,7 @@ pub struct Fuser {
     station_of: BTreeMap<String, usize>,
     sensor_numbers: BTreeMap<String, u32>,
     plane: Option<Plane>,
-    arrivals: Vec<Logged1>,
+    arrivals: Arrivals,
     /// (arrival time, log index) → position in `arrivals`.
     by_time: BTreeMap<(i64, u64), usize>,
     met: Vec<MetReport>,
@@ -109,7 +138,7 @@ impl Fuser {
             station_of: BTreeMap::new(),
             sensor_numbers: BTreeMap::new(),
             plane: None,
-            arrivals: Vec::new(),
+            arrivals: Arrivals::default(),
             by_time: BTreeMap::new(),
             met: Vec::new(),
             watermark_ns: None,
@@ -595,6 +624,31 @@ impl Fuser {
             let event = self.open_event(&e);
             self.closed.push(event);
         }
+        // No search reaches further back than the longest travel time before an arrival
+        // that is not late: arrivals before that are dropped (in log order; one logged
+        // out of time order waits for those before it).
+        let drop_before = before - self.travel_ns();
+        let droppable = |f: &Logged1| i128::from(f.time_ns) < drop_before;
+        if !self.arrivals.items.front().is_some_and(droppable) {
+            return;
+        }
+        let held = self
+            .open_events
+            .iter()
+            .flat_map(|e| e.positions.iter().copied())
+            .min()
+            .unwrap_or(usize::MAX);
+        while let Some(front) = self.arrivals.items.front()
+            && i128::from(front.time_ns) < drop_before
+            && self.arrivals.base < held
+        {
+            let position = self.arrivals.base;
+            self.by_time.remove(&(front.time_ns, front.index));
+            self.pos_of.remove(&front.index);
+            self.explained.remove(&position);
+            self.arrivals.items.pop_front();
+            self.arrivals.base += 1;
+        }
     }
 
     fn open_event(&self, e: &OpenEvent) -> FusedEvent {
@@ -818,6 +872,13 @@ pub(crate) mod tests {
         let before = fuser.events();
         assert_eq!(before.len(), rounds.len());
         assert_eq!(fuser.late(), 0);
+        // Only the arrivals a search could still reach are kept.
+        assert!(
+            fuser.arrivals.items.is_empty(),
+            "{}",
+            fuser.arrivals.items.len()
+        );
+        assert!(fuser.by_time.is_empty() && fuser.pos_of.is_empty());
         // An arrival for the first round, logged now, is late: it changes nothing.
         let first = &observations[0];
         fuser.push(Logged {
