@@ -130,11 +130,6 @@ impl Plane {
         self.xy[station]
     }
 
-    /// How many stations it holds.
-    pub fn stations(&self) -> usize {
-        self.xy.len()
-    }
-
     /// Adds a station, keeping the plane's centre: only the regions of stations that could
     /// share an event with it are computed again.
     pub fn add(&mut self, earth: &Earth, station: &Station, config: &Config) {
@@ -281,9 +276,6 @@ pub fn associate(
     medium_at: &dyn Fn(LonLat, f64) -> Medium,
     config: &Config,
 ) -> Vec<Associated> {
-    if stations.is_empty() {
-        return Vec::new();
-    }
     let mut plane = Plane::new(earth, stations);
     associate_in(earth, &mut plane, stations, arrivals, medium_at, config)
 }
@@ -317,6 +309,7 @@ pub fn form(
     )
 }
 
+/// [`associate`]'s passes over one plane.
 fn associate_in(
     earth: &Earth,
     plane: &mut Plane,
@@ -328,7 +321,6 @@ fn associate_in(
     if stations.is_empty() || arrivals.is_empty() {
         return Vec::new();
     }
-    debug_assert_eq!(plane.stations(), stations.len());
     let (mut index, order) = Index::new(
         earth,
         plane,

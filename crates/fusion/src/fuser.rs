@@ -174,11 +174,6 @@ impl Fuser {
         self.late
     }
 
-    /// The latest `observed_at` logged so far.
-    pub fn watermark(&self) -> Option<Timestamp> {
-        self.watermark_ns.map(Timestamp::from_unix_nanos)
-    }
-
     fn travel_ns(&self) -> i128 {
         (self.config.association.reach_m / self.config.slowest_sound_mps * 1e9).ceil() as i128
     }
@@ -390,9 +385,7 @@ impl Fuser {
             self.registry.iter().map(|(k, v)| (k.as_str(), v)).collect();
         finish(&self.earth, &self.config, &registry, &self.others, events)
     }
-}
 
-impl Fuser {
     fn epoch(&self) -> i128 {
         i128::from(self.epoch_ns.unwrap_or(0))
     }
