@@ -83,9 +83,41 @@ pub struct Associated {
     pub score: f64,
 }
 
-/// A sensor's coarse search nodes with their distances from it, nearest first, and the
-/// sensors that could share an event with it.
-type Region = (Vec<([f64; 2], f64)>, Vec<usize>);
+/// A station's search region: its coarse nodes, nearest first, each with the stations in
+/// reach of it, and the stations that could share an event with it.
+#[derive(Clone, Debug)]
+struct Region {
+    /// A node and the range of `in_reach` that lists the other stations in reach of it.
+    nodes: Vec<([f64; 2], std::ops::Range<usize>)>,
+    /// The stations in reach of each node, the region's own station left out, node after
+    /// node (in station order, the order a node is scored in).
+    in_reach: Vec<u32>,
+    /// The stations within twice the reach.
+    nearby: Vec<usize>,
+    /// Travel times in the medium they were computed for: per node, to the region's
+    /// station; per entry of `in_reach`, to that station.
+    travel: Option<(Medium, Vec<f64>, Vec<f64>)>,
+}
+
+impl Region {
+    /// Computes the travel times for `medium` unless they are already for it.
+    fn travel_in(&mut self, medium: &Medium, xy: &[[f64; 2]], station: usize) {
+        if self.travel.as_ref().is_some_and(|(m, _, _)| m == medium) {
+            return;
+        }
+        let mut to_station = Vec::with_capacity(self.nodes.len());
+        let mut to_others = Vec::with_capacity(self.in_reach.len());
+        for (g, range) in &self.nodes {
+            to_station.push(travel(medium, *g, xy[station]).1);
+            to_others.extend(
+                self.in_reach[range.clone()]
+                    .iter()
+                    .map(|&s| travel(medium, *g, xy[s as usize]).1),
+            );
+        }
+        self.travel = Some((*medium, to_station, to_others));
+    }
+}
 
 /// The stations in one tangent plane, with each station's search region once computed.
 /// Kept by a caller that associates many batches of arrivals over the same stations (the
@@ -153,6 +185,9 @@ struct Index<'a> {
     /// binary search).
     by_station: Vec<Vec<usize>>,
     times: Vec<Vec<f64>>,
+    /// Where the binary search of `times` starts: per station, per second from the first
+    /// arrival, the position of the first arrival at or after it.
+    seconds: Seconds,
     arrivals: &'a [Arrival],
     used: Vec<bool>,
     /// Per station, the timing σ of its first arrival (the tolerance's floor).
@@ -183,7 +218,7 @@ impl<'a> Index<'a> {
                 list.push(k);
             }
         }
-        let times = by_station
+        let times: Vec<Vec<f64>> = by_station
             .iter()
             .map(|list| list.iter().map(|&k| arrivals[k].time).collect())
             .collect();
@@ -191,11 +226,13 @@ impl<'a> Index<'a> {
             .iter()
             .map(|list: &Vec<usize>| list.first().map_or(0.01, |&k| arrivals[k].sigma_s))
             .collect();
+        let seconds = Seconds::new(&times);
         let index = Index {
             earth,
             plane,
             by_station,
             times,
+            seconds,
             arrivals,
             used: taken.to_vec(),
             sigma,
@@ -208,7 +245,11 @@ impl<'a> Index<'a> {
     fn nearest(&self, station: usize, time: f64, tolerance: f64) -> Option<(usize, f64)> {
         let list = &self.by_station[station];
         let times = &self.times[station];
-        let at = times.partition_point(|&t| t < time - tolerance);
+        let from = time - tolerance;
+        let mut at = self.seconds.first_at(station, from);
+        while at < times.len() && times[at] < from {
+            at += 1;
+        }
         list[at..]
             .iter()
             .zip(&times[at..])
@@ -218,42 +259,37 @@ impl<'a> Index<'a> {
             .min_by(|a, b| a.1.total_cmp(&b.1))
     }
 
-    /// Matches for a source at node `g` consistent with the seed: the count and the sum
-    /// of squared residuals over tolerance; the matched arrivals are left in `matched` (the
-    /// seed first), their sensors in `sensors`.
+    /// Matches for a source consistent with the seed, given the travel time from the source
+    /// to the seed's station and to each of `stations` (at most `bound` of them): the
+    /// count and the sum of squared residuals over tolerance; the matched arrivals are left
+    /// in `matched` (the seed first), their sensors in `sensors`. The scan stops as soon as
+    /// the count cannot reach `need` any more (the count returned is then below it).
     #[allow(clippy::too_many_arguments)]
-    fn score_node(
+    fn score(
         &self,
-        g: [f64; 2],
         seed: usize,
-        stations: &[usize],
-        medium: &Medium,
+        to_seed: f64,
+        stations: impl Iterator<Item = (usize, f64)>,
+        bound: usize,
         tolerance: f64,
-        reach: f64,
+        need: usize,
         matched: &mut Vec<usize>,
         sensors: &mut Vec<u32>,
     ) -> (usize, f64) {
         let a = &self.arrivals[seed];
-        let reach2 = reach * reach;
-        // Distance² and travel time from the node to a sensor.
-        let travel = |s: usize| {
-            let v = [self.plane.xy[s][0] - g[0], self.plane.xy[s][1] - g[1]];
-            let d2 = v[0] * v[0] + v[1] * v[1];
-            let d = d2.sqrt();
-            (d2, d / medium.effective_along(v, d))
-        };
-        let t0 = a.time - travel(a.station).1;
+        let t0 = a.time - to_seed;
         matched.clear();
         sensors.clear();
         matched.push(seed);
         sensors.push(self.plane.sensor[a.station]);
         let mut misfit = 0.0;
-        for &s in stations {
-            if s == a.station || sensors.contains(&self.plane.sensor[s]) {
-                continue;
+        let mut left = bound;
+        for (s, t) in stations {
+            if matched.len() + left < need {
+                break;
             }
-            let (d2, t) = travel(s);
-            if d2 > reach2 {
+            left = left.saturating_sub(1);
+            if s == a.station || sensors.contains(&self.plane.sensor[s]) {
                 continue;
             }
             let tol = tolerance + 3.0 * self.sigma[s];
@@ -264,6 +300,157 @@ impl<'a> Index<'a> {
             }
         }
         (matched.len(), misfit)
+    }
+
+    /// [`Index::score`] for a source at `g`, over the stations of `nearby` in reach of it.
+    #[allow(clippy::too_many_arguments)]
+    fn score_at(
+        &self,
+        g: [f64; 2],
+        seed: usize,
+        nearby: &[usize],
+        medium: &Medium,
+        tolerance: f64,
+        reach: f64,
+        need: usize,
+        matched: &mut Vec<usize>,
+        sensors: &mut Vec<u32>,
+    ) -> (usize, f64) {
+        let xy = &self.plane.xy;
+        let to_seed = travel(medium, g, xy[self.arrivals[seed].station]).1;
+        let stations = nearby.iter().filter_map(|&s| {
+            let (d2, t) = travel(medium, g, xy[s]);
+            (d2 <= reach * reach).then_some((s, t))
+        });
+        self.score(
+            seed,
+            to_seed,
+            stations,
+            nearby.len(),
+            tolerance,
+            need,
+            matched,
+            sensors,
+        )
+    }
+}
+
+/// Per station, per whole second from the earliest arrival (`start`), the position of the
+/// first arrival at or after that second: a search for a time starts there and scans at
+/// most one second's arrivals.
+struct Seconds {
+    start: f64,
+    /// Seconds covered; the last entry of each station is past all its arrivals.
+    span: usize,
+    first: Vec<u32>,
+}
+
+impl Seconds {
+    fn new(times: &[Vec<f64>]) -> Self {
+        let first_time = times
+            .iter()
+            .filter_map(|t| t.first().copied())
+            .fold(f64::INFINITY, f64::min);
+        let last_time = times
+            .iter()
+            .filter_map(|t| t.last().copied())
+            .fold(f64::NEG_INFINITY, f64::max);
+        if !first_time.is_finite() || first_time > last_time {
+            return Self {
+                start: 0.0,
+                span: 0,
+                first: Vec::new(),
+            };
+        }
+        let span = (last_time - first_time).ceil() as usize + 2;
+        let mut first = Vec::with_capacity(span * times.len());
+        for list in times {
+            let mut at = 0;
+            for second in 0..span {
+                let edge = first_time + second as f64;
+                while at < list.len() && list[at] < edge {
+                    at += 1;
+                }
+                first.push(at as u32);
+            }
+        }
+        Self {
+            start: first_time,
+            span,
+            first,
+        }
+    }
+
+    /// A position in `station`'s times at or before the first time at or after `time`.
+    fn first_at(&self, station: usize, time: f64) -> usize {
+        if self.span == 0 {
+            return 0;
+        }
+        let offset = time - self.start;
+        if offset.is_nan() || offset < 0.0 {
+            return 0;
+        }
+        // (Truncation is the floor here: the offset is not negative.)
+        let mut second = (offset as usize).min(self.span - 1);
+        // The edge as [`Seconds::new`] computed it must not lie after `time`: rounding can
+        // put it past by an ulp, never by a second.
+        if second > 0 && self.start + second as f64 > time {
+            second -= 1;
+        }
+        self.first[station * self.span + second] as usize
+    }
+}
+
+/// The distance squared from `g` to `to`, and the travel time of sound along it.
+fn travel(medium: &Medium, g: [f64; 2], to: [f64; 2]) -> (f64, f64) {
+    let (v, d2) = offset(g, to);
+    let d = d2.sqrt();
+    (d2, d / medium.effective_along(v, d))
+}
+
+/// The offset from `from` to `to` and its length squared.
+fn offset(from: [f64; 2], to: [f64; 2]) -> ([f64; 2], f64) {
+    let v = [to[0] - from[0], to[1] - from[1]];
+    (v, v[0] * v[0] + v[1] * v[1])
+}
+
+/// The best nodes so far, as far as pruning needs them: how many scored each count.
+struct Best {
+    keep: usize,
+    floor: usize,
+    by_count: Vec<usize>,
+    need: usize,
+}
+
+impl Best {
+    fn new(keep: usize, floor: usize) -> Self {
+        Self {
+            keep,
+            floor,
+            by_count: Vec::new(),
+            need: floor,
+        }
+    }
+
+    /// The count a node needs to be among the `keep` best: `floor`, or once `keep` nodes
+    /// have scored, the lowest count among the best `keep` (ties are kept).
+    fn need(&self) -> usize {
+        self.need
+    }
+
+    fn add(&mut self, count: usize) {
+        if self.by_count.len() <= count {
+            self.by_count.resize(count + 1, 0);
+        }
+        self.by_count[count] += 1;
+        let mut at_least = 0;
+        for c in (self.floor..self.by_count.len()).rev() {
+            at_least += self.by_count[c];
+            if at_least >= self.keep {
+                self.need = c;
+                return;
+            }
+        }
     }
 }
 
@@ -362,12 +549,13 @@ fn centroid(stations: &[Station]) -> LonLat {
 }
 
 /// The coarse nodes within reach of `station` where it is among the nearest sensors (within
-/// 5 km of the nearest), nearest first, and the sensors within twice the reach of it.
-fn region(index: &Index<'_>, station: usize, config: &Config) -> Region {
-    let origin = index.plane.xy[station];
+/// 5 km of the nearest), nearest first, with the stations in reach of each, and the
+/// stations within twice the reach of it.
+fn region_of(xy: &[[f64; 2]], station: usize, config: &Config) -> Region {
+    let origin = xy[station];
     let reach = config.reach_m;
-    let nearby: Vec<usize> = (0..index.plane.xy.len())
-        .filter(|&s| dist2(index.plane.xy[s], origin) <= 4.0 * reach * reach)
+    let nearby: Vec<usize> = (0..xy.len())
+        .filter(|&s| dist2(xy[s], origin) <= 4.0 * reach * reach)
         .collect();
     let step = config.coarse_grid_m;
     let n = (reach / step).ceil() as i64;
@@ -384,7 +572,7 @@ fn region(index: &Index<'_>, station: usize, config: &Config) -> Region {
             }
             let nearest = nearby
                 .iter()
-                .map(|&s| dist2(g, index.plane.xy[s]))
+                .map(|&s| dist2(g, xy[s]))
                 .fold(f64::INFINITY, f64::min)
                 .sqrt();
             if d_seed <= nearest + 5_000.0 {
@@ -397,7 +585,27 @@ fn region(index: &Index<'_>, station: usize, config: &Config) -> Region {
             .then(a.0[0].total_cmp(&b.0[0]))
             .then(a.0[1].total_cmp(&b.0[1]))
     });
-    (nodes, nearby)
+    let reach2 = reach * reach;
+    let mut in_reach = Vec::new();
+    let nodes = nodes
+        .into_iter()
+        .map(|(g, _)| {
+            let start = in_reach.len();
+            in_reach.extend(
+                nearby
+                    .iter()
+                    .filter(|&&s| s != station && offset(g, xy[s]).1 <= reach2)
+                    .map(|&s| s as u32),
+            );
+            (g, start..in_reach.len())
+        })
+        .collect();
+    Region {
+        nodes,
+        in_reach,
+        nearby,
+        travel: None,
+    }
 }
 
 fn try_seed(
@@ -412,27 +620,38 @@ fn try_seed(
     let medium = medium_at(stations[a.station].position, a.time);
     let reach = config.reach_m;
     let step = config.coarse_grid_m;
-    if index.plane.regions[a.station].is_none() {
-        index.plane.regions[a.station] = Some(region(index, a.station, config));
-    }
-    let (nodes, nearby) = index.plane.regions[a.station].as_ref()?;
+    let region = match &mut index.plane.regions[a.station] {
+        Some(region) => region,
+        missing => missing.insert(region_of(&index.plane.xy, a.station, config)),
+    };
+    region.travel_in(&medium, &index.plane.xy, a.station);
+    let region = index.plane.regions[a.station].as_ref()?;
+    let (_, to_station, to_others) = region.travel.as_ref()?;
+    let nearby = &region.nearby;
     let tolerance = |spacing: f64| spacing * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
     let mut matched = Vec::new();
     let mut sensors = Vec::new();
+    // Nodes that cannot be among the best are dropped as soon as that is clear.
     let mut coarse: Vec<(usize, f64, [f64; 2])> = Vec::new();
-    for &(g, _) in nodes {
-        let (count, misfit) = index.score_node(
-            g,
+    let mut best = Best::new(config.candidates, config.min_sensors);
+    for ((g, stations), &to_seed) in region.nodes.iter().zip(to_station) {
+        let others = region.in_reach[stations.clone()]
+            .iter()
+            .zip(&to_others[stations.clone()])
+            .map(|(&s, &t)| (s as usize, t));
+        let (count, misfit) = index.score(
             seed,
-            nearby,
-            &medium,
+            to_seed,
+            others,
+            stations.len(),
             tolerance(step),
-            reach,
+            best.need(),
             &mut matched,
             &mut sensors,
         );
-        if count >= config.min_sensors {
-            coarse.push((count, misfit, g));
+        if count >= best.need() {
+            coarse.push((count, misfit, *g));
+            best.add(count);
         }
     }
     let best_first = |list: &mut Vec<(usize, f64, [f64; 2])>, keep: usize| {
@@ -447,22 +666,25 @@ fn try_seed(
     let middle = (step * fine).sqrt();
     let mut refine = |centres: &[(usize, f64, [f64; 2])], spacing: f64, keep: usize| {
         let mut scored = Vec::new();
+        let mut best = Best::new(keep, config.min_sensors);
         for (_, _, g) in centres {
             for i in -1..=1 {
                 for j in -1..=1 {
                     let h = [g[0] + f64::from(i) * spacing, g[1] + f64::from(j) * spacing];
-                    let (count, misfit) = index.score_node(
+                    let (count, misfit) = index.score_at(
                         h,
                         seed,
                         nearby,
                         &medium,
                         tolerance(spacing),
                         reach,
+                        best.need(),
                         &mut matched,
                         &mut sensors,
                     );
-                    if count >= config.min_sensors {
+                    if count >= best.need() {
                         scored.push((count, misfit, h));
+                        best.add(count);
                     }
                 }
             }
@@ -473,13 +695,14 @@ fn try_seed(
     let refined = refine(&coarse, middle, config.candidates.div_ceil(4));
     let best = refine(&refined, fine, 1);
     let &(_, _, node) = best.first()?;
-    index.score_node(
+    index.score_at(
         node,
         seed,
         nearby,
         &medium,
         tolerance(fine),
         reach,
+        0,
         &mut matched,
         &mut sensors,
     );
@@ -593,6 +816,51 @@ mod tests {
             let (u, v) = (self.unit(), self.unit());
             (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
         }
+    }
+
+    #[test]
+    fn the_seconds_index_finds_what_a_binary_search_finds() {
+        let mut r = Gen(0x5eed_0001);
+        // Three stations: a busy one, a sparse one with fractional start, an empty one.
+        let mut busy: Vec<f64> = (0..500).map(|_| 12.25 + 300.0 * r.unit()).collect();
+        busy.sort_by(f64::total_cmp);
+        let sparse = vec![-3.7, -3.7, 40.0, 40.000_000_000_001, 299.5];
+        let times = vec![busy, sparse, Vec::new()];
+        let seconds = Seconds::new(&times);
+        let mut queries: Vec<f64> = (0..5_000).map(|_| -20.0 + 360.0 * r.unit()).collect();
+        // Exactly on arrivals and on the index's own second edges, and far outside.
+        queries.extend(times.iter().flatten().copied());
+        queries.extend((0..330).map(|k| -3.7 + f64::from(k)));
+        queries.extend([f64::NEG_INFINITY, -1e9, 1e9, f64::INFINITY]);
+        for (station, list) in times.iter().enumerate() {
+            for &q in &queries {
+                let mut at = seconds.first_at(station, q);
+                assert!(at <= list.partition_point(|&t| t < q), "{station} {q}");
+                while at < list.len() && list[at] < q {
+                    at += 1;
+                }
+                assert_eq!(at, list.partition_point(|&t| t < q), "{station} {q}");
+            }
+        }
+        // No arrivals at all.
+        assert_eq!(Seconds::new(&[Vec::new()]).first_at(0, 5.0), 0);
+    }
+
+    #[test]
+    fn the_best_nodes_need_the_lowest_count_among_the_best() {
+        let mut best = Best::new(3, 5);
+        assert_eq!(best.need(), 5);
+        best.add(9);
+        best.add(7);
+        assert_eq!(best.need(), 5, "fewer than three nodes so far");
+        best.add(6);
+        assert_eq!(best.need(), 6);
+        best.add(8);
+        assert_eq!(best.need(), 7);
+        best.add(8);
+        assert_eq!(best.need(), 8, "ties at the lowest count are kept");
+        best.add(12);
+        assert_eq!(best.need(), 8);
     }
 
     /// A 4×4 grid of sensors 10 km apart, and rounds fired from `sources` at `times`, heard
