@@ -129,6 +129,8 @@ pub struct Plane {
     xy: Vec<[f64; 2]>,
     /// The sensor of each station.
     sensor: Vec<u32>,
+    /// Whether a station's sensor has other stations too (it moved).
+    shared: Vec<bool>,
     /// Per station, once computed: the coarse nodes where it is among the nearest sensors,
     /// and the sensors that could share an event with it.
     regions: Vec<Option<Region>>,
@@ -148,6 +150,10 @@ impl Plane {
                 .map(|s| earth.local_xy(centre, s.position))
                 .collect(),
             sensor: stations.iter().map(|s| s.sensor).collect(),
+            shared: stations
+                .iter()
+                .map(|s| stations.iter().filter(|o| o.sensor == s.sensor).count() > 1)
+                .collect(),
             regions: vec![None; stations.len()],
         }
     }
@@ -173,7 +179,15 @@ impl Plane {
             }
         }
         self.xy.push(xy);
+        let mut shared = false;
+        for (sensor, other) in self.sensor.iter().zip(&mut self.shared) {
+            if *sensor == station.sensor {
+                *other = true;
+                shared = true;
+            }
+        }
         self.sensor.push(station.sensor);
+        self.shared.push(shared);
         self.regions.push(None);
     }
 }
@@ -289,7 +303,8 @@ impl<'a> Index<'a> {
                 break;
             }
             left = left.saturating_sub(1);
-            if s == a.station || sensors.contains(&self.plane.sensor[s]) {
+            // (Only a sensor with several stations can have answered already.)
+            if s == a.station || (self.plane.shared[s] && sensors.contains(&self.plane.sensor[s])) {
                 continue;
             }
             let tol = tolerance + 3.0 * self.sigma[s];
