@@ -19,6 +19,10 @@ pub enum EntryKind {
     SensorRegistration,
     /// A key revocation (body: JSON [`crate::SensorRevocation`]).
     KeyRevocation,
+    /// A person's or the server's action in the Commission's process (body: a DSSE
+    /// envelope of payload type `application/vnd.truce.action.v1+json`; see
+    /// `truce-commission`).
+    Action,
 }
 
 impl EntryKind {
@@ -27,6 +31,7 @@ impl EntryKind {
             Self::Observation => "observation",
             Self::SensorRegistration => "sensor-registration",
             Self::KeyRevocation => "key-revocation",
+            Self::Action => "action",
         }
     }
 
@@ -35,6 +40,7 @@ impl EntryKind {
             Self::Observation,
             Self::SensorRegistration,
             Self::KeyRevocation,
+            Self::Action,
         ]
         .into_iter()
         .find(|k| k.tag() == tag)
@@ -136,6 +142,9 @@ mod tests {
         assert_eq!(entry.kind, EntryKind::Observation);
         assert_eq!(entry.version, 1);
         assert_eq!(entry.body, b"{\"payloadType\":1}");
+        let action = Entry::v1(EntryKind::Action, b"{}").encode().unwrap();
+        assert!(action.starts_with(b"truce.action.v1\n"));
+        assert_eq!(Entry::decode(&action).unwrap().kind, EntryKind::Action);
     }
 
     #[test]

@@ -55,6 +55,11 @@ enum Command {
         at: Timestamp,
         reply: oneshot::Sender<Result<(SensorRecord, bool), Problem>>,
     },
+    /// An entry checked elsewhere (a Commission action), appended as it is.
+    Append {
+        entry: Vec<u8>,
+        reply: oneshot::Sender<Result<Appended, Problem>>,
+    },
     Checkpoint {
         reply: oneshot::Sender<Result<SignedCheckpoint, Problem>>,
     },
@@ -257,6 +262,16 @@ impl Sequencer {
         .await
     }
 
+    /// Appends an entry (already encoded, checked by the caller) and answers once it is
+    /// durable.
+    pub async fn append(&self, entry: Vec<u8>) -> Result<Appended, Problem> {
+        self.ask(
+            |reply| Command::Append { entry, reply },
+            || Err(unavailable()),
+        )
+        .await
+    }
+
     /// Signs a checkpoint of the current tree if it grew since the last one.
     pub async fn checkpoint(&self) -> Result<SignedCheckpoint, Problem> {
         self.ask(|reply| Command::Checkpoint { reply }, || Err(unavailable()))
@@ -329,6 +344,10 @@ enum Pending {
         slot: Result<(Slot, SensorRecord), Problem>,
         reply: oneshot::Sender<Result<(SensorRecord, bool), Problem>>,
     },
+    Append {
+        slot: Slot,
+        reply: oneshot::Sender<Result<Appended, Problem>>,
+    },
     Checkpoint {
         reply: oneshot::Sender<Result<SignedCheckpoint, Problem>>,
     },
@@ -393,6 +412,13 @@ impl Round<'_> {
                     slot: self.revoke(&sensor, reason, at, base, &mut entries),
                     reply,
                 },
+                Command::Append { entry, reply } => {
+                    entries.push(NewEntry::new(entry, SideEffect::None));
+                    Pending::Append {
+                        slot: Slot::New(entries.len() - 1),
+                        reply,
+                    }
+                }
                 Command::Checkpoint { reply } => Pending::Checkpoint { reply },
             });
         }
@@ -450,6 +476,9 @@ impl Round<'_> {
                     let result = slot
                         .and_then(|(slot, record)| resolve(slot).map(|a| (record, a.duplicate)));
                     let _ = reply.send(result);
+                }
+                Pending::Append { slot, reply } => {
+                    let _ = reply.send(resolve(slot));
                 }
                 Pending::Checkpoint { reply } => checkpoint_replies.push(reply),
             }

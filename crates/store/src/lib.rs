@@ -17,6 +17,7 @@
 //! - `checkpoints(size, note)`: every signed checkpoint published;
 //! - `meta(key, value)`: the log's origin and schema version.
 
+mod private;
 mod reader;
 mod writer;
 
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use private::{Notification, Private};
 pub use reader::Reader;
 pub use writer::{NewEntry, ObservationRef, SideEffect, Writer};
 

@@ -194,13 +194,18 @@ pub fn entry_view(index: u64, data: &[u8]) -> Value {
     view["kind"] = json!(entry.kind.tag());
     view["version"] = json!(entry.version);
     match entry.kind {
-        EntryKind::Observation => {
+        EntryKind::Observation | EntryKind::Action => {
             if let Ok(envelope) = serde_json::from_slice::<Envelope>(entry.body) {
                 let payload = decode_base64(&envelope.payload)
                     .ok()
                     .and_then(|p| serde_json::from_slice::<Value>(&p).ok());
                 view["envelope"] = json!(envelope);
-                view["observation"] = payload.unwrap_or(Value::Null);
+                let key = if entry.kind == EntryKind::Action {
+                    "action"
+                } else {
+                    "observation"
+                };
+                view[key] = payload.unwrap_or(Value::Null);
             }
         }
         EntryKind::SensorRegistration | EntryKind::KeyRevocation => {
