@@ -34,3 +34,11 @@ pub use guarantees::{Commitment, Guarantees, GuaranteesError, Guarantor, Ratific
 pub use roles::{Account, Role};
 pub use state::{Commission, Denied, Due, DueStatus, Reason, Signer};
 pub use triggers::severity;
+
+/// A value's name as its JSON writes it (`under_review`, `submitted`).
+pub(crate) fn name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

@@ -317,9 +317,9 @@ impl Commission {
                 format!("no enabled account {:?}", action.actor),
             )
         })?;
-        match (signer, &actor.public_key, actor.role) {
-            (Signer::Server, None, _) | (Signer::Actor, Some(_), _) => {}
-            (Signer::Server, Some(_), _) => {
+        match (signer, &actor.public_key) {
+            (Signer::Server, None) | (Signer::Actor, Some(_)) => {}
+            (Signer::Server, Some(_)) => {
                 return Err(denied(
                     Unauthenticated,
                     Some("signatures"),
@@ -329,7 +329,7 @@ impl Commission {
                     ),
                 ));
             }
-            (Signer::Actor, None, _) => {
+            (Signer::Actor, None) => {
                 return Err(denied(
                     Unauthenticated,
                     Some("signatures"),
@@ -418,7 +418,7 @@ impl Commission {
                     return Err(denied(
                         Conflict,
                         Some("verdict"),
-                        format!("finding {finding} is already {state:?}").to_lowercase(),
+                        format!("finding {finding} is already {}", crate::name(&state)),
                     ));
                 }
                 if *verdict == Verdict::Discount

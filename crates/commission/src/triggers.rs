@@ -131,10 +131,7 @@ fn open(
             format!(
                 "{trigger}; the commitment is not binding yet (ratification: {}), so this \
                  is a notice to consult, not an activation",
-                serde_json::to_value(commitment.ratification)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
+                crate::name(&commitment.ratification)
             ),
         ),
         (true, false) => (

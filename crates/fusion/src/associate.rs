@@ -108,11 +108,11 @@ impl Region {
         let mut to_station = Vec::with_capacity(self.nodes.len());
         let mut to_others = Vec::with_capacity(self.in_reach.len());
         for (g, range) in &self.nodes {
-            to_station.push(travel(medium, *g, xy[station]).1);
+            to_station.push(travel(medium, *g, xy[station], f64::INFINITY).unwrap_or(0.0));
             to_others.extend(
                 self.in_reach[range.clone()]
                     .iter()
-                    .map(|&s| travel(medium, *g, xy[s as usize]).1),
+                    .map(|&s| travel(medium, *g, xy[s as usize], f64::INFINITY).unwrap_or(0.0)),
             );
         }
         self.travel = Some((*medium, to_station, to_others));
@@ -332,11 +332,11 @@ impl<'a> Index<'a> {
         sensors: &mut Vec<u32>,
     ) -> (usize, f64) {
         let xy = &self.plane.xy;
-        let to_seed = travel(medium, g, xy[self.arrivals[seed].station]).1;
-        let stations = nearby.iter().filter_map(|&s| {
-            let (d2, t) = travel(medium, g, xy[s]);
-            (d2 <= reach * reach).then_some((s, t))
-        });
+        let to_seed =
+            travel(medium, g, xy[self.arrivals[seed].station], f64::INFINITY).unwrap_or(0.0);
+        let stations = nearby
+            .iter()
+            .filter_map(|&s| Some((s, travel(medium, g, xy[s], reach * reach)?)));
         self.score(
             seed,
             to_seed,
@@ -416,11 +416,15 @@ impl Seconds {
     }
 }
 
-/// The distance squared from `g` to `to`, and the travel time of sound along it.
-fn travel(medium: &Medium, g: [f64; 2], to: [f64; 2]) -> (f64, f64) {
+/// The travel time of sound from `g` to `to`, when `to` lies within `reach2` (a squared
+/// distance) of it.
+fn travel(medium: &Medium, g: [f64; 2], to: [f64; 2], reach2: f64) -> Option<f64> {
     let (v, d2) = offset(g, to);
+    if d2 > reach2 {
+        return None;
+    }
     let d = d2.sqrt();
-    (d2, d / medium.effective_along(v, d))
+    Some(d / medium.effective_along(v, d))
 }
 
 /// The offset from `from` to `to` and its length squared.
