@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// The ceasefire agreement the findings are judged against (TOML).
     #[arg(long, env = "TRUCE_AGREEMENT")]
     agreement: Option<PathBuf>,
+    /// The guarantees file: the Commission's quorum and the guarantors' commitments (TOML).
+    #[arg(long, env = "TRUCE_GUARANTEES")]
+    guarantees: Option<PathBuf>,
     /// Take observations from this MQTT broker too (`mqtt://host[:port]`).
     #[arg(long, env = "TRUCE_MQTT_URL")]
     mqtt_url: Option<String>,
@@ -85,6 +88,9 @@ impl ServeArgs {
         }
         if let Some(v) = &self.agreement {
             c.agreement = Some(v.clone());
+        }
+        if let Some(v) = &self.guarantees {
+            c.guarantees = Some(v.clone());
         }
         if let Some(v) = &self.mqtt_url {
             c.mqtt_url = Some(v.clone());

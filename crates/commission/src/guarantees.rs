@@ -220,6 +220,24 @@ pub fn parse_obligation(text: &str) -> Result<(String, u32, MetBy), String> {
 }
 
 impl Guarantees {
+    /// No guarantees: a Commission of one (quorum 1), no guarantors, nothing escalates.
+    pub fn none(agreement: &str) -> Self {
+        Self {
+            guarantees: Header {
+                id: "none".into(),
+                title: "no guarantees configured".into(),
+                agreement: agreement.into(),
+                source: None,
+            },
+            commission: CommissionRules {
+                members: 1,
+                quorum: 1,
+            },
+            guarantors: Vec::new(),
+            commitments: Vec::new(),
+        }
+    }
+
     /// Reads and checks a guarantees file.
     pub fn load(path: &Path) -> Result<Self, GuaranteesError> {
         let text = std::fs::read_to_string(path).map_err(|source| GuaranteesError::Read {

@@ -25,12 +25,16 @@ pub enum ProblemType {
     NotFound,
     BadRequest,
     SensorExists,
+    /// The caller's role or binding does not allow the action.
+    Forbidden,
+    /// The action contradicts the state (already done, not yet possible).
+    Conflict,
     Unavailable,
     Internal,
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 20] = [
+    pub const ALL: [ProblemType; 22] = [
         Self::MalformedJson,
         Self::BadBase64,
         Self::BadPayloadType,
@@ -49,6 +53,8 @@ impl ProblemType {
         Self::NotFound,
         Self::BadRequest,
         Self::SensorExists,
+        Self::Forbidden,
+        Self::Conflict,
         Self::Unavailable,
         Self::Internal,
     ];
@@ -74,6 +80,8 @@ impl ProblemType {
             Self::NotFound => "not-found",
             Self::BadRequest => "bad-request",
             Self::SensorExists => "sensor-exists",
+            Self::Forbidden => "forbidden",
+            Self::Conflict => "conflict",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -93,9 +101,9 @@ impl ProblemType {
         match self {
             Self::MalformedJson | Self::BadBase64 | Self::BadPayloadType | Self::BadRequest => 400,
             Self::Unauthorized => 401,
-            Self::KeyRevoked => 403,
+            Self::KeyRevoked | Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::Replay | Self::SensorExists => 409,
+            Self::Replay | Self::SensorExists | Self::Conflict => 409,
             Self::BodyTooLarge | Self::TooManyItems | Self::EntryTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::InvalidField
@@ -128,6 +136,8 @@ impl ProblemType {
             Self::NotFound => "Not found",
             Self::BadRequest => "Bad request",
             Self::SensorExists => "Sensor already registered",
+            Self::Forbidden => "Forbidden for this account",
+            Self::Conflict => "Conflicts with the current state",
             Self::Unavailable => "Service unavailable",
             Self::Internal => "Internal error",
         }

@@ -32,6 +32,9 @@ pub struct ServerConfig {
     /// The ceasefire agreement (TOML) findings are judged against; without one, the server
     /// computes events only.
     pub agreement: Option<PathBuf>,
+    /// The guarantees file (TOML: the Commission's quorum, the guarantors' commitments and
+    /// their triggers); without one, a ruling needs one vote and nothing escalates.
+    pub guarantees: Option<PathBuf>,
     /// An MQTT broker to take observations from (`mqtt://host[:port]`); none by default.
     pub mqtt_url: Option<String>,
     /// The topic filter to subscribe to.
@@ -53,6 +56,7 @@ impl Default for ServerConfig {
             max_future_skew_s: 5.0,
             max_commit_entries: 50_000,
             agreement: None,
+            guarantees: None,
             mqtt_url: None,
             mqtt_topic: "truce/+/observations".into(),
             mqtt_client_id: "truce-ingest".into(),

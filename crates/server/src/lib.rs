@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod desk;
 pub mod error;
 pub mod metrics;
 pub mod mqtt;
@@ -48,6 +49,10 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("agreement: {0}")]
     Agreement(String),
+    #[error("guarantees: {0}")]
+    Guarantees(String),
+    #[error("commission: {0}")]
+    Commission(String),
 }
 
 /// Every route of the API.
@@ -69,6 +74,42 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/sensors/{id}",
             get(routes::sensors::show).delete(routes::sensors::revoke),
+        )
+        .route(
+            "/v1/accounts",
+            get(routes::commission::accounts).post(routes::commission::create_account),
+        )
+        .route(
+            "/v1/accounts/{id}",
+            axum::routing::delete(routes::commission::disable_account),
+        )
+        .route(
+            "/v1/accounts/{id}/tokens",
+            post(routes::commission::create_token),
+        )
+        .route(
+            "/v1/policy",
+            axum::routing::put(routes::commission::set_policy),
+        )
+        .route("/v1/review/queue", get(routes::commission::queue))
+        .route("/v1/findings/{id}/review", post(routes::commission::review))
+        .route(
+            "/v1/allegations",
+            get(routes::commission::allegations).post(routes::commission::allege),
+        )
+        .route(
+            "/v1/rulings",
+            get(routes::commission::rulings).post(routes::commission::propose),
+        )
+        .route("/v1/rulings/{index}/votes", post(routes::commission::vote))
+        .route("/v1/escalations", get(routes::commission::escalations))
+        .route(
+            "/v1/escalations/{index}/ack",
+            post(routes::commission::acknowledge),
+        )
+        .route(
+            "/v1/escalations/{index}/respond",
+            post(routes::commission::respond),
         )
         .route("/v1/results", get(routes::results::summary))
         .route("/v1/events", get(routes::results::events))
@@ -191,6 +232,10 @@ pub async fn start(
     let (store, writer) = Store::open(&config.data, &origin)?;
     let metrics = Arc::new(metrics::Metrics::default());
     let registry: sequencer::Registry = Arc::new(RwLock::new(Default::default()));
+    let desk_signer = NoteSigner::from_skey(&signer.skey()).map_err(|e| ServerError::Key {
+        path: config.data.join("log.key").display().to_string(),
+        message: e.to_string(),
+    })?;
     let (sequencer, sequencer_thread) = sequencer::Sequencer::start(
         writer,
         signer,
@@ -206,6 +251,18 @@ pub async fn start(
         None => None,
     };
     let agreement_id = agreement.as_ref().map(|a| Arc::from(a.id.as_str()));
+    let guarantees = match &config.guarantees {
+        Some(path) => truce_commission::Guarantees::load(path)
+            .map_err(|e| ServerError::Guarantees(e.to_string()))?,
+        None => truce_commission::Guarantees::none(agreement_id.as_deref().unwrap_or("")),
+    };
+    let desk = Arc::new(desk::Desk::open(
+        &store,
+        truce_store::Private::open(&config.data)?,
+        guarantees,
+        desk_signer,
+        agreement.as_deref(),
+    )?);
     let store = Arc::new(store);
     let results = results::spawn(store.clone(), agreement, sequencer.watch_checkpoint());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -215,6 +272,7 @@ pub async fn start(
         store,
         results,
         agreement_id,
+        desk,
         checkpoint_signed: Arc::new(Mutex::new((
             sequencer.latest_checkpoint().size,
             Instant::now(),

@@ -30,6 +30,8 @@ pub struct AppState {
     pub results: crate::results::Latest,
     /// The id of the agreement findings are judged against, if any.
     pub agreement_id: Option<Arc<str>>,
+    /// The Commission's state and the actions that change it.
+    pub desk: Arc<crate::desk::Desk>,
 }
 
 impl AppState {

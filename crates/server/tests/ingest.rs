@@ -562,6 +562,18 @@ async fn the_openapi_document_lists_every_route() {
         "/metrics",
         "/v1/openapi.json",
         "/healthz",
+        "/v1/accounts",
+        "/v1/accounts/{id}",
+        "/v1/accounts/{id}/tokens",
+        "/v1/policy",
+        "/v1/review/queue",
+        "/v1/findings/{id}/review",
+        "/v1/allegations",
+        "/v1/rulings",
+        "/v1/rulings/{index}/votes",
+        "/v1/escalations",
+        "/v1/escalations/{index}/ack",
+        "/v1/escalations/{index}/respond",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }

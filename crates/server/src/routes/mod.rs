@@ -1,5 +1,6 @@
 //! The HTTP API. Handlers are thin: parse, call the domain, map the result.
 
+pub mod commission;
 pub mod log;
 pub mod observations;
 pub mod ops;

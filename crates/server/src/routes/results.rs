@@ -165,8 +165,18 @@ pub async fn findings(State(state): State<AppState>, Query(filter): Query<Filter
         let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
         let inside = bbox(&filter.bbox)?;
         let r = latest(&state).unwrap_or_else(empty);
-        let items = r
-            .findings
+        // Each finding in the state its reviews have brought it to.
+        let reviewed: Vec<truce_model::Finding> = state.desk.read(|c| {
+            r.findings
+                .iter()
+                .map(|f| {
+                    let mut f = f.clone();
+                    f.state = c.state_of(&f.id);
+                    f
+                })
+                .collect()
+        });
+        let items = reviewed
             .iter()
             .filter(|f| inside(&f.location))
             .filter(|f| filter.clause.as_deref().is_none_or(|c| f.clause == c))

@@ -1,0 +1,589 @@
+//! The Commission through the real server: accounts and roles (every Commission route
+//! refuses a missing token and a wrong role, and changes nothing), a review that verifies
+//! an attributed finding and opens exactly the escalations whose triggers match (an
+//! activation, and a consultation notice for a commitment not yet ratified), a ruling
+//! adopted at the quorum with dissent on record, an acknowledgement that stops the clock,
+//! allegations cross-checked against the events, and the whole chain — observation, event,
+//! finding, review, ruling, escalation, acknowledgement — rebuilt from the log alone.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Server, TOKEN, get_json, http, truce_bin};
+use ed25519_consensus::VerificationKey;
+use serde_json::{Value, json};
+use truce_commission::{Commission, EscalationKind, Guarantees, Vote};
+use truce_ledger::NoteVerifier;
+use truce_model::{Entry, EntryKind, VerificationState};
+
+const GUARANTEES: &str = r#"
+[guarantees]
+id = "test-guarantees"
+title = "Guarantees for the Commission test"
+agreement = "sample-ceasefire-2026"
+
+[commission]
+members = 3
+quorum = 2
+
+[[guarantors]]
+country = "GB"
+name = "United Kingdom"
+role = "force"
+
+[[guarantors]]
+country = "FR"
+name = "France"
+role = "force"
+
+[[guarantors]]
+country = "US"
+name = "United States"
+role = "backstop"
+
+[[commitments]]
+id = "gb-fire"
+guarantor = "GB"
+instrument = "test"
+legal_force = "test"
+ratification = "ratified"
+activation = "always"
+responses = ["intelligence", "consultation"]
+obligations = ["consult within 24 h", "decide within 72 h"]
+[commitments.trigger]
+rules = ["no_fire"]
+min_severity = "medium"
+state = "verified"
+attribution_required = true
+determined_by = "analysts"
+
+[[commitments]]
+id = "fr-fire"
+guarantor = "FR"
+instrument = "test"
+legal_force = "test"
+ratification = "submitted"
+activation = "always"
+responses = ["consultation"]
+obligations = ["consult within 24 h"]
+[commitments.trigger]
+rules = ["no_fire"]
+min_severity = "medium"
+state = "verified"
+attribution_required = true
+determined_by = "analysts"
+
+[[commitments]]
+id = "gb-sites"
+guarantor = "GB"
+instrument = "test"
+legal_force = "test"
+ratification = "ratified"
+activation = "always"
+responses = ["intelligence"]
+obligations = ["consult within 24 h"]
+[commitments.trigger]
+rules = ["protected_site_strike"]
+min_severity = "critical"
+state = "verified"
+attribution_required = false
+determined_by = "analysts"
+
+[[commitments]]
+id = "us-ruled"
+guarantor = "US"
+instrument = "test"
+legal_force = "test"
+ratification = "in_force"
+activation = "always"
+responses = ["sanctions", "consultation"]
+obligations = ["consult within 24 h"]
+[commitments.trigger]
+rules = ["no_fire"]
+min_severity = "medium"
+state = "ruled"
+attribution_required = true
+determined_by = "commission"
+"#;
+
+fn run(args: &[&str]) {
+    let out = Command::new(truce_bin()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+struct Api<'a> {
+    server: &'a Server,
+    client: reqwest::Client,
+}
+
+impl Api<'_> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method.parse().unwrap(), self.server.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.call(method, path, Some(token), body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {value}"
+        );
+        value
+    }
+
+    async fn size(&self) -> u64 {
+        get_json(&self.client, &self.server.url("/healthz")).await["log_size"]
+            .as_u64()
+            .unwrap()
+    }
+
+    async fn account(&self, id: &str, role: &str, binding: Option<(&str, &str)>) -> String {
+        let mut body = json!({"id": id, "name": format!("{id} (test)"), "role": role});
+        if let Some((k, v)) = binding {
+            body[k] = json!(v);
+        }
+        let created = self.ok("POST", "/v1/accounts", TOKEN, Some(body)).await;
+        created["token"].as_str().unwrap().to_string()
+    }
+}
+
+#[tokio::test]
+async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
+    let work = tempfile::tempdir().unwrap();
+    let sim = work.path().join("sim");
+    let scenario = repo("examples/scenarios/sparse.toml");
+    run(&[
+        "sim",
+        "--scenario",
+        &scenario,
+        "--seed",
+        "7",
+        "--out",
+        sim.to_str().unwrap(),
+    ]);
+    let guarantees_file = work.path().join("guarantees.toml");
+    std::fs::write(&guarantees_file, GUARANTEES).unwrap();
+    let data = work.path().join("data");
+    let agreement = repo("examples/agreement/agreement.toml");
+    let server = Server::start_with(
+        &data,
+        100,
+        &[
+            "--agreement",
+            &agreement,
+            "--guarantees",
+            guarantees_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let api = Api {
+        server: &server,
+        client: http(),
+    };
+    let sensors: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
+    for s in &sensors {
+        api.ok("POST", "/v1/sensors", TOKEN, Some(s.clone())).await;
+    }
+    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+    server.submit_all(&api.client, &envelopes).await;
+    let observed = (sensors.len() + envelopes.len()) as u64;
+    let mut findings = Value::Null;
+    for _ in 0..600 {
+        let results = get_json(&api.client, &server.url("/v1/results")).await;
+        if results["size"] == observed {
+            findings = get_json(&api.client, &server.url("/v1/findings?party=RU&clause=1")).await;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let finding = findings["findings"][0].clone();
+    let finding_id = finding["id"]
+        .as_str()
+        .expect("an attributed no_fire finding")
+        .to_string();
+    assert_eq!(finding["rule"], "no_fire");
+    assert_eq!(finding["attribution"]["party"], "RU");
+
+    // Accounts: each token is shown once.
+    let analyst = api.account("an-1", "analyst", None).await;
+    let li_ua = api.account("li-ua", "liaison", Some(("party", "UA"))).await;
+    let commissioners = [
+        api.account("co-1", "commissioner", None).await,
+        api.account("co-2", "commissioner", None).await,
+        api.account("co-3", "commissioner", None).await,
+    ];
+    let gu_gb = api
+        .account("gu-gb", "guarantor", Some(("country", "GB")))
+        .await;
+    let gu_us = api
+        .account("gu-us", "guarantor", Some(("country", "US")))
+        .await;
+    let auditor = api.account("au-1", "auditor", None).await;
+    let (status, _) = api
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some(&analyst),
+            Some(json!({"id": "x", "name": "x", "role": "analyst"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    // Every Commission route: no token 401, a wrong role 403, and nothing logged.
+    let review = format!("/v1/findings/{finding_id}/review");
+    let allegation = json!({"party": "UA", "against": "RU", "summary": "shelling",
+        "category": "shelling", "position": finding["location"], "position_sigma_m": 300.0,
+        "event_time": finding["time"], "time_sigma_s": 60.0});
+    let routes: Vec<(&str, String, Option<Value>, Option<&str>)> = vec![
+        ("GET", "/v1/accounts".into(), None, None),
+        (
+            "POST",
+            "/v1/accounts".into(),
+            Some(json!({"id": "y", "name": "y", "role": "auditor"})),
+            Some(&auditor),
+        ),
+        (
+            "DELETE",
+            "/v1/accounts/an-1".into(),
+            Some(json!({"reason": "r"})),
+            Some(&auditor),
+        ),
+        (
+            "POST",
+            "/v1/accounts/an-1/tokens".into(),
+            None,
+            Some(&auditor),
+        ),
+        (
+            "PUT",
+            "/v1/policy".into(),
+            Some(json!({"min_operators": 2, "min_modalities": 1})),
+            Some(&analyst),
+        ),
+        ("GET", "/v1/review/queue".into(), None, None),
+        (
+            "POST",
+            review.clone(),
+            Some(json!({"verdict": "verify"})),
+            Some(&li_ua),
+        ),
+        ("GET", "/v1/allegations".into(), None, None),
+        (
+            "POST",
+            "/v1/allegations".into(),
+            Some(allegation.clone()),
+            Some(&analyst),
+        ),
+        ("GET", "/v1/rulings".into(), None, None),
+        (
+            "POST",
+            "/v1/rulings".into(),
+            Some(
+                json!({"findings": [finding_id], "attribution": "RU", "intent": "unknown", "remedy": "r"}),
+            ),
+            Some(&li_ua),
+        ),
+        (
+            "POST",
+            "/v1/rulings/1/votes".into(),
+            Some(json!({"vote": "concur"})),
+            Some(&analyst),
+        ),
+        ("GET", "/v1/escalations".into(), None, None),
+        ("POST", "/v1/escalations/1/ack".into(), None, Some(&li_ua)),
+        (
+            "POST",
+            "/v1/escalations/1/respond".into(),
+            Some(json!({"measures": ["consultation"]})),
+            Some(&auditor),
+        ),
+    ];
+    let before = api.size().await;
+    for (method, path, body, wrong) in &routes {
+        let (status, problem) = api.call(method, path, None, body.clone()).await;
+        assert_eq!(status, 401, "{method} {path} without a token: {problem}");
+        let (status, _) = api
+            .call(method, path, Some("not-a-token"), body.clone())
+            .await;
+        assert_eq!(status, 401, "{method} {path} with a bad token");
+        if let Some(wrong) = wrong {
+            let (status, problem) = api.call(method, path, Some(wrong), body.clone()).await;
+            assert_eq!(status, 403, "{method} {path} by the wrong role: {problem}");
+        }
+    }
+    // A liaison of one party cannot file as the other.
+    let mut as_ru = allegation.clone();
+    as_ru["party"] = json!("RU");
+    as_ru["against"] = json!("UA");
+    let (status, _) = api
+        .call("POST", "/v1/allegations", Some(&li_ua), Some(as_ru))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(api.size().await, before, "refused actions log nothing");
+
+    // The analyst verifies: exactly the verified triggers that match.
+    let verified = api
+        .ok(
+            "POST",
+            &review,
+            &analyst,
+            Some(json!({"verdict": "verify"})),
+        )
+        .await;
+    assert_eq!(
+        verified["escalations"].as_array().unwrap().len(),
+        2,
+        "{verified}"
+    );
+    let board = api.ok("GET", "/v1/escalations", &auditor, None).await;
+    let opened: Vec<(String, String)> = board["escalations"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| {
+            (
+                e["escalation"]["commitment"].as_str().unwrap().to_string(),
+                e["escalation"]["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        opened,
+        [
+            ("gb-fire".to_string(), "activation".to_string()),
+            ("fr-fire".to_string(), "consultation".to_string())
+        ]
+    );
+    let served = get_json(&api.client, &server.url("/v1/findings?state=verified")).await;
+    assert_eq!(served["findings"][0]["id"], finding_id.as_str());
+
+    // A ruling: proposed, one dissent, adopted by the second concurrence.
+    let proposal = json!({"findings": [finding_id], "attribution": "RU", "intent": "unknown",
+        "remedy": "cease fire from the position"});
+    let proposed = api
+        .ok("POST", "/v1/rulings", &commissioners[0], Some(proposal))
+        .await;
+    let ruling = proposed["log_index"].as_u64().unwrap();
+    assert!(proposed["escalations"].as_array().unwrap().is_empty());
+    let votes = format!("/v1/rulings/{ruling}/votes");
+    let dissent = api
+        .ok(
+            "POST",
+            &votes,
+            &commissioners[1],
+            Some(json!({"vote": "dissent", "reason": "intent not shown"})),
+        )
+        .await;
+    assert!(dissent["escalations"].as_array().unwrap().is_empty());
+    let adopted = api
+        .ok(
+            "POST",
+            &votes,
+            &commissioners[2],
+            Some(json!({"vote": "concur"})),
+        )
+        .await;
+    assert_eq!(
+        adopted["escalations"].as_array().unwrap().len(),
+        1,
+        "{adopted}"
+    );
+    let (status, _) = api
+        .call(
+            "POST",
+            &votes,
+            Some(&commissioners[2]),
+            Some(json!({"vote": "concur"})),
+        )
+        .await;
+    assert_eq!(status, 409, "one vote each");
+
+    // The acknowledgement stops GB's consultation clock; the US cannot answer for GB.
+    let gb = verified["escalations"][0].as_u64().unwrap();
+    let ack = format!("/v1/escalations/{gb}/ack");
+    let (status, _) = api.call("POST", &ack, Some(&gu_us), None).await;
+    assert_eq!(status, 403);
+    api.ok(
+        "POST",
+        &ack,
+        &gu_gb,
+        Some(json!({"note": "consultations convened"})),
+    )
+    .await;
+    let board = api.ok("GET", "/v1/escalations", &gu_gb, None).await;
+    let statuses: Vec<(u64, String, String)> = board["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["escalation"].as_u64().unwrap(),
+                d["action"].as_str().unwrap().to_string(),
+                d["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&(gb, "consult".into(), "met".into())),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&(gb, "decide".into(), "running".into())),
+        "{statuses:?}"
+    );
+
+    // Allegations: one where the finding's event is, one where nothing happened.
+    let filed = api
+        .ok("POST", "/v1/allegations", &li_ua, Some(allegation.clone()))
+        .await;
+    assert_ne!(
+        filed["assessment"]["outcome"], "not_corroborated",
+        "{filed}"
+    );
+    assert!(
+        filed["assessment"]["events"]
+            .as_array()
+            .unwrap()
+            .contains(&finding["event"]),
+        "{filed}"
+    );
+    let mut nowhere = allegation.clone();
+    nowhere["position"] = json!({"lat": 50.45, "lon": 30.52});
+    let filed = api
+        .ok("POST", "/v1/allegations", &li_ua, Some(nowhere))
+        .await;
+    assert_eq!(filed["assessment"]["outcome"], "not_corroborated");
+
+    // The whole chain from the log alone: every entry, the actions folded with only the
+    // log's public key and the guarantees, the findings recomputed by `truce replay`.
+    let size = api.size().await;
+    server.wait_checkpoint(&api.client, size).await;
+    let key =
+        VerificationKey::try_from(NoteVerifier::from_vkey(&server.vkey).unwrap().public_key())
+            .unwrap();
+    let mut commission = Commission::new(Guarantees::from_toml(GUARANTEES).unwrap());
+    let mut observations = std::collections::BTreeSet::new();
+    for index in 0..size {
+        let entry = get_json(&api.client, &server.url(&format!("/v1/entries/{index}"))).await;
+        let bytes = truce_model::envelope::decode_base64(entry["entry"].as_str().unwrap()).unwrap();
+        let entry = Entry::decode(&bytes).unwrap();
+        match entry.kind {
+            EntryKind::Action => {
+                commission.apply_entry(index, entry.body, &key).unwrap();
+            }
+            EntryKind::Observation => {
+                observations.insert(index);
+            }
+            _ => {}
+        }
+    }
+    let replayed = work.path().join("replayed");
+    run(&[
+        "replay",
+        "--log",
+        &server.url,
+        "--key",
+        data.join("log.vkey").to_str().unwrap(),
+        "--agreement",
+        &agreement,
+        "--out",
+        replayed.to_str().unwrap(),
+    ]);
+    let recomputed: Vec<Value> = std::fs::read_to_string(replayed.join("findings.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let f = recomputed
+        .iter()
+        .find(|f| f["id"] == finding_id.as_str())
+        .expect("the finding, recomputed");
+    let evidence = f["observations"].as_array().unwrap();
+    assert!(!evidence.is_empty());
+    assert!(
+        evidence
+            .iter()
+            .all(|i| observations.contains(&i.as_u64().unwrap()))
+    );
+    assert_eq!(
+        commission.state_of(&finding_id),
+        VerificationState::Verified
+    );
+    assert_eq!(commission.history(&finding_id)[0].stamp.actor, "an-1");
+    let r = &commission.rulings()[&ruling];
+    assert_eq!(r.findings, std::slice::from_ref(&finding_id));
+    let votes: Vec<(&str, Vote)> = r
+        .votes
+        .iter()
+        .map(|v| (v.stamp.actor.as_str(), v.vote))
+        .collect();
+    assert_eq!(
+        votes,
+        [
+            ("co-1", Vote::Concur),
+            ("co-2", Vote::Dissent),
+            ("co-3", Vote::Concur)
+        ]
+    );
+    assert!(r.adopted.is_some());
+    let kinds: Vec<(&str, EscalationKind)> = commission
+        .escalations()
+        .values()
+        .map(|e| (e.escalation.commitment.as_str(), e.escalation.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("gb-fire", EscalationKind::Activation),
+            ("fr-fire", EscalationKind::Consultation),
+            ("us-ruled", EscalationKind::Activation)
+        ]
+    );
+    let acknowledged = commission.escalations()[&gb].acknowledged.as_ref().unwrap();
+    assert_eq!(acknowledged.stamp.actor, "gu-gb");
+    assert_eq!(commission.allegations().len(), 2);
+    // The server's own view agrees with the auditor's.
+    let served = api.ok("GET", "/v1/rulings", &auditor, None).await;
+    assert_eq!(
+        served[ruling.to_string()]["votes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}

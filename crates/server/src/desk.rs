@@ -1,0 +1,224 @@
+//! The Commission's desk: the server side of `truce-commission`.
+//!
+//! The desk holds the [`Commission`] state, rebuilt at start by folding every action entry
+//! of the log (each one's signature checked, as an auditor would). An action goes through
+//! [`Desk::act`]: checked against the state, signed with the log's key (for the server's
+//! own steps, and on behalf of people without a key of their own), appended, and only
+//! then applied, one at a time, so two commissioners voting at once cannot both be the
+//! one who reached the quorum. Verifying a finding or adopting a ruling opens the
+//! escalations its triggers call for ([`Desk::escalate`]).
+
+use std::sync::RwLock;
+
+use ed25519_consensus::VerificationKey;
+use sha2::{Digest, Sha256};
+use truce_agreement::Agreement;
+use truce_commission::roles::{ADMIN, SYSTEM};
+use truce_commission::{
+    ACTION_PAYLOAD_TYPE, Account, Action, Commission, Denied, Guarantees, Reason, Signer, What,
+    triggers,
+};
+use truce_ledger::NoteSigner;
+use truce_model::envelope::Envelope;
+use truce_model::{Entry, EntryKind, Finding, ProblemType, Timestamp, VerificationState};
+use truce_store::{Private, Store};
+
+use crate::ServerError;
+use crate::clock::Clock;
+use crate::error::ApiError;
+use crate::sequencer::Sequencer;
+
+/// The desk (see the module's documentation).
+pub struct Desk {
+    commission: RwLock<Commission>,
+    /// One action at a time: check, append, apply.
+    write: tokio::sync::Mutex<()>,
+    signer: NoteSigner,
+    /// Token hashes and the outbox.
+    pub private: Private,
+    /// The agreement's entry into force (activation conditions), when there is one.
+    entry_into_force: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk").finish_non_exhaustive()
+    }
+}
+
+/// The problem an action's refusal is answered with.
+pub fn refusal(d: Denied) -> ApiError {
+    let kind = match d.reason {
+        Reason::Unauthenticated => ProblemType::Unauthorized,
+        Reason::Forbidden => ProblemType::Forbidden,
+        Reason::NotFound => ProblemType::NotFound,
+        Reason::Conflict => ProblemType::Conflict,
+        Reason::Invalid => ProblemType::InvalidField,
+    };
+    let e = ApiError::new(kind, d.message);
+    match d.field {
+        Some(f) => e.field(f),
+        None => e,
+    }
+}
+
+/// The SHA-256 of an API token, as the private store keeps it.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Desk {
+    /// Opens the desk over the log in `store`: folds every action entry, checking each
+    /// signature against its actor's key or the log's.
+    pub fn open(
+        store: &Store,
+        private: Private,
+        guarantees: Guarantees,
+        signer: NoteSigner,
+        agreement: Option<&Agreement>,
+    ) -> Result<Self, ServerError> {
+        let key = VerificationKey::try_from(signer.public_key())
+            .map_err(|e| ServerError::Commission(e.to_string()))?;
+        let mut commission = Commission::new(guarantees);
+        let size = store.read(|r| r.size())?;
+        let mut start = 0;
+        while start < size {
+            let count = (size - start).min(1024);
+            let entries = store.read(|r| r.entries(start, count))?;
+            for (offset, data) in entries.iter().enumerate() {
+                let index = start + offset as u64;
+                let Ok(entry) = Entry::decode(data) else {
+                    continue;
+                };
+                if entry.kind == EntryKind::Action {
+                    commission
+                        .apply_entry(index, entry.body, &key)
+                        .map_err(|d| {
+                            ServerError::Commission(format!("log entry {index}: {}", d.message))
+                        })?;
+                }
+            }
+            start += count;
+        }
+        Ok(Self {
+            commission: RwLock::new(commission),
+            write: tokio::sync::Mutex::new(()),
+            signer,
+            private,
+            entry_into_force: agreement.map(|a| a.entry_into_force),
+        })
+    }
+
+    /// Reads the state.
+    pub fn read<T>(&self, f: impl FnOnce(&Commission) -> T) -> T {
+        let c = self.commission.read().unwrap_or_else(|e| e.into_inner());
+        f(&c)
+    }
+
+    /// The enabled account a bearer token belongs to (the configured admin token is the
+    /// built-in admin's).
+    pub fn account_for(
+        &self,
+        token_is_admin: bool,
+        token: &str,
+    ) -> Result<Option<Account>, ApiError> {
+        let id = if token_is_admin {
+            Some(ADMIN.to_string())
+        } else {
+            self.private.token_account(&token_hash(token))?
+        };
+        Ok(id.and_then(|id| self.read(|c| c.account(&id).cloned())))
+    }
+
+    /// Checks `what` by `actor`, signs it with the log's key, appends it, applies it; its
+    /// log index.
+    pub async fn act(
+        &self,
+        sequencer: &Sequencer,
+        clock: &dyn Clock,
+        actor: &str,
+        what: What,
+    ) -> Result<u64, ApiError> {
+        let _one = self.write.lock().await;
+        let action = Action {
+            actor: actor.to_string(),
+            at: clock.now(),
+            what,
+        };
+        self.read(|c| c.check(&action, Signer::Server))
+            .map_err(refusal)?;
+        let payload = serde_json::to_vec(&action).map_err(ApiError::internal)?;
+        let envelope = Envelope::signed(ACTION_PAYLOAD_TYPE, &payload, SYSTEM, |m| {
+            self.signer.sign_bytes(m)
+        });
+        let body = serde_json::to_vec(&envelope).map_err(ApiError::internal)?;
+        let entry = Entry::v1(EntryKind::Action, &body)
+            .encode()
+            .map_err(|e| ApiError::new(ProblemType::EntryTooLarge, e.to_string()))?;
+        let appended = sequencer.append(entry).await?;
+        let mut c = self.commission.write().unwrap_or_else(|e| e.into_inner());
+        // Checked above under the same lock: applying cannot fail.
+        c.apply(appended.index, &action, Signer::Server)
+            .map_err(ApiError::internal)?;
+        Ok(appended.index)
+    }
+
+    /// Opens the escalations due for a finding now verified, or a ruling now adopted,
+    /// that are not open yet; their log indices.
+    pub async fn escalate(
+        &self,
+        sequencer: &Sequencer,
+        clock: &dyn Clock,
+        findings: &[Finding],
+        subject: Subject,
+    ) -> Result<Vec<u64>, ApiError> {
+        let eif = self
+            .entry_into_force
+            .unwrap_or_else(|| Timestamp::from_unix_nanos(i64::MIN));
+        let now = clock.now();
+        let due = self.read(|c| {
+            let g = c.guarantees();
+            match subject {
+                Subject::Finding(ref id) => findings
+                    .iter()
+                    .find(|f| f.id == *id)
+                    .filter(|_| c.state_of(id) == VerificationState::Verified)
+                    .map(|f| triggers::for_verified_finding(g, eif, f, now))
+                    .unwrap_or_default(),
+                Subject::Ruling(index) => {
+                    let Some(r) = c.rulings().get(&index).filter(|r| r.adopted.is_some()) else {
+                        return Vec::new();
+                    };
+                    let ruled: Vec<&Finding> = findings
+                        .iter()
+                        .filter(|f| r.findings.contains(&f.id))
+                        .collect();
+                    triggers::for_ruling(g, eif, index, &ruled, r.attribution.as_deref(), now)
+                }
+            }
+        });
+        let mut opened = Vec::new();
+        for escalation in due {
+            if self.read(|c| c.escalation_for(&escalation.key()).is_some()) {
+                continue;
+            }
+            opened.push(
+                self.act(
+                    sequencer,
+                    clock,
+                    SYSTEM,
+                    What::EscalationOpen { escalation },
+                )
+                .await?,
+            );
+        }
+        Ok(opened)
+    }
+}
+
+/// What may meet a trigger.
+#[derive(Clone, Debug)]
+pub enum Subject {
+    Finding(String),
+    Ruling(u64),
+}

@@ -1,0 +1,467 @@
+//! The Commission's API: accounts and tokens, the verification policy, the review queue
+//! and reviews, allegations, rulings and votes, escalations and their answers. Every
+//! change is a signed action in the log (`crate::desk`); every route needs a token, and
+//! each change the scope of its role.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use truce_commission::roles::{ADMIN, SYSTEM, Scope};
+use truce_commission::{
+    Account, Allegation, Intent, Measure, Policy, Verdict, Vote, What, crosscheck,
+};
+use truce_model::{Finding, ProblemType, VerificationState};
+
+use crate::desk::{Subject, token_hash};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The account of the request's bearer token: 401 without one that is valid.
+pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<Account, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let unauthorized = || {
+        ApiError::new(
+            ProblemType::Unauthorized,
+            "this needs an account's token as `Authorization: Bearer <token>`",
+        )
+    };
+    if token.is_empty() {
+        return Err(unauthorized());
+    }
+    let is_admin = bool::from(token.as_bytes().ct_eq(state.admin_token.as_bytes()));
+    state
+        .desk
+        .account_for(is_admin, token)?
+        .ok_or_else(unauthorized)
+}
+
+/// The caller's account when its role has `scope`: 401 or 403 otherwise.
+pub fn allowed(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<Account, ApiError> {
+    let account = caller(state, headers)?;
+    if account.role.may(scope) {
+        Ok(account)
+    } else {
+        Err(ApiError::new(
+            ProblemType::Forbidden,
+            format!("a {} may not do this", account.role.as_str()),
+        ))
+    }
+}
+
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::new(ProblemType::InvalidField, format!("bad request body: {e}")))
+}
+
+fn findings(state: &AppState) -> Vec<Finding> {
+    state
+        .results
+        .borrow()
+        .as_ref()
+        .map(|r| r.findings.clone())
+        .unwrap_or_default()
+}
+
+async fn act(state: &AppState, actor: &Account, what: What) -> Result<u64, ApiError> {
+    state
+        .desk
+        .act(&state.sequencer, state.clock.as_ref(), &actor.id, what)
+        .await
+}
+
+fn new_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
+    Ok(format!("truce_{}", hex::encode(bytes)))
+}
+
+fn issue_token(state: &AppState, account: &str) -> Result<String, ApiError> {
+    let token = new_token()?;
+    state
+        .desk
+        .private
+        .add_token(&token_hash(&token), account, &state.clock.now().to_string())?;
+    Ok(token)
+}
+
+/// `POST /v1/accounts`: a new account and its token, shown this once.
+pub async fn create_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let admin = allowed(&state, &headers, Scope::Administer)?;
+    let account: Account = body(&bytes)?;
+    let id = account.id.clone();
+    let index = act(&state, &admin, What::AccountCreate { account }).await?;
+    let token = issue_token(&state, &id)?;
+    let account = state.desk.read(|c| c.account(&id).cloned());
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"log_index": index, "account": account, "token": token})),
+    )
+        .into_response())
+}
+
+/// `POST /v1/accounts/{id}/tokens`: another token for an account (a lost one stays valid
+/// until the account is disabled).
+pub async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allowed(&state, &headers, Scope::Administer)?;
+    if id == ADMIN || id == SYSTEM || state.desk.read(|c| c.account(&id).is_none()) {
+        return Err(ApiError::new(
+            ProblemType::NotFound,
+            format!("no enabled account {id:?} that takes tokens"),
+        ));
+    }
+    let token = issue_token(&state, &id)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"account": id, "token": token})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct Reasoned {
+    reason: String,
+}
+
+/// `DELETE /v1/accounts/{id}`: disables an account; its past actions stand.
+pub async fn disable_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = allowed(&state, &headers, Scope::Administer)?;
+    let Reasoned { reason } = body(&bytes)?;
+    let index = act(
+        &state,
+        &admin,
+        What::AccountDisable {
+            account: id,
+            reason,
+        },
+    )
+    .await?;
+    Ok(Json(json!({"log_index": index})))
+}
+
+/// `GET /v1/accounts`.
+pub async fn accounts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&state, &headers, Scope::Read)?;
+    Ok(Json(
+        state.desk.read(|c| json!(c.accounts().collect::<Vec<_>>())),
+    ))
+}
+
+/// `PUT /v1/policy`: the automatic verification policy from now on.
+pub async fn set_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let admin = allowed(&state, &headers, Scope::Administer)?;
+    let policy: Policy = body(&bytes)?;
+    let index = act(&state, &admin, What::PolicySet { policy }).await?;
+    Ok(Json(json!({"log_index": index})))
+}
+
+/// `GET /v1/review/queue`: findings not yet verified or discounted, oldest first, with
+/// their reviews so far.
+pub async fn queue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&state, &headers, Scope::Read)?;
+    let all = findings(&state);
+    let items: Vec<Value> = state.desk.read(|c| {
+        all.iter()
+            .filter(|f| {
+                !matches!(
+                    c.state_of(&f.id),
+                    VerificationState::Verified | VerificationState::Discounted
+                )
+            })
+            .map(|f| {
+                let mut f = f.clone();
+                f.state = c.state_of(&f.id);
+                json!({"finding": f, "reviews": c.history(&f.id)})
+            })
+            .collect()
+    });
+    Ok(Json(json!({"count": items.len(), "items": items})))
+}
+
+#[derive(Deserialize)]
+struct ReviewBody {
+    verdict: Verdict,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /v1/findings/{id}/review`: an analyst's verdict; verifying opens the escalations
+/// the finding's triggers call for.
+pub async fn review(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let analyst = allowed(&state, &headers, Scope::Review)?;
+    let ReviewBody { verdict, reason } = body(&bytes)?;
+    let all = findings(&state);
+    if !all.iter().any(|f| f.id == id) {
+        return Err(ApiError::new(
+            ProblemType::NotFound,
+            format!("no finding {id}"),
+        ));
+    }
+    let index = act(
+        &state,
+        &analyst,
+        What::Review {
+            finding: id.clone(),
+            verdict,
+            reason,
+            policy: None,
+        },
+    )
+    .await?;
+    let escalations = if verdict == Verdict::Verify {
+        state
+            .desk
+            .escalate(
+                &state.sequencer,
+                state.clock.as_ref(),
+                &all,
+                Subject::Finding(id),
+            )
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(Json(
+        json!({"log_index": index, "escalations": escalations}),
+    ))
+}
+
+/// `POST /v1/allegations`: a liaison's allegation, cross-checked at once against the
+/// events around it; the assessment is logged too.
+pub async fn allege(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let liaison = allowed(&state, &headers, Scope::Allege)?;
+    let allegation: Allegation = body(&bytes)?;
+    let events: Vec<truce_model::Event> = state
+        .results
+        .borrow()
+        .as_ref()
+        .map(|r| r.events.iter().map(|e| e.event.clone()).collect())
+        .unwrap_or_default();
+    let assessment = crosscheck(
+        &truce_agreement::Earth::default(),
+        &allegation,
+        &events,
+        &[],
+    );
+    let index = act(&state, &liaison, What::AllegationFile { allegation }).await?;
+    let system = state
+        .desk
+        .read(|c| c.account(SYSTEM).cloned())
+        .ok_or_else(|| ApiError::internal("the server's account is missing"))?;
+    let assessed = act(
+        &state,
+        &system,
+        What::AllegationAssess {
+            allegation: index,
+            assessment: assessment.clone(),
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"log_index": index, "assessment_index": assessed, "assessment": assessment})),
+    )
+        .into_response())
+}
+
+/// `GET /v1/allegations`.
+pub async fn allegations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&state, &headers, Scope::Read)?;
+    Ok(Json(state.desk.read(|c| json!(c.allegations()))))
+}
+
+#[derive(Deserialize)]
+struct Proposal {
+    findings: Vec<String>,
+    attribution: Option<String>,
+    intent: Intent,
+    remedy: String,
+}
+
+/// `POST /v1/rulings`: a commissioner proposes a ruling (and concurs).
+pub async fn propose(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let commissioner = allowed(&state, &headers, Scope::Rule)?;
+    let p: Proposal = body(&bytes)?;
+    let index = act(
+        &state,
+        &commissioner,
+        What::RulingPropose {
+            findings: p.findings,
+            attribution: p.attribution,
+            intent: p.intent,
+            remedy: p.remedy,
+        },
+    )
+    .await?;
+    let escalations = escalate_ruling(&state, index).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"log_index": index, "escalations": escalations})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct VoteBody {
+    vote: Vote,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /v1/rulings/{index}/votes`: a commissioner's vote; the one that reaches the
+/// quorum adopts the ruling and opens its escalations.
+pub async fn vote(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(ruling): Path<u64>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let commissioner = allowed(&state, &headers, Scope::Rule)?;
+    let VoteBody { vote, reason } = body(&bytes)?;
+    let index = act(
+        &state,
+        &commissioner,
+        What::RulingVote {
+            ruling,
+            vote,
+            reason,
+        },
+    )
+    .await?;
+    let escalations = escalate_ruling(&state, ruling).await?;
+    Ok(Json(
+        json!({"log_index": index, "escalations": escalations}),
+    ))
+}
+
+async fn escalate_ruling(state: &AppState, ruling: u64) -> Result<Vec<u64>, ApiError> {
+    state
+        .desk
+        .escalate(
+            &state.sequencer,
+            state.clock.as_ref(),
+            &findings(state),
+            Subject::Ruling(ruling),
+        )
+        .await
+}
+
+/// `GET /v1/rulings`.
+pub async fn rulings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&state, &headers, Scope::Read)?;
+    Ok(Json(state.desk.read(|c| json!(c.rulings()))))
+}
+
+/// `GET /v1/escalations`: every escalation with its deadlines judged now.
+pub async fn escalations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    allowed(&state, &headers, Scope::Read)?;
+    let now = state.clock.now();
+    Ok(Json(state.desk.read(
+        |c| json!({"now": now, "escalations": c.escalations(), "deadlines": c.deadlines(now)}),
+    )))
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    measures: Vec<Measure>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// `POST /v1/escalations/{index}/ack`: the guarantor acknowledges; it stops the clock of
+/// the obligations an acknowledgement meets.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(escalation): Path<u64>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let guarantor = allowed(&state, &headers, Scope::Answer)?;
+    let Answer { note, .. } = if bytes.is_empty() {
+        Answer {
+            measures: Vec::new(),
+            note: None,
+        }
+    } else {
+        body(&bytes)?
+    };
+    let index = act(&state, &guarantor, What::EscalationAck { escalation, note }).await?;
+    Ok(Json(json!({"log_index": index})))
+}
+
+/// `POST /v1/escalations/{index}/respond`: the guarantor's measures.
+pub async fn respond(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(escalation): Path<u64>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let guarantor = allowed(&state, &headers, Scope::Answer)?;
+    let Answer { measures, note } = body(&bytes)?;
+    let index = act(
+        &state,
+        &guarantor,
+        What::EscalationRespond {
+            escalation,
+            measures,
+            note,
+        },
+    )
+    .await?;
+    Ok(Json(json!({"log_index": index})))
+}
