@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: ingest, log, checkpoints, tiles, proofs.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Write a new Ed25519 key pair (for a sensor or a log).
     Keygen(keys::KeygenArgs),
     /// Manage the sensor registry of a running server.
@@ -111,7 +111,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Keygen(args) => keys::run(args),
             Command::Sensors(cmd) => sensors::run(cmd).await,
             Command::Submit(args) => submit::run(args).await,

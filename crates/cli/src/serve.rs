@@ -43,6 +43,13 @@ pub struct ServeArgs {
     /// The guarantees file: the Commission's quorum and the guarantors' commitments (TOML).
     #[arg(long, env = "TRUCE_GUARANTEES")]
     guarantees: Option<PathBuf>,
+    /// How often the webhook outbox is looked at, in milliseconds (default 500).
+    #[arg(long, env = "TRUCE_WEBHOOK_POLL_MS")]
+    webhook_poll_ms: Option<u64>,
+    /// The first retry's wait after a failed webhook delivery, doubling each time, in
+    /// milliseconds (default 1000).
+    #[arg(long, env = "TRUCE_WEBHOOK_RETRY_BASE_MS")]
+    webhook_retry_base_ms: Option<u64>,
     /// Take observations from this MQTT broker too (`mqtt://host[:port]`).
     #[arg(long, env = "TRUCE_MQTT_URL")]
     mqtt_url: Option<String>,
@@ -91,6 +98,12 @@ impl ServeArgs {
         }
         if let Some(v) = &self.guarantees {
             c.guarantees = Some(v.clone());
+        }
+        if let Some(v) = self.webhook_poll_ms {
+            c.webhook_poll_ms = v;
+        }
+        if let Some(v) = self.webhook_retry_base_ms {
+            c.webhook_retry_base_ms = v;
         }
         if let Some(v) = &self.mqtt_url {
             c.mqtt_url = Some(v.clone());

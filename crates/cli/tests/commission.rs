@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Server, TOKEN, get_json, http, truce_bin};
+use common::{Server, TOKEN, free_port, get_json, http, truce_bin};
 use ed25519_consensus::VerificationKey;
 use serde_json::{Value, json};
 use truce_commission::{Commission, EscalationKind, Guarantees, Vote};
@@ -177,8 +177,19 @@ impl Api<'_> {
     }
 }
 
-#[tokio::test]
-async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
+/// A server judging against the sample agreement under `guarantees`, fed the sparse
+/// scenario (seed 7) until its results cover the whole log, and an attributed `no_fire`
+/// finding of it.
+struct Setup {
+    work: tempfile::TempDir,
+    data: std::path::PathBuf,
+    agreement: String,
+    guarantees_file: std::path::PathBuf,
+    server: Server,
+    finding: Value,
+}
+
+async fn setup(guarantees: &str, extra: &[&str]) -> Setup {
     let work = tempfile::tempdir().unwrap();
     let sim = work.path().join("sim");
     let scenario = repo("examples/scenarios/sparse.toml");
@@ -192,7 +203,7 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         sim.to_str().unwrap(),
     ]);
     let guarantees_file = work.path().join("guarantees.toml");
-    std::fs::write(&guarantees_file, GUARANTEES).unwrap();
+    std::fs::write(&guarantees_file, guarantees).unwrap();
     let data = work.path().join("data");
     let agreement = repo("examples/agreement/agreement.toml");
     let server = Server::start_with(
@@ -203,7 +214,10 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
             &agreement,
             "--guarantees",
             guarantees_file.to_str().unwrap(),
-        ],
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>(),
     )
     .await;
     let api = Api {
@@ -232,12 +246,38 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let finding = findings["findings"][0].clone();
-    let finding_id = finding["id"]
-        .as_str()
-        .expect("an attributed no_fire finding")
-        .to_string();
+    assert!(
+        finding["id"].is_string(),
+        "an attributed no_fire finding: {findings}"
+    );
     assert_eq!(finding["rule"], "no_fire");
     assert_eq!(finding["attribution"]["party"], "RU");
+    drop(api);
+    Setup {
+        work,
+        data,
+        agreement,
+        guarantees_file,
+        server,
+        finding,
+    }
+}
+
+#[tokio::test]
+async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
+    let Setup {
+        work,
+        data,
+        agreement,
+        server,
+        finding,
+        ..
+    } = setup(GUARANTEES, &[]).await;
+    let api = Api {
+        server: &server,
+        client: http(),
+    };
+    let finding_id = finding["id"].as_str().unwrap().to_string();
 
     // Accounts: each token is shown once.
     let analyst = api.account("an-1", "analyst", None).await;
@@ -586,4 +626,176 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
             .len(),
         3
     );
+}
+
+/// What a webhook receiver saw: per request, its idempotency key, signature header and
+/// body.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// A minimal HTTP/1.1 receiver on `port` that records every POST and answers 200.
+async fn receiver(port: u16) -> Seen {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let seen: Seen = Default::default();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(socket);
+                let mut headers = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    headers.push(line.trim_end().to_string());
+                }
+                let header = |name: &str| {
+                    headers
+                        .iter()
+                        .find_map(|h| {
+                            let (k, v) = h.split_once(':')?;
+                            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                        })
+                        .unwrap_or_default()
+                };
+                let length: usize = header("content-length").parse().unwrap_or(0);
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).await.unwrap();
+                record.lock().unwrap().push((
+                    header("idempotency-key"),
+                    header("truce-signature"),
+                    body,
+                ));
+                let _ = reader
+                    .into_inner()
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    seen
+}
+
+#[tokio::test]
+async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
+    // The guarantors' receiver is not listening yet: deliveries fail and wait in the outbox.
+    let port = free_port();
+    let hook = format!("http://127.0.0.1:{port}/hook");
+    let guarantees = GUARANTEES.replace(
+        "role = \"force\"\n",
+        &format!("role = \"force\"\nwebhook = \"{hook}\"\n"),
+    );
+    let fast = ["--webhook-poll-ms", "50", "--webhook-retry-base-ms", "100"];
+    let Setup {
+        work: _work,
+        data,
+        agreement,
+        guarantees_file,
+        mut server,
+        finding,
+    } = setup(&guarantees, &fast).await;
+    let client = http();
+    let api = Api {
+        server: &server,
+        client: client.clone(),
+    };
+    let analyst = api.account("an-1", "analyst", None).await;
+    let review = format!("/v1/findings/{}/review", finding["id"].as_str().unwrap());
+    let verified = api
+        .ok(
+            "POST",
+            &review,
+            &analyst,
+            Some(json!({"verdict": "verify"})),
+        )
+        .await;
+    let opened: Vec<u64> = verified["escalations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(opened.len(), 2, "GB and FR, both with the webhook");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    drop(api);
+    server.kill().await;
+
+    // The receiver comes up; the restarted server delivers what was waiting.
+    let seen = receiver(port).await;
+    let flags: Vec<&str> = [
+        "--agreement",
+        &agreement,
+        "--guarantees",
+        guarantees_file.to_str().unwrap(),
+    ]
+    .into_iter()
+    .chain(fast)
+    .collect();
+    let mut server = Server::start_with(&data, 100, &flags).await;
+    let expected = [
+        format!("escalation-{}-GB", opened[0]),
+        format!("escalation-{}-FR", opened[1]),
+    ];
+    let keys = || {
+        let mut k: Vec<String> = seen.lock().unwrap().iter().map(|s| s.0.clone()).collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    for _ in 0..200 {
+        if keys().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut want = expected.to_vec();
+    want.sort();
+    assert_eq!(keys(), want);
+    // Each body is signed with the log's key and names its escalation.
+    let verifier = NoteVerifier::from_vkey(&server.vkey).unwrap();
+    let key = VerificationKey::try_from(verifier.public_key()).unwrap();
+    for (idempotency, signature, body) in seen.lock().unwrap().iter() {
+        let sig = signature.strip_prefix("ed25519=").unwrap();
+        let sig: [u8; 64] = truce_model::envelope::decode_base64(sig)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        key.verify(&ed25519_consensus::Signature::from(sig), body)
+            .expect("the signature verifies with the published key");
+        let value: Value = serde_json::from_slice(body).unwrap();
+        let escalation = value["escalation"].as_u64().unwrap();
+        assert!(idempotency.starts_with(&format!("escalation-{escalation}-")));
+    }
+    // Delivered is delivered: another restart sends nothing again.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let delivered = seen.lock().unwrap().len();
+    server.kill().await;
+    let server = Server::start_with(&data, 100, &flags).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(seen.lock().unwrap().len(), delivered);
+    // Each delivery is on record in the log.
+    let (status, board) = Api {
+        server: &server,
+        client: client.clone(),
+    }
+    .call("GET", "/v1/escalations", Some(TOKEN), None)
+    .await;
+    assert_eq!(status, 200);
+    for index in &opened {
+        let notified = board["escalations"][index.to_string()]["notified"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert!(notified >= 1, "escalation {index}: {board}");
+    }
 }

@@ -35,6 +35,11 @@ pub struct ServerConfig {
     /// The guarantees file (TOML: the Commission's quorum, the guarantors' commitments and
     /// their triggers); without one, a ruling needs one vote and nothing escalates.
     pub guarantees: Option<PathBuf>,
+    /// How often the outbox of webhook notifications is looked at, in milliseconds.
+    pub webhook_poll_ms: u64,
+    /// The wait before the first retry of a failed delivery (doubling each time, at most
+    /// ten minutes), in milliseconds.
+    pub webhook_retry_base_ms: u64,
     /// An MQTT broker to take observations from (`mqtt://host[:port]`); none by default.
     pub mqtt_url: Option<String>,
     /// The topic filter to subscribe to.
@@ -57,6 +62,8 @@ impl Default for ServerConfig {
             max_commit_entries: 50_000,
             agreement: None,
             guarantees: None,
+            webhook_poll_ms: 500,
+            webhook_retry_base_ms: 1000,
             mqtt_url: None,
             mqtt_topic: "truce/+/observations".into(),
             mqtt_client_id: "truce-ingest".into(),

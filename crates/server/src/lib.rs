@@ -9,6 +9,7 @@ pub mod desk;
 pub mod error;
 pub mod metrics;
 pub mod mqtt;
+pub mod notify;
 pub mod results;
 pub mod routes;
 pub mod sequencer;
@@ -232,10 +233,14 @@ pub async fn start(
     let (store, writer) = Store::open(&config.data, &origin)?;
     let metrics = Arc::new(metrics::Metrics::default());
     let registry: sequencer::Registry = Arc::new(RwLock::new(Default::default()));
-    let desk_signer = NoteSigner::from_skey(&signer.skey()).map_err(|e| ServerError::Key {
-        path: config.data.join("log.key").display().to_string(),
-        message: e.to_string(),
-    })?;
+    let copy_key = || {
+        NoteSigner::from_skey(&signer.skey()).map_err(|e| ServerError::Key {
+            path: config.data.join("log.key").display().to_string(),
+            message: e.to_string(),
+        })
+    };
+    let desk_signer = copy_key()?;
+    let webhook_signer = Arc::new(copy_key()?);
     let (sequencer, sequencer_thread) = sequencer::Sequencer::start(
         writer,
         signer,
@@ -306,6 +311,16 @@ pub async fn start(
         })?;
         tokio::spawn(mqtt::run(state.clone(), settings));
     }
+    // Escalations logged before a crash but never queued are queued now.
+    notify::enqueue(&state, None).map_err(|e| ServerError::Commission(e.0.detail))?;
+    let (stop_notifier, notifier_stopped) = oneshot::channel::<()>();
+    let notifier = tokio::spawn(notify::run(
+        state.clone(),
+        webhook_signer,
+        Duration::from_millis(state.config.webhook_poll_ms.max(1)),
+        Duration::from_millis(state.config.webhook_retry_base_ms),
+        notifier_stopped,
+    ));
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         tracing::info!(%addr, "listening");
@@ -316,6 +331,8 @@ pub async fn start(
             .await;
         let _ = stop_publisher.send(());
         let _ = publisher.await;
+        let _ = stop_notifier.send(());
+        let _ = notifier.await;
         // In-flight requests are done: sign what they appended, then let the sequencer go.
         if let Err(p) = state.sequencer.checkpoint().await {
             tracing::warn!(detail = %p.detail, "final checkpoint failed");

@@ -112,6 +112,9 @@ impl Server {
             "TRUCE_MAX_BODY_BYTES",
             "TRUCE_MAX_FUTURE_SKEW_S",
             "TRUCE_AGREEMENT",
+            "TRUCE_GUARANTEES",
+            "TRUCE_WEBHOOK_POLL_MS",
+            "TRUCE_WEBHOOK_RETRY_BASE_MS",
         ] {
             command.env_remove(var);
         }

@@ -246,15 +246,7 @@ pub async fn review(
     )
     .await?;
     let escalations = if verdict == Verdict::Verify {
-        state
-            .desk
-            .escalate(
-                &state.sequencer,
-                state.clock.as_ref(),
-                &all,
-                Subject::Finding(id),
-            )
-            .await?
+        escalate(&state, &all, Subject::Finding(id)).await?
     } else {
         Vec::new()
     };
@@ -383,15 +375,21 @@ pub async fn vote(
 }
 
 async fn escalate_ruling(state: &AppState, ruling: u64) -> Result<Vec<u64>, ApiError> {
-    state
+    escalate(state, &findings(state), Subject::Ruling(ruling)).await
+}
+
+/// Opens the escalations `subject` calls for and queues their notifications.
+async fn escalate(
+    state: &AppState,
+    findings: &[Finding],
+    subject: Subject,
+) -> Result<Vec<u64>, ApiError> {
+    let opened = state
         .desk
-        .escalate(
-            &state.sequencer,
-            state.clock.as_ref(),
-            &findings(state),
-            Subject::Ruling(ruling),
-        )
-        .await
+        .escalate(&state.sequencer, state.clock.as_ref(), findings, subject)
+        .await?;
+    crate::notify::enqueue(state, Some(&opened))?;
+    Ok(opened)
 }
 
 /// `GET /v1/rulings`.
