@@ -61,13 +61,14 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
     };
     let server = truce_server::start(config, Arc::new(SystemClock)).await?;
     let url = format!("http://{}", server.addr);
-    let client = Client::new(&url)?;
+    let client = Client::new(&url)?.with_token(&server.admin_token);
     crate::demo::register(&client, &simulation.sensors, &server.admin_token).await?;
 
     // Follow the stream from before the first observation.
     let seen: Seen = Arc::default();
     let mut stream = reqwest::Client::new()
         .get(format!("{url}/v1/stream"))
+        .bearer_auth(&server.admin_token)
         .send()
         .await?;
     let follower = {

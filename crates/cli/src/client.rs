@@ -9,6 +9,8 @@ use serde_json::Value;
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// Sent as `Authorization: Bearer` with every GET, when set.
+    token: Option<String>,
 }
 
 impl Client {
@@ -20,7 +22,15 @@ impl Client {
         Ok(Self {
             http,
             base: url.trim_end_matches('/').to_string(),
+            token: None,
         })
+    }
+
+    /// The same client, reading with an account's token (the Commission's routes and the
+    /// results need one).
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(token.to_string());
+        self
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -30,12 +40,11 @@ impl Client {
     /// GETs `path`; `None` on 404.
     pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let url = self.url(path);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
+        let mut request = self.http.get(&url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.with_context(|| format!("GET {url}"))?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }

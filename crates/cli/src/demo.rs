@@ -114,7 +114,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         truce_sim::Scenario::parse(SCENARIO, Some(("donetsk-network.toml", NETWORK)), agreement)
             .map_err(|e| anyhow::anyhow!("the embedded scenario: {e}"))?;
     let simulation = truce_sim::simulate(&scenario, args.seed);
-    let client = Client::new(&url)?;
+    let client = Client::new(&url)?.with_token(&server.admin_token);
     register(&client, &simulation.sensors, &server.admin_token).await?;
     let mut operators: Vec<&str> = simulation
         .sensors

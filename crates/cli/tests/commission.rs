@@ -365,6 +365,10 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
             Some(&analyst),
         ),
         ("GET", "/v1/escalations".into(), None, None),
+        ("GET", "/v1/results".into(), None, None),
+        ("GET", "/v1/events".into(), None, None),
+        ("GET", "/v1/findings".into(), None, None),
+        ("GET", "/v1/stream".into(), None, None),
         ("POST", "/v1/escalations/1/ack".into(), None, Some(&li_ua)),
         (
             "POST",

@@ -62,7 +62,12 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
         assert!(response.status().is_success(), "{s}");
     }
     // Follow the stream from before the observations arrive.
-    let mut stream = client.get(server.url("/v1/stream")).send().await.unwrap();
+    let mut stream = client
+        .get(server.url("/v1/stream"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         stream.headers()["content-type"].to_str().unwrap(),
         "text/event-stream"
@@ -170,12 +175,14 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
     assert!(streamed.contains("event: results"), "{streamed}");
     let bad = client
         .get(server.url("/v1/findings?from=yesterday"))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();
     assert_eq!(bad.status().as_u16(), 422);
     let bad = client
         .get(server.url("/v1/events?bbox=1,2,3"))
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap();

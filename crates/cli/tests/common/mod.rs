@@ -326,9 +326,12 @@ pub fn acks_of(response: &Value, envelopes: &[Vec<u8>]) -> Result<Vec<Ack>, Stri
     Ok(acks)
 }
 
+/// GETs `url` as the admin (public routes ignore the token; the results and the
+/// Commission's routes need one).
 pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
     let response = client
         .get(url)
+        .bearer_auth(TOKEN)
         .send()
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));

@@ -5,12 +5,16 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use truce_model::{ProblemType, Timestamp};
 use truce_pipeline::Results;
 
+use truce_commission::roles::Scope;
+
+use super::commission::allowed;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -35,7 +39,10 @@ fn empty() -> Arc<Results> {
 }
 
 /// The size and digest of the latest results, and their counts.
-pub async fn summary(State(state): State<AppState>) -> Response {
+pub async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = allowed(&state, &headers, Scope::Read) {
+        return e.into_response();
+    }
     let computed = latest(&state);
     let r = computed.clone().unwrap_or_else(empty);
     Json(json!({
@@ -136,8 +143,13 @@ fn page<T: serde::Serialize>(
 }
 
 /// Events, oldest first, filtered by type and origin time.
-pub async fn events(State(state): State<AppState>, Query(filter): Query<Filter>) -> Response {
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(filter): Query<Filter>,
+) -> Response {
     let run = || -> Result<Response, ApiError> {
+        allowed(&state, &headers, Scope::Read)?;
         let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
         let inside = bbox(&filter.bbox)?;
         let r = latest(&state).unwrap_or_else(empty);
@@ -160,8 +172,13 @@ pub async fn events(State(state): State<AppState>, Query(filter): Query<Filter>)
 }
 
 /// Findings, oldest first, filtered by clause, attributed party, state and time.
-pub async fn findings(State(state): State<AppState>, Query(filter): Query<Filter>) -> Response {
+pub async fn findings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(filter): Query<Filter>,
+) -> Response {
     let run = || -> Result<Response, ApiError> {
+        allowed(&state, &headers, Scope::Read)?;
         let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
         let inside = bbox(&filter.bbox)?;
         let r = latest(&state).unwrap_or_else(empty);
@@ -216,9 +233,14 @@ pub async fn findings(State(state): State<AppState>, Query(filter): Query<Filter
 /// `/v1/events` and `/v1/findings`.
 pub async fn stream(
     State(state): State<AppState>,
-) -> axum::response::sse::Sse<
-    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    headers: HeaderMap,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
 > {
+    allowed(&state, &headers, Scope::Read)?;
     use axum::response::sse::{Event, KeepAlive, Sse};
     use std::collections::{BTreeMap, VecDeque};
 
@@ -303,5 +325,5 @@ pub async fn stream(
             f.queue.push_back(summary(&r));
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
