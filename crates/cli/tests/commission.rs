@@ -125,12 +125,23 @@ fn repo(path: &str) -> String {
         .to_string()
 }
 
-struct Api<'a> {
-    server: &'a Server,
+struct Api {
+    base: String,
     client: reqwest::Client,
 }
 
-impl Api<'_> {
+impl Api {
+    fn new(base: &str, client: reqwest::Client) -> Self {
+        Self {
+            base: base.to_string(),
+            client,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -138,9 +149,7 @@ impl Api<'_> {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method.parse().unwrap(), self.server.url(path));
+        let mut request = self.client.request(method.parse().unwrap(), self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -162,7 +171,7 @@ impl Api<'_> {
     }
 
     async fn size(&self) -> u64 {
-        get_json(&self.client, &self.server.url("/healthz")).await["log_size"]
+        get_json(&self.client, &self.url("/healthz")).await["log_size"]
             .as_u64()
             .unwrap()
     }
@@ -187,6 +196,42 @@ struct Setup {
     guarantees_file: std::path::PathBuf,
     server: Server,
     finding: Value,
+}
+
+/// Registers the simulated sensors, submits the observations, waits for the results of
+/// the whole log; an attributed `no_fire` finding.
+async fn feed(api: &Api, sim: &Path) -> Value {
+    let sensors: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
+    for s in &sensors {
+        api.ok("POST", "/v1/sensors", TOKEN, Some(s.clone())).await;
+    }
+    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+    for chunk in envelopes.chunks(200) {
+        common::submit(&api.client, &api.base, chunk).await.unwrap();
+    }
+    let observed = (sensors.len() + envelopes.len()) as u64;
+    let mut findings = Value::Null;
+    for _ in 0..600 {
+        let results = get_json(&api.client, &api.url("/v1/results")).await;
+        if results["size"] == observed {
+            findings = get_json(&api.client, &api.url("/v1/findings?party=RU&clause=1")).await;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let finding = findings["findings"][0].clone();
+    assert!(
+        finding["id"].is_string(),
+        "an attributed no_fire finding: {findings}"
+    );
+    assert_eq!(finding["rule"], "no_fire");
+    assert_eq!(finding["attribution"]["party"], "RU");
+    finding
 }
 
 async fn setup(guarantees: &str, extra: &[&str]) -> Setup {
@@ -220,39 +265,7 @@ async fn setup(guarantees: &str, extra: &[&str]) -> Setup {
         .collect::<Vec<_>>(),
     )
     .await;
-    let api = Api {
-        server: &server,
-        client: http(),
-    };
-    let sensors: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
-    for s in &sensors {
-        api.ok("POST", "/v1/sensors", TOKEN, Some(s.clone())).await;
-    }
-    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| l.as_bytes().to_vec())
-        .collect();
-    server.submit_all(&api.client, &envelopes).await;
-    let observed = (sensors.len() + envelopes.len()) as u64;
-    let mut findings = Value::Null;
-    for _ in 0..600 {
-        let results = get_json(&api.client, &server.url("/v1/results")).await;
-        if results["size"] == observed {
-            findings = get_json(&api.client, &server.url("/v1/findings?party=RU&clause=1")).await;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let finding = findings["findings"][0].clone();
-    assert!(
-        finding["id"].is_string(),
-        "an attributed no_fire finding: {findings}"
-    );
-    assert_eq!(finding["rule"], "no_fire");
-    assert_eq!(finding["attribution"]["party"], "RU");
-    drop(api);
+    let finding = feed(&Api::new(&server.url, http()), &sim).await;
     Setup {
         work,
         data,
@@ -273,10 +286,7 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         finding,
         ..
     } = setup(GUARANTEES, &[]).await;
-    let api = Api {
-        server: &server,
-        client: http(),
-    };
+    let api = Api::new(&server.url, http());
     let finding_id = finding["id"].as_str().unwrap().to_string();
 
     // Accounts: each token is shown once.
@@ -709,10 +719,7 @@ async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
         finding,
     } = setup(&guarantees, &fast).await;
     let client = http();
-    let api = Api {
-        server: &server,
-        client: client.clone(),
-    };
+    let api = Api::new(&server.url, client.clone());
     let analyst = api.account("an-1", "analyst", None).await;
     let review = format!("/v1/findings/{}/review", finding["id"].as_str().unwrap());
     let verified = api
@@ -788,12 +795,9 @@ async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     assert_eq!(seen.lock().unwrap().len(), delivered);
     // Each delivery is on record in the log.
-    let (status, board) = Api {
-        server: &server,
-        client: client.clone(),
-    }
-    .call("GET", "/v1/escalations", Some(TOKEN), None)
-    .await;
+    let (status, board) = Api::new(&server.url, client.clone())
+        .call("GET", "/v1/escalations", Some(TOKEN), None)
+        .await;
     assert_eq!(status, 200);
     for index in &opened {
         let notified = board["escalations"][index.to_string()]["notified"]
@@ -802,4 +806,100 @@ async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
             .len();
         assert!(notified >= 1, "escalation {index}: {board}");
     }
+}
+
+/// A clock the test moves.
+struct Movable(std::sync::atomic::AtomicI64);
+
+impl truce_server::Clock for Movable {
+    fn now(&self) -> truce_model::Timestamp {
+        truce_model::Timestamp::from_unix_nanos(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[tokio::test]
+async fn deadlines_run_on_the_injected_clock_and_an_acknowledgement_stops_them() {
+    let work = tempfile::tempdir().unwrap();
+    let sim = work.path().join("sim");
+    let scenario = repo("examples/scenarios/sparse.toml");
+    run(&[
+        "sim",
+        "--scenario",
+        &scenario,
+        "--seed",
+        "7",
+        "--out",
+        sim.to_str().unwrap(),
+    ]);
+    let guarantees_file = work.path().join("guarantees.toml");
+    std::fs::write(&guarantees_file, GUARANTEES).unwrap();
+    let hour = 3_600_000_000_000i64;
+    let start = truce_model::Timestamp::parse("2026-01-09T00:00:00Z").unwrap();
+    let clock = std::sync::Arc::new(Movable(start.unix_nanos().into()));
+    let config = truce_server::ServerConfig {
+        data: work.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_token: Some(TOKEN.into()),
+        checkpoint_interval_ms: 100,
+        agreement: Some(repo("examples/agreement/agreement.toml").into()),
+        guarantees: Some(guarantees_file),
+        ..truce_server::ServerConfig::default()
+    };
+    let server = truce_server::start(config, clock.clone()).await.unwrap();
+    let api = Api::new(&format!("http://{}", server.addr), http());
+    let finding = feed(&api, &sim).await;
+    let analyst = api.account("an-1", "analyst", None).await;
+    let gu_gb = api
+        .account("gu-gb", "guarantor", Some(("country", "GB")))
+        .await;
+    let review = format!("/v1/findings/{}/review", finding["id"].as_str().unwrap());
+    let verified = api
+        .ok(
+            "POST",
+            &review,
+            &analyst,
+            Some(json!({"verdict": "verify"})),
+        )
+        .await;
+    let (gb, fr) = (
+        verified["escalations"][0].as_u64().unwrap(),
+        verified["escalations"][1].as_u64().unwrap(),
+    );
+    let status = |board: &Value, escalation: u64, action: &str| -> String {
+        board["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["escalation"] == escalation && d["action"] == action)
+            .map(|d| d["status"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+    assert_eq!(status(&board, gb, "consult"), "running");
+    assert_eq!(status(&board, fr, "consult"), "running");
+    // Twenty hours on, GB acknowledges: its consultation is met in time.
+    clock.0.store(
+        start.unix_nanos() + 20 * hour,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    api.ok("POST", &format!("/v1/escalations/{gb}/ack"), &gu_gb, None)
+        .await;
+    // A day and an hour on: FR's consultation is overdue, GB's met, GB's decision still
+    // running (72 h).
+    clock.0.store(
+        start.unix_nanos() + 25 * hour,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+    assert_eq!(board["now"], "2026-01-10T01:00:00Z");
+    assert_eq!(status(&board, fr, "consult"), "overdue");
+    assert_eq!(status(&board, gb, "consult"), "met");
+    assert_eq!(status(&board, gb, "decide"), "running");
+    clock.0.store(
+        start.unix_nanos() + 73 * hour,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+    assert_eq!(status(&board, gb, "decide"), "overdue");
+    server.shutdown().await.unwrap();
 }
