@@ -234,7 +234,9 @@ async fn feed(api: &Api, sim: &Path) -> Value {
     finding
 }
 
-async fn setup(guarantees: &str, extra: &[&str]) -> Setup {
+/// A work directory with the simulated sparse hour (seed 7) in `sim` and `guarantees`
+/// written to a file.
+fn prepare(guarantees: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let work = tempfile::tempdir().unwrap();
     let sim = work.path().join("sim");
     let scenario = repo("examples/scenarios/sparse.toml");
@@ -249,6 +251,11 @@ async fn setup(guarantees: &str, extra: &[&str]) -> Setup {
     ]);
     let guarantees_file = work.path().join("guarantees.toml");
     std::fs::write(&guarantees_file, guarantees).unwrap();
+    (work, sim, guarantees_file)
+}
+
+async fn setup(guarantees: &str, extra: &[&str]) -> Setup {
+    let (work, sim, guarantees_file) = prepare(guarantees);
     let data = work.path().join("data");
     let agreement = repo("examples/agreement/agreement.toml");
     let server = Server::start_with(
@@ -819,20 +826,7 @@ impl truce_server::Clock for Movable {
 
 #[tokio::test]
 async fn deadlines_run_on_the_injected_clock_and_an_acknowledgement_stops_them() {
-    let work = tempfile::tempdir().unwrap();
-    let sim = work.path().join("sim");
-    let scenario = repo("examples/scenarios/sparse.toml");
-    run(&[
-        "sim",
-        "--scenario",
-        &scenario,
-        "--seed",
-        "7",
-        "--out",
-        sim.to_str().unwrap(),
-    ]);
-    let guarantees_file = work.path().join("guarantees.toml");
-    std::fs::write(&guarantees_file, GUARANTEES).unwrap();
+    let (work, sim, guarantees_file) = prepare(GUARANTEES);
     let hour = 3_600_000_000_000i64;
     let start = truce_model::Timestamp::parse("2026-01-09T00:00:00Z").unwrap();
     let clock = std::sync::Arc::new(Movable(start.unix_nanos().into()));
