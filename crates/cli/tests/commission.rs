@@ -328,6 +328,7 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         "event_time": finding["time"], "time_sigma_s": 60.0});
     let routes: Vec<(&str, String, Option<Value>, Option<&str>)> = vec![
         ("GET", "/v1/accounts".into(), None, None),
+        ("POST", "/v1/actions".into(), Some(json!({})), None),
         (
             "POST",
             "/v1/accounts".into(),
@@ -416,6 +417,66 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         .await;
     assert_eq!(status, 403);
     assert_eq!(api.size().await, before, "refused actions log nothing");
+
+    // A person with a key of their own signs their actions; the server will not sign for
+    // them, takes a signed action once, and refuses one signed by another key.
+    let own = ed25519_consensus::SigningKey::from([42u8; 32]);
+    let public_key = truce_model::envelope::encode_base64(&own.verification_key().to_bytes());
+    let created = api
+        .ok(
+            "POST",
+            "/v1/accounts",
+            TOKEN,
+            Some(
+                json!({"id": "an-k", "name": "an-k (test)", "role": "analyst",
+                "public_key": public_key}),
+            ),
+        )
+        .await;
+    let an_k = created["token"].as_str().unwrap().to_string();
+    let (status, _) = api
+        .call(
+            "POST",
+            &review,
+            Some(&an_k),
+            Some(json!({"verdict": "under_review"})),
+        )
+        .await;
+    assert_eq!(
+        status, 401,
+        "the server does not sign for an account with a key"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let payload = serde_json::to_vec(&json!({"actor": "an-k",
+        "at": truce_model::Timestamp::from_unix_nanos(now), "action": "review",
+        "finding": finding_id, "verdict": "under_review"}))
+    .unwrap();
+    let seal = |key: &ed25519_consensus::SigningKey| {
+        let e = truce_model::envelope::Envelope::signed(
+            truce_commission::ACTION_PAYLOAD_TYPE,
+            &payload,
+            "an-k",
+            |m| key.sign(m).to_bytes(),
+        );
+        serde_json::to_value(e).unwrap()
+    };
+    let forged = seal(&ed25519_consensus::SigningKey::from([43u8; 32]));
+    let (status, _) = api
+        .call("POST", "/v1/actions", Some(&an_k), Some(forged))
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = api
+        .call("POST", "/v1/actions", Some(&analyst), Some(seal(&own)))
+        .await;
+    assert_eq!(status, 403, "the token is not the actor's");
+    api.ok("POST", "/v1/actions", &an_k, Some(seal(&own))).await;
+    let (status, _) = api
+        .call("POST", "/v1/actions", Some(&an_k), Some(seal(&own)))
+        .await;
+    assert_eq!(status, 409, "a signed action is taken once");
 
     // The analyst verifies: exactly the verified triggers that match.
     let verified = api
@@ -605,7 +666,26 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         commission.state_of(&finding_id),
         VerificationState::Verified
     );
-    assert_eq!(commission.history(&finding_id)[0].stamp.actor, "an-1");
+    let history: Vec<(&str, truce_commission::Signer, VerificationState)> = commission
+        .history(&finding_id)
+        .iter()
+        .map(|r| (r.stamp.actor.as_str(), r.stamp.signer, r.state))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (
+                "an-k",
+                truce_commission::Signer::Actor,
+                VerificationState::UnderReview
+            ),
+            (
+                "an-1",
+                truce_commission::Signer::Server,
+                VerificationState::Verified
+            ),
+        ]
+    );
     let r = &commission.rulings()[&ruling];
     assert_eq!(r.findings, std::slice::from_ref(&finding_id));
     let votes: Vec<(&str, Vote)> = r

@@ -8,7 +8,8 @@
 //! one who reached the quorum. Verifying a finding or adopting a ruling opens the
 //! escalations its triggers call for ([`Desk::escalate`]).
 
-use std::sync::RwLock;
+use std::collections::HashSet;
+use std::sync::{Mutex, RwLock};
 
 use ed25519_consensus::VerificationKey;
 use sha2::{Digest, Sha256};
@@ -19,7 +20,7 @@ use truce_commission::{
     triggers,
 };
 use truce_ledger::NoteSigner;
-use truce_model::envelope::Envelope;
+use truce_model::envelope::{Envelope, decode_base64};
 use truce_model::{Entry, EntryKind, Finding, ProblemType, Timestamp, VerificationState};
 use truce_store::{Private, Store};
 
@@ -34,6 +35,9 @@ pub struct Desk {
     /// One action at a time: check, append, apply.
     write: tokio::sync::Mutex<()>,
     signer: NoteSigner,
+    server_key: VerificationKey,
+    /// The SHA-256 of every payload a person signed: the same signed action is taken once.
+    signed: Mutex<HashSet<[u8; 32]>>,
     /// Token hashes and the outbox.
     pub private: Private,
     /// The agreement's entry into force (activation conditions), when there is one.
@@ -80,6 +84,7 @@ impl Desk {
         let key = VerificationKey::try_from(signer.public_key())
             .map_err(|e| ServerError::Commission(e.to_string()))?;
         let mut commission = Commission::new(guarantees);
+        let mut signed = HashSet::new();
         let size = store.read(|r| r.size())?;
         let mut start = 0;
         while start < size {
@@ -91,11 +96,18 @@ impl Desk {
                     continue;
                 };
                 if entry.kind == EntryKind::Action {
-                    commission
-                        .apply_entry(index, entry.body, &key)
+                    let (action, signer) = commission
+                        .open(entry.body, &key)
+                        .and_then(|(action, signer)| {
+                            commission.apply(index, &action, signer)?;
+                            Ok((action, signer))
+                        })
                         .map_err(|d| {
                             ServerError::Commission(format!("log entry {index}: {}", d.message))
                         })?;
+                    if signer == Signer::Actor {
+                        signed.insert(payload_hash(&action.actor, entry.body));
+                    }
                 }
             }
             start += count;
@@ -104,6 +116,8 @@ impl Desk {
             commission: RwLock::new(commission),
             write: tokio::sync::Mutex::new(()),
             signer,
+            server_key: key,
+            signed: Mutex::new(signed),
             private,
             entry_into_force: agreement.map(|a| a.entry_into_force),
         })
@@ -152,13 +166,74 @@ impl Desk {
             self.signer.sign_bytes(m)
         });
         let body = serde_json::to_vec(&envelope).map_err(ApiError::internal)?;
-        let entry = Entry::v1(EntryKind::Action, &body)
+        self.log(sequencer, &action, Signer::Server, &body).await
+    }
+
+    /// Takes an action its actor signed with their own key (a DSSE envelope, logged as
+    /// received): the signature, the time (within `skew_s` of the server's clock), the
+    /// state, and that the same signed action was not taken before, are checked first.
+    pub async fn submit(
+        &self,
+        sequencer: &Sequencer,
+        clock: &dyn Clock,
+        envelope: &[u8],
+        skew_s: f64,
+    ) -> Result<(u64, Action), ApiError> {
+        let _one = self.write.lock().await;
+        let (action, signer) = self
+            .read(|c| c.open(envelope, &self.server_key))
+            .map_err(refusal)?;
+        if signer != Signer::Actor {
+            return Err(ApiError::new(
+                ProblemType::BadSignature,
+                "only the server signs as the server; sign with your own key",
+            )
+            .field("signatures"));
+        }
+        let off = (action.at.unix_nanos() - clock.now().unix_nanos()).abs() as f64 * 1e-9;
+        if off > skew_s {
+            return Err(ApiError::new(
+                ProblemType::InvalidField,
+                format!("the action's time is {off:.0} s from the server's clock"),
+            )
+            .field("at"));
+        }
+        let hash = payload_hash(&action.actor, envelope);
+        if self
+            .signed
+            .lock()
+            .map(|s| s.contains(&hash))
+            .unwrap_or(false)
+        {
+            return Err(ApiError::new(
+                ProblemType::Conflict,
+                "this signed action is in the log already",
+            ));
+        }
+        self.read(|c| c.check(&action, signer)).map_err(refusal)?;
+        let index = self.log(sequencer, &action, signer, envelope).await?;
+        if let Ok(mut s) = self.signed.lock() {
+            s.insert(hash);
+        }
+        Ok((index, action))
+    }
+
+    /// Appends a checked action's envelope and applies the action (the caller holds the
+    /// write lock).
+    async fn log(
+        &self,
+        sequencer: &Sequencer,
+        action: &Action,
+        signer: Signer,
+        envelope: &[u8],
+    ) -> Result<u64, ApiError> {
+        let entry = Entry::v1(EntryKind::Action, envelope)
             .encode()
             .map_err(|e| ApiError::new(ProblemType::EntryTooLarge, e.to_string()))?;
         let appended = sequencer.append(entry).await?;
         let mut c = self.commission.write().unwrap_or_else(|e| e.into_inner());
-        // Checked above under the same lock: applying cannot fail.
-        c.apply(appended.index, &action, Signer::Server)
+        // Checked under the same lock: applying cannot fail.
+        c.apply(appended.index, action, signer)
             .map_err(ApiError::internal)?;
         Ok(appended.index)
     }
@@ -214,6 +289,19 @@ impl Desk {
         }
         Ok(opened)
     }
+}
+
+/// The replay key of a person's signed action: the SHA-256 of the actor and the payload.
+fn payload_hash(actor: &str, envelope: &[u8]) -> [u8; 32] {
+    let payload = serde_json::from_slice::<Envelope>(envelope)
+        .ok()
+        .and_then(|e| decode_base64(&e.payload).ok())
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(actor.as_bytes());
+    h.update([0]);
+    h.update(&payload);
+    h.finalize().into()
 }
 
 /// What may meet a trigger.

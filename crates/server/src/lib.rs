@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/accounts/{id}/tokens",
             post(routes::commission::create_token),
         )
+        .route("/v1/actions", post(routes::commission::submit))
         .route(
             "/v1/policy",
             axum::routing::put(routes::commission::set_policy),

@@ -563,6 +563,7 @@ async fn the_openapi_document_lists_every_route() {
         "/v1/openapi.json",
         "/healthz",
         "/v1/accounts",
+        "/v1/actions",
         "/v1/accounts/{id}",
         "/v1/accounts/{id}/tokens",
         "/v1/policy",

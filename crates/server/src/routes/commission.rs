@@ -13,9 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use truce_commission::roles::{ADMIN, SYSTEM, Scope};
-use truce_commission::{
-    Account, Allegation, Intent, Measure, Policy, Verdict, Vote, What, crosscheck,
-};
+use truce_commission::{Account, Action, Intent, Measure, Policy, Verdict, Vote, What, crosscheck};
 use truce_model::{Finding, ProblemType, VerificationState};
 
 use crate::desk::{Subject, token_hash};
@@ -227,32 +225,15 @@ pub async fn review(
 ) -> Result<Json<Value>, ApiError> {
     let analyst = allowed(&state, &headers, Scope::Review)?;
     let ReviewBody { verdict, reason } = body(&bytes)?;
-    let all = findings(&state);
-    if !all.iter().any(|f| f.id == id) {
-        return Err(ApiError::new(
-            ProblemType::NotFound,
-            format!("no finding {id}"),
-        ));
-    }
-    let index = act(
-        &state,
-        &analyst,
-        What::Review {
-            finding: id.clone(),
-            verdict,
-            reason,
-            policy: None,
-        },
-    )
-    .await?;
-    let escalations = if verdict == Verdict::Verify {
-        escalate(&state, &all, Subject::Finding(id)).await?
-    } else {
-        Vec::new()
+    let what = What::Review {
+        finding: id,
+        verdict,
+        reason,
+        policy: None,
     };
-    Ok(Json(
-        json!({"log_index": index, "escalations": escalations}),
-    ))
+    known(&state, &what)?;
+    let index = act(&state, &analyst, what.clone()).await?;
+    Ok(Json(follow_up(&state, &what, index).await?))
 }
 
 /// `POST /v1/allegations`: a liaison's allegation, cross-checked at once against the
@@ -263,38 +244,77 @@ pub async fn allege(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let liaison = allowed(&state, &headers, Scope::Allege)?;
-    let allegation: Allegation = body(&bytes)?;
-    let events: Vec<truce_model::Event> = state
-        .results
-        .borrow()
-        .as_ref()
-        .map(|r| r.events.iter().map(|e| e.event.clone()).collect())
-        .unwrap_or_default();
-    let assessment = crosscheck(
-        &truce_agreement::Earth::default(),
-        &allegation,
-        &events,
-        &[],
-    );
-    let index = act(&state, &liaison, What::AllegationFile { allegation }).await?;
-    let system = state
-        .desk
-        .read(|c| c.account(SYSTEM).cloned())
-        .ok_or_else(|| ApiError::internal("the server's account is missing"))?;
-    let assessed = act(
-        &state,
-        &system,
-        What::AllegationAssess {
-            allegation: index,
-            assessment: assessment.clone(),
-        },
-    )
-    .await?;
+    let what = What::AllegationFile {
+        allegation: body(&bytes)?,
+    };
+    let index = act(&state, &liaison, what.clone()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"log_index": index, "assessment_index": assessed, "assessment": assessment})),
+        Json(follow_up(&state, &what, index).await?),
     )
         .into_response())
+}
+
+/// What the Commission's fold cannot know: a reviewed finding must be among the current
+/// results.
+fn known(state: &AppState, what: &What) -> Result<(), ApiError> {
+    if let What::Review { finding, .. } = what
+        && !findings(state).iter().any(|f| f.id == *finding)
+    {
+        return Err(ApiError::new(
+            ProblemType::NotFound,
+            format!("no finding {finding}"),
+        ));
+    }
+    Ok(())
+}
+
+/// What an action sets off, as extra fields of the answer (with its `log_index`): a
+/// verification or an adopted ruling opens escalations (and queues their
+/// notifications); an allegation is cross-checked against the events around it, and the
+/// assessment logged.
+async fn follow_up(state: &AppState, what: &What, index: u64) -> Result<Value, ApiError> {
+    let mut answer = json!({"log_index": index});
+    let escalations = match what {
+        What::Review {
+            finding,
+            verdict: Verdict::Verify,
+            ..
+        } => Some(escalate(state, Subject::Finding(finding.clone())).await?),
+        What::RulingPropose { .. } => Some(escalate(state, Subject::Ruling(index)).await?),
+        What::RulingVote { ruling, .. } => Some(escalate(state, Subject::Ruling(*ruling)).await?),
+        What::AllegationFile { allegation } => {
+            let events: Vec<truce_model::Event> = state
+                .results
+                .borrow()
+                .as_ref()
+                .map(|r| r.events.iter().map(|e| e.event.clone()).collect())
+                .unwrap_or_default();
+            let earth = truce_agreement::Earth::default();
+            let assessment = crosscheck(&earth, allegation, &events, &[]);
+            let system = state
+                .desk
+                .read(|c| c.account(SYSTEM).cloned())
+                .ok_or_else(|| ApiError::internal("the server's account is missing"))?;
+            let assessed = act(
+                state,
+                &system,
+                What::AllegationAssess {
+                    allegation: index,
+                    assessment: assessment.clone(),
+                },
+            )
+            .await?;
+            answer["assessment_index"] = json!(assessed);
+            answer["assessment"] = json!(assessment);
+            None
+        }
+        _ => None,
+    };
+    if let Some(e) = escalations {
+        answer["escalations"] = json!(e);
+    }
+    Ok(answer)
 }
 
 /// `GET /v1/allegations`.
@@ -322,21 +342,16 @@ pub async fn propose(
 ) -> Result<Response, ApiError> {
     let commissioner = allowed(&state, &headers, Scope::Rule)?;
     let p: Proposal = body(&bytes)?;
-    let index = act(
-        &state,
-        &commissioner,
-        What::RulingPropose {
-            findings: p.findings,
-            attribution: p.attribution,
-            intent: p.intent,
-            remedy: p.remedy,
-        },
-    )
-    .await?;
-    let escalations = escalate_ruling(&state, index).await?;
+    let what = What::RulingPropose {
+        findings: p.findings,
+        attribution: p.attribution,
+        intent: p.intent,
+        remedy: p.remedy,
+    };
+    let index = act(&state, &commissioner, what.clone()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"log_index": index, "escalations": escalations})),
+        Json(follow_up(&state, &what, index).await?),
     )
         .into_response())
 }
@@ -358,35 +373,25 @@ pub async fn vote(
 ) -> Result<Json<Value>, ApiError> {
     let commissioner = allowed(&state, &headers, Scope::Rule)?;
     let VoteBody { vote, reason } = body(&bytes)?;
-    let index = act(
-        &state,
-        &commissioner,
-        What::RulingVote {
-            ruling,
-            vote,
-            reason,
-        },
-    )
-    .await?;
-    let escalations = escalate_ruling(&state, ruling).await?;
-    Ok(Json(
-        json!({"log_index": index, "escalations": escalations}),
-    ))
-}
-
-async fn escalate_ruling(state: &AppState, ruling: u64) -> Result<Vec<u64>, ApiError> {
-    escalate(state, &findings(state), Subject::Ruling(ruling)).await
+    let what = What::RulingVote {
+        ruling,
+        vote,
+        reason,
+    };
+    let index = act(&state, &commissioner, what.clone()).await?;
+    Ok(Json(follow_up(&state, &what, index).await?))
 }
 
 /// Opens the escalations `subject` calls for and queues their notifications.
-async fn escalate(
-    state: &AppState,
-    findings: &[Finding],
-    subject: Subject,
-) -> Result<Vec<u64>, ApiError> {
+async fn escalate(state: &AppState, subject: Subject) -> Result<Vec<u64>, ApiError> {
     let opened = state
         .desk
-        .escalate(&state.sequencer, state.clock.as_ref(), findings, subject)
+        .escalate(
+            &state.sequencer,
+            state.clock.as_ref(),
+            &findings(state),
+            subject,
+        )
         .await?;
     crate::notify::enqueue(state, Some(&opened))?;
     Ok(opened)
@@ -462,4 +467,45 @@ pub async fn respond(
     )
     .await?;
     Ok(Json(json!({"log_index": index})))
+}
+
+/// `POST /v1/actions`: an action signed by its actor's own key (a DSSE envelope of payload
+/// type `application/vnd.truce.action.v1+json`), logged as received. The token must be
+/// the actor's.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers)?;
+    let claimed: Option<Action> = serde_json::from_slice::<truce_model::envelope::Envelope>(&bytes)
+        .ok()
+        .and_then(|e| truce_model::envelope::decode_base64(&e.payload).ok())
+        .and_then(|p| serde_json::from_slice(&p).ok());
+    match claimed {
+        Some(a) if a.actor == caller.id => known(&state, &a.what)?,
+        Some(_) => {
+            return Err(ApiError::new(
+                ProblemType::Forbidden,
+                "the token is not the actor's",
+            ));
+        }
+        None => {
+            return Err(ApiError::new(
+                ProblemType::InvalidField,
+                "not a DSSE envelope of a truce action",
+            ));
+        }
+    }
+    let (index, action) = state
+        .desk
+        .submit(
+            &state.sequencer,
+            state.clock.as_ref(),
+            &bytes,
+            state.config.max_future_skew_s.max(300.0),
+        )
+        .await?;
+    let answer = follow_up(&state, &action.what, index).await?;
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
