@@ -977,3 +977,76 @@ async fn deadlines_run_on_the_injected_clock_and_an_acknowledgement_stops_them()
     assert_eq!(status(&board, gb, "decide"), "overdue");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_policy_verifies_what_it_admits_and_cites_itself() {
+    let Setup {
+        work: _work,
+        server,
+        ..
+    } = setup(GUARANTEES, &[]).await;
+    let api = Api::new(&server.url, http());
+    let all = get_json(&api.client, &server.url("/v1/findings?limit=10000")).await;
+    let admitted =
+        |f: &&Value| f["rule"] == "no_fire" && f["operators"].as_array().unwrap().len() >= 2;
+    let expected: Vec<String> = all["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(admitted)
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!expected.is_empty());
+    assert!(expected.len() < all["findings"].as_array().unwrap().len());
+    let set = api
+        .ok(
+            "PUT",
+            "/v1/policy",
+            TOKEN,
+            Some(json!({"min_operators": 2, "min_modalities": 1, "rules": ["no_fire"]})),
+        )
+        .await;
+    // (The policy worker may have verified some first: together, all of them.)
+    assert!(set["verified"].as_u64().unwrap() <= expected.len() as u64);
+    let policy = set["log_index"].as_u64().unwrap();
+    let verified = get_json(
+        &api.client,
+        &server.url("/v1/findings?state=verified&limit=10000"),
+    )
+    .await;
+    let mut got: Vec<String> = verified["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(got, want);
+    // Each verification is the server's, citing the policy; attributed ones escalate.
+    let queue = api.ok("GET", "/v1/review/queue", TOKEN, None).await;
+    assert!(
+        queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| !want.contains(&i["finding"]["id"].as_str().unwrap().to_string()))
+    );
+    let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+    let escalated = board["escalations"].as_object().unwrap();
+    assert!(!escalated.is_empty());
+    for e in escalated.values() {
+        assert_eq!(e["opened"]["actor"], "truce");
+        let f = e["escalation"]["finding"].as_str().unwrap().to_string();
+        assert!(want.contains(&f));
+    }
+    let entry = get_json(
+        &api.client,
+        &server.url(&format!("/v1/entries/{}", policy + 1)),
+    )
+    .await;
+    assert_eq!(entry["action"]["action"], "review");
+    assert_eq!(entry["action"]["actor"], "truce");
+    assert_eq!(entry["action"]["policy"], policy);
+}

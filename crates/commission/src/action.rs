@@ -128,6 +128,27 @@ pub struct Policy {
     pub rules: Vec<String>,
 }
 
+impl Policy {
+    /// Whether the policy verifies `finding`: a rule kind it covers, evidence from enough
+    /// independent operators and modalities and, when set, a party named with enough
+    /// probability.
+    pub fn admits(&self, finding: &truce_model::Finding) -> bool {
+        let probable = self.min_probability.is_none_or(|p| {
+            finding.attribution.party.as_ref().is_some_and(|party| {
+                finding
+                    .attribution
+                    .probabilities
+                    .get(party)
+                    .is_some_and(|q| *q >= p)
+            })
+        });
+        (self.rules.is_empty() || self.rules.contains(&finding.rule))
+            && finding.operators.len() >= self.min_operators as usize
+            && finding.modalities.len() >= self.min_modalities as usize
+            && probable
+    }
+}
+
 /// An analyst's verdict on a finding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -271,6 +292,36 @@ pub enum MetBy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_admits_what_enough_independent_evidence_supports() {
+        let mut f =
+            crate::triggers::tests::finding("f1", "no_fire", Some("RU"), "2026-01-08T02:00:00Z");
+        f.attribution.probabilities.insert("RU".into(), 0.97);
+        let policy = Policy {
+            min_operators: 2,
+            min_modalities: 1,
+            min_probability: Some(0.95),
+            rules: vec!["no_fire".into()],
+        };
+        assert!(policy.admits(&f));
+        let mut one = f.clone();
+        one.operators.truncate(1);
+        assert!(!policy.admits(&one));
+        let mut other = f.clone();
+        other.rule = "airspace_crossing".into();
+        assert!(!policy.admits(&other));
+        let mut unsure = f.clone();
+        unsure.attribution.probabilities.insert("RU".into(), 0.9);
+        assert!(!policy.admits(&unsure));
+        unsure.attribution.party = None;
+        assert!(!policy.admits(&unsure));
+        let modal = Policy {
+            min_modalities: 2,
+            ..policy
+        };
+        assert!(!modal.admits(&f), "acoustic alone is one modality");
+    }
 
     #[test]
     fn actions_read_back_as_written() {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod metrics;
 pub mod mqtt;
 pub mod notify;
+pub mod policy;
 pub mod results;
 pub mod routes;
 pub mod sequencer;
@@ -322,6 +323,8 @@ pub async fn start(
         Duration::from_millis(state.config.webhook_retry_base_ms),
         notifier_stopped,
     ));
+    let (stop_policy, policy_stopped) = oneshot::channel::<()>();
+    let policy_worker = tokio::spawn(policy::run(state.clone(), policy_stopped));
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         tracing::info!(%addr, "listening");
@@ -334,6 +337,8 @@ pub async fn start(
         let _ = publisher.await;
         let _ = stop_notifier.send(());
         let _ = notifier.await;
+        let _ = stop_policy.send(());
+        let _ = policy_worker.await;
         // In-flight requests are done: sign what they appended, then let the sequencer go.
         if let Err(p) = state.sequencer.checkpoint().await {
             tracing::warn!(detail = %p.detail, "final checkpoint failed");

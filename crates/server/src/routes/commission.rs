@@ -170,7 +170,8 @@ pub async fn accounts(
     ))
 }
 
-/// `PUT /v1/policy`: the automatic verification policy from now on.
+/// `PUT /v1/policy`: the automatic verification policy from now on; the candidate
+/// findings it admits are verified at once (and later ones as the results come).
 pub async fn set_policy(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -179,7 +180,8 @@ pub async fn set_policy(
     let admin = allowed(&state, &headers, Scope::Administer)?;
     let policy: Policy = body(&bytes)?;
     let index = act(&state, &admin, What::PolicySet { policy }).await?;
-    Ok(Json(json!({"log_index": index})))
+    let verified = crate::policy::apply(&state).await?;
+    Ok(Json(json!({"log_index": index, "verified": verified})))
 }
 
 /// `GET /v1/review/queue`: findings not yet verified or discounted, oldest first, with
@@ -273,7 +275,11 @@ fn known(state: &AppState, what: &What) -> Result<(), ApiError> {
 /// verification or an adopted ruling opens escalations (and queues their
 /// notifications); an allegation is cross-checked against the events around it, and the
 /// assessment logged.
-async fn follow_up(state: &AppState, what: &What, index: u64) -> Result<Value, ApiError> {
+pub(crate) async fn follow_up(
+    state: &AppState,
+    what: &What,
+    index: u64,
+) -> Result<Value, ApiError> {
     let mut answer = json!({"log_index": index});
     let escalations = match what {
         What::Review {

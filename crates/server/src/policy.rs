@@ -1,0 +1,69 @@
+//! The automatic verification policy at work: whenever the results change, and right
+//! after a policy is set, every candidate finding the policy admits is verified by the
+//! server, citing the policy's log entry, with the escalations that verification opens.
+
+use truce_commission::What;
+use truce_commission::roles::SYSTEM;
+use truce_model::VerificationState;
+
+use crate::error::ApiError;
+use crate::routes::commission::follow_up;
+use crate::state::AppState;
+
+/// Verifies the candidate findings the policy in force admits; how many.
+pub async fn apply(state: &AppState) -> Result<usize, ApiError> {
+    let Some(results) = state.results.borrow().clone() else {
+        return Ok(0);
+    };
+    let due: Vec<(String, u64)> = state.desk.read(|c| {
+        let Some((index, policy)) = c.policy() else {
+            return Vec::new();
+        };
+        results
+            .findings
+            .iter()
+            .filter(|f| c.state_of(&f.id) == VerificationState::Candidate && policy.admits(f))
+            .map(|f| (f.id.clone(), *index))
+            .collect()
+    });
+    let mut verified = 0;
+    for (finding, policy) in due {
+        let what = What::Review {
+            finding,
+            verdict: truce_commission::Verdict::Verify,
+            reason: None,
+            policy: Some(policy),
+        };
+        let index = match state
+            .desk
+            .act(&state.sequencer, state.clock.as_ref(), SYSTEM, what.clone())
+            .await
+        {
+            Ok(index) => index,
+            // Verified meanwhile (by the other caller of this function, or an analyst).
+            Err(e) if e.0.status == 409 => continue,
+            Err(e) => return Err(e),
+        };
+        follow_up(state, &what, index).await?;
+        verified += 1;
+    }
+    Ok(verified)
+}
+
+/// Applies the policy after every change of the results, until the server stops.
+pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let mut results = state.results.clone();
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            changed = results.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        if let Err(e) = apply(&state).await {
+            tracing::warn!(detail = %e.0.detail, "verification by policy");
+        }
+    }
+}
