@@ -1,6 +1,6 @@
 //! The Commission through the real server: accounts and roles (every Commission route
 //! refuses a missing token and a wrong role, and changes nothing), a review that verifies
-//! an attributed finding and opens exactly the escalations whose triggers match (an
+//! an attributed cross-line attack and opens exactly the escalations whose triggers match (an
 //! activation, and a consultation notice for a commitment not yet ratified), a ruling
 //! adopted at the quorum with dissent on record, an acknowledgement that stops the clock,
 //! allegations cross-checked against the events, and the whole chain — observation, event,
@@ -17,6 +17,47 @@ use serde_json::{Value, json};
 use truce_commission::{Commission, EscalationKind, Guarantees, Vote};
 use truce_ledger::NoteVerifier;
 use truce_model::{Entry, EntryKind, VerificationState};
+
+/// Ten minutes with one round fired from the RU side 3.2 km from the line onto the UA
+/// side (the first launch of `examples/scenarios/sparse.toml`): alone in its minutes, its
+/// launch and impact are linked, and the launch breaches the cross-line clause.
+const CROSS_LINE: &str = r#"
+[scenario]
+name = "cross-line"
+agreement = "AGREEMENT"
+network = "NETWORK"
+start = "2026-01-07T22:00:00Z"
+duration_s = 600
+
+[weather]
+temperature_c = 5.0
+wind_speed_mps = 0.0
+wind_from_deg = 0.0
+
+[[met_sensors]]
+id = "ua-met-001"
+operator = "UA"
+lat = 48.62
+lon = 37.45
+interval_s = 600
+
+[[events]]
+type = "launch"
+time_s = 20.859
+lat = 48.4028
+lon = 37.7226
+weapon_class = "mlrs"
+impact = { lat = 48.5303, lon = 37.7257 }
+"#;
+
+/// The simulated hour a test runs on, and the finding it takes up.
+#[derive(Clone, Copy)]
+enum Hour {
+    /// The sparse hour: an RU-attributed `no_fire` finding.
+    Sparse,
+    /// [`CROSS_LINE`]: its RU-attributed `cross_line_fire` finding.
+    CrossLine,
+}
 
 const GUARANTEES: &str = r#"
 [guarantees]
@@ -44,7 +85,7 @@ name = "United States"
 role = "backstop"
 
 [[commitments]]
-id = "gb-fire"
+id = "gb-attack"
 guarantor = "GB"
 instrument = "test"
 legal_force = "test"
@@ -53,14 +94,14 @@ activation = "always"
 responses = ["intelligence", "consultation"]
 obligations = ["consult within 24 h", "decide within 72 h"]
 [commitments.trigger]
-rules = ["no_fire"]
-min_severity = "medium"
+rules = ["cross_line_fire"]
+min_severity = "high"
 state = "verified"
 attribution_required = true
 determined_by = "analysts"
 
 [[commitments]]
-id = "fr-fire"
+id = "fr-attack"
 guarantor = "FR"
 instrument = "test"
 legal_force = "test"
@@ -69,8 +110,8 @@ activation = "always"
 responses = ["consultation"]
 obligations = ["consult within 24 h"]
 [commitments.trigger]
-rules = ["no_fire"]
-min_severity = "medium"
+rules = ["cross_line_fire"]
+min_severity = "high"
 state = "verified"
 attribution_required = true
 determined_by = "analysts"
@@ -101,11 +142,28 @@ activation = "always"
 responses = ["sanctions", "consultation"]
 obligations = ["consult within 24 h"]
 [commitments.trigger]
-rules = ["no_fire"]
-min_severity = "medium"
+rules = ["cross_line_fire"]
+min_severity = "high"
 state = "ruled"
 attribution_required = true
 determined_by = "commission"
+
+# Engaged by verified no_fire findings only (the policy test).
+[[commitments]]
+id = "fr-fire"
+guarantor = "FR"
+instrument = "test"
+legal_force = "test"
+ratification = "ratified"
+activation = "always"
+responses = ["consultation"]
+obligations = ["consult within 24 h"]
+[commitments.trigger]
+rules = ["no_fire"]
+min_severity = "medium"
+state = "verified"
+attribution_required = true
+determined_by = "analysts"
 "#;
 
 fn run(args: &[&str]) {
@@ -199,8 +257,12 @@ struct Setup {
 }
 
 /// Registers the simulated sensors, submits the observations, waits for the results of
-/// the whole log; an attributed `no_fire` finding.
-async fn feed(api: &Api, sim: &Path) -> Value {
+/// the whole log; the RU-attributed finding `hour` takes up.
+async fn feed(api: &Api, sim: &Path, hour: Hour) -> Value {
+    let (clause, rule) = match hour {
+        Hour::Sparse => ("1", "no_fire"),
+        Hour::CrossLine => ("2", "cross_line_fire"),
+    };
     let sensors: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
     for s in &sensors {
@@ -219,7 +281,8 @@ async fn feed(api: &Api, sim: &Path) -> Value {
     for _ in 0..600 {
         let results = get_json(&api.client, &api.url("/v1/results")).await;
         if results["size"] == observed {
-            findings = get_json(&api.client, &api.url("/v1/findings?party=RU&clause=1")).await;
+            let query = format!("/v1/findings?party=RU&clause={clause}");
+            findings = get_json(&api.client, &api.url(&query)).await;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -227,19 +290,32 @@ async fn feed(api: &Api, sim: &Path) -> Value {
     let finding = findings["findings"][0].clone();
     assert!(
         finding["id"].is_string(),
-        "an attributed no_fire finding: {findings}"
+        "an attributed {rule} finding: {findings}"
     );
-    assert_eq!(finding["rule"], "no_fire");
+    assert_eq!(finding["rule"], rule);
     assert_eq!(finding["attribution"]["party"], "RU");
     finding
 }
 
-/// A work directory with the simulated sparse hour (seed 7) in `sim` and `guarantees`
-/// written to a file.
-fn prepare(guarantees: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+/// A work directory with `hour` simulated (seed 7) in `sim` and `guarantees` written to
+/// a file.
+fn prepare(
+    hour: Hour,
+    guarantees: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let work = tempfile::tempdir().unwrap();
     let sim = work.path().join("sim");
-    let scenario = repo("examples/scenarios/sparse.toml");
+    let scenario = match hour {
+        Hour::Sparse => repo("examples/scenarios/sparse.toml"),
+        Hour::CrossLine => {
+            let path = work.path().join("cross-line.toml");
+            let text = CROSS_LINE
+                .replace("AGREEMENT", &repo("examples/agreement/agreement.toml"))
+                .replace("NETWORK", &repo("examples/scenarios/donetsk-network.toml"));
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        }
+    };
     run(&[
         "sim",
         "--scenario",
@@ -254,8 +330,8 @@ fn prepare(guarantees: &str) -> (tempfile::TempDir, std::path::PathBuf, std::pat
     (work, sim, guarantees_file)
 }
 
-async fn setup(guarantees: &str, extra: &[&str]) -> Setup {
-    let (work, sim, guarantees_file) = prepare(guarantees);
+async fn setup(hour: Hour, guarantees: &str, extra: &[&str]) -> Setup {
+    let (work, sim, guarantees_file) = prepare(hour, guarantees);
     let data = work.path().join("data");
     let agreement = repo("examples/agreement/agreement.toml");
     let server = Server::start_with(
@@ -272,7 +348,7 @@ async fn setup(guarantees: &str, extra: &[&str]) -> Setup {
         .collect::<Vec<_>>(),
     )
     .await;
-    let finding = feed(&Api::new(&server.url, http()), &sim).await;
+    let finding = feed(&Api::new(&server.url, http()), &sim, hour).await;
     Setup {
         work,
         data,
@@ -292,7 +368,7 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         server,
         finding,
         ..
-    } = setup(GUARANTEES, &[]).await;
+    } = setup(Hour::CrossLine, GUARANTEES, &[]).await;
     let api = Api::new(&server.url, http());
     let finding_id = finding["id"].as_str().unwrap().to_string();
 
@@ -507,8 +583,8 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     assert_eq!(
         opened,
         [
-            ("gb-fire".to_string(), "activation".to_string()),
-            ("fr-fire".to_string(), "consultation".to_string())
+            ("gb-attack".to_string(), "activation".to_string()),
+            ("fr-attack".to_string(), "consultation".to_string())
         ]
     );
     let served = get_json(&api.client, &server.url("/v1/findings?state=verified")).await;
@@ -710,8 +786,8 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     assert_eq!(
         kinds,
         [
-            ("gb-fire", EscalationKind::Activation),
-            ("fr-fire", EscalationKind::Consultation),
+            ("gb-attack", EscalationKind::Activation),
+            ("fr-attack", EscalationKind::Consultation),
             ("us-ruled", EscalationKind::Activation)
         ]
     );
@@ -804,7 +880,7 @@ async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
         guarantees_file,
         mut server,
         finding,
-    } = setup(&guarantees, &fast).await;
+    } = setup(Hour::CrossLine, &guarantees, &fast).await;
     let client = http();
     let api = Api::new(&server.url, client.clone());
     let analyst = api.account("an-1", "analyst", None).await;
@@ -906,7 +982,7 @@ impl truce_server::Clock for Movable {
 
 #[tokio::test]
 async fn deadlines_run_on_the_injected_clock_and_an_acknowledgement_stops_them() {
-    let (work, sim, guarantees_file) = prepare(GUARANTEES);
+    let (work, sim, guarantees_file) = prepare(Hour::CrossLine, GUARANTEES);
     let hour = 3_600_000_000_000i64;
     let start = truce_model::Timestamp::parse("2026-01-09T00:00:00Z").unwrap();
     let clock = std::sync::Arc::new(Movable(start.unix_nanos().into()));
@@ -921,7 +997,7 @@ async fn deadlines_run_on_the_injected_clock_and_an_acknowledgement_stops_them()
     };
     let server = truce_server::start(config, clock.clone()).await.unwrap();
     let api = Api::new(&format!("http://{}", server.addr), http());
-    let finding = feed(&api, &sim).await;
+    let finding = feed(&api, &sim, Hour::CrossLine).await;
     let analyst = api.account("an-1", "analyst", None).await;
     let gu_gb = api
         .account("gu-gb", "guarantor", Some(("country", "GB")))
@@ -984,7 +1060,7 @@ async fn the_policy_verifies_what_it_admits_and_cites_itself() {
         work: _work,
         server,
         ..
-    } = setup(GUARANTEES, &[]).await;
+    } = setup(Hour::Sparse, GUARANTEES, &[]).await;
     let api = Api::new(&server.url, http());
     let all = get_json(&api.client, &server.url("/v1/findings?limit=10000")).await;
     let admitted =
