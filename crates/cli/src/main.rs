@@ -7,6 +7,7 @@ mod bench_agreement;
 mod bench_fusion;
 mod bench_latency;
 mod client;
+mod commission;
 mod demo;
 mod firms;
 mod fusion;
@@ -44,6 +45,9 @@ enum Command {
     /// Manage the sensor registry of a running server.
     #[command(subcommand)]
     Sensors(sensors::SensorsCommand),
+    /// The Special Commission: accounts, policy, reviews, allegations, rulings, votes,
+    /// escalations and their answers (docs/guarantees-format.md).
+    Commission(commission::CommissionArgs),
     /// Sign (if needed) and submit observations from an NDJSON file.
     Submit(submit::SubmitArgs),
     /// Import observations from other systems' files (NASA FIRMS CSV), signed and submitted.
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(*args).await,
             Command::Keygen(args) => keys::run(args),
             Command::Sensors(cmd) => sensors::run(cmd).await,
+            Command::Commission(args) => commission::run(args).await,
             Command::Submit(args) => submit::run(args).await,
             Command::Import(cmd) => firms::run(cmd).await,
             Command::Verify(args) => verify::run(args).await,

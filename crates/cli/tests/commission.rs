@@ -1126,3 +1126,102 @@ async fn the_policy_verifies_what_it_admits_and_cites_itself() {
     assert_eq!(entry["action"]["actor"], "truce");
     assert_eq!(entry["action"]["policy"], policy);
 }
+
+/// `truce commission ...` prints the server's JSON answer.
+fn cli(url: &str, token: &str, args: &[&str]) -> Value {
+    let out = Command::new(truce_bin())
+        .args(["commission", "--url", url, "--token", token])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "truce commission {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_commission_from_the_command_line_with_keys_of_ones_own() {
+    let Setup {
+        work,
+        server,
+        finding,
+        ..
+    } = setup(Hour::CrossLine, GUARANTEES, &[]).await;
+    let url = server.url.clone();
+    let finding_id = finding["id"].as_str().unwrap();
+    let created = cli(
+        &url,
+        TOKEN,
+        &[
+            "create-account",
+            "an-1",
+            "--name",
+            "Analyst",
+            "--role",
+            "analyst",
+        ],
+    );
+    let analyst = created["token"].as_str().unwrap().to_string();
+    let verified = cli(
+        &url,
+        &analyst,
+        &["review", finding_id, "--verdict", "verify"],
+    );
+    assert_eq!(verified["escalations"].as_array().unwrap().len(), 2);
+    // A commissioner with a key of their own: their ruling carries their signature.
+    let prefix = work.path().join("co-k");
+    run(&[
+        "keygen",
+        "--name",
+        "co-k",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
+    let public_key = std::fs::read_to_string(prefix.with_extension("pub")).unwrap();
+    let created = cli(
+        &url,
+        TOKEN,
+        &[
+            "create-account",
+            "co-k",
+            "--name",
+            "Commissioner",
+            "--role",
+            "commissioner",
+            "--public-key",
+            public_key.trim(),
+        ],
+    );
+    let commissioner = created["token"].as_str().unwrap().to_string();
+    let key = prefix.with_extension("key");
+    let proposed = cli(
+        &url,
+        &commissioner,
+        &[
+            "--key",
+            key.to_str().unwrap(),
+            "--actor",
+            "co-k",
+            "rule",
+            "--finding",
+            finding_id,
+            "--attribution",
+            "RU",
+            "--remedy",
+            "cease fire from the position",
+        ],
+    );
+    let ruling = proposed["log_index"].as_u64().unwrap();
+    let entry = get_json(&http(), &server.url(&format!("/v1/entries/{ruling}"))).await;
+    assert_eq!(entry["envelope"]["signatures"][0]["keyid"], "co-k");
+    assert_eq!(entry["action"]["action"], "ruling_propose");
+    let rulings = cli(&url, &analyst, &["rulings"]);
+    assert_eq!(rulings[ruling.to_string()]["votes"][0]["signer"], "actor");
+    let board = cli(&url, &analyst, &["escalations"]);
+    assert_eq!(board["escalations"].as_object().unwrap().len(), 2);
+    let queue = cli(&url, &analyst, &["queue"]);
+    assert!(queue["count"].as_u64().is_some());
+}
