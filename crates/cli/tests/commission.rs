@@ -405,6 +405,8 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     let routes: Vec<(&str, String, Option<Value>, Option<&str>)> = vec![
         ("GET", "/v1/accounts".into(), None, None),
         ("POST", "/v1/actions".into(), Some(json!({})), None),
+        ("POST", "/v1/blobs".into(), Some(json!({})), None),
+        ("GET", format!("/v1/blobs/{}", "0".repeat(64)), None, None),
         (
             "POST",
             "/v1/accounts".into(),
@@ -665,7 +667,44 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         "{statuses:?}"
     );
 
-    // Allegations: one where the finding's event is, one where nothing happened.
+    // Allegations: one where the finding's event is (with a photo as evidence, stored by
+    // its hash), one where nothing happened.
+    let photo = b"\x89PNG a crater in the schoolyard".to_vec();
+    let stored = api
+        .client
+        .post(api.url("/v1/blobs"))
+        .bearer_auth(&li_ua)
+        .body(photo.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status().as_u16(), 201);
+    let stored: Value = stored.json().await.unwrap();
+    let sha256 = stored["sha256"].as_str().unwrap().to_string();
+    let fetched = api
+        .client
+        .get(api.url(&format!("/v1/blobs/{sha256}")))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(fetched.to_vec(), photo);
+    let mut unknown_evidence = allegation.clone();
+    unknown_evidence["evidence"] = json!([{"sha256": "0".repeat(64), "media_type": "image/png"}]);
+    let (status, _) = api
+        .call(
+            "POST",
+            "/v1/allegations",
+            Some(&li_ua),
+            Some(unknown_evidence),
+        )
+        .await;
+    assert_eq!(status, 422, "evidence must be uploaded first");
+    let mut allegation = allegation.clone();
+    allegation["evidence"] = json!([{"sha256": sha256, "media_type": "image/png"}]);
     let filed = api
         .ok("POST", "/v1/allegations", &li_ua, Some(allegation.clone()))
         .await;

@@ -3,6 +3,7 @@
 //! [`start`] opens the store in the data directory, loads (or creates) the log's signing
 //! key, starts the [`sequencer`], the checkpoint publisher and the HTTP API ([`router`]).
 
+pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod desk;
@@ -90,6 +91,11 @@ pub fn router(state: AppState) -> Router {
             post(routes::commission::create_token),
         )
         .route("/v1/actions", post(routes::commission::submit))
+        .route(
+            "/v1/blobs",
+            post(routes::commission::put_blob).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/blobs/{sha256}", get(routes::commission::get_blob))
         .route(
             "/v1/policy",
             axum::routing::put(routes::commission::set_policy),

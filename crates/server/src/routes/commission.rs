@@ -16,6 +16,7 @@ use truce_commission::roles::{ADMIN, SYSTEM, Scope};
 use truce_commission::{Account, Action, Intent, Measure, Policy, Verdict, Vote, What, crosscheck};
 use truce_model::{Finding, ProblemType, VerificationState};
 
+use crate::blobs::Blobs;
 use crate::desk::{Subject, token_hash};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -249,6 +250,7 @@ pub async fn allege(
     let what = What::AllegationFile {
         allegation: body(&bytes)?,
     };
+    known(&state, &what)?;
     let index = act(&state, &liaison, what.clone()).await?;
     Ok((
         StatusCode::CREATED,
@@ -260,15 +262,74 @@ pub async fn allege(
 /// What the Commission's fold cannot know: a reviewed finding must be among the current
 /// results.
 fn known(state: &AppState, what: &What) -> Result<(), ApiError> {
-    if let What::Review { finding, .. } = what
-        && !findings(state).iter().any(|f| f.id == *finding)
-    {
+    match what {
+        What::Review { finding, .. } if !findings(state).iter().any(|f| f.id == *finding) => Err(
+            ApiError::new(ProblemType::NotFound, format!("no finding {finding}")),
+        ),
+        What::AllegationFile { allegation } => {
+            let blobs = Blobs::new(&state.config.data);
+            match allegation.evidence.iter().find(|e| !blobs.has(&e.sha256)) {
+                Some(missing) => Err(ApiError::new(
+                    ProblemType::InvalidField,
+                    format!(
+                        "no blob {}: upload the evidence to /v1/blobs first",
+                        missing.sha256
+                    ),
+                )
+                .field("evidence")),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `POST /v1/blobs` (any account): stores evidence bytes; their SHA-256, which an
+/// allegation's `evidence` names.
+pub async fn put_blob(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers)?;
+    if bytes.len() > state.config.max_body_bytes {
         return Err(ApiError::new(
-            ProblemType::NotFound,
-            format!("no finding {finding}"),
+            ProblemType::BodyTooLarge,
+            format!("a blob is at most {} bytes", state.config.max_body_bytes),
         ));
     }
-    Ok(())
+    let size = bytes.len();
+    let blobs = Blobs::new(&state.config.data);
+    let sha256 = tokio::task::spawn_blocking(move || blobs.put(&bytes))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"sha256": sha256, "size": size})),
+    )
+        .into_response())
+}
+
+/// `GET /v1/blobs/{sha256}` (any account): the stored bytes.
+pub async fn get_blob(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sha256): Path<String>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers)?;
+    match Blobs::new(&state.config.data)
+        .get(&sha256)
+        .map_err(ApiError::internal)?
+    {
+        Some(bytes) => {
+            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+        }
+        None => Err(ApiError::new(
+            ProblemType::NotFound,
+            format!("no blob {sha256}"),
+        )),
+    }
 }
 
 /// What an action sets off, as extra fields of the answer (with its `log_index`): a
