@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 use truce_commission::roles::{ADMIN, SYSTEM, Scope};
 use truce_commission::{Account, Action, Intent, Measure, Policy, Verdict, Vote, What, crosscheck};
 use truce_model::{Finding, ProblemType, VerificationState};
@@ -23,11 +22,7 @@ use crate::state::AppState;
 
 /// The account of the request's bearer token: 401 without one that is valid.
 pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<Account, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let token = super::bearer(headers);
     let unauthorized = || {
         ApiError::new(
             ProblemType::Unauthorized,
@@ -37,10 +32,9 @@ pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<Account, ApiError
     if token.is_empty() {
         return Err(unauthorized());
     }
-    let is_admin = bool::from(token.as_bytes().ct_eq(state.admin_token.as_bytes()));
     state
         .desk
-        .account_for(is_admin, token)?
+        .account_for(super::is_admin_token(state, token), token)?
         .ok_or_else(unauthorized)
 }
 

@@ -14,15 +14,23 @@ use truce_model::ProblemType;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Requires `Authorization: Bearer <admin token>`, compared in constant time.
-pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = headers
+/// The bearer token of a request (empty when there is none).
+pub fn bearer(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let expected = state.admin_token.as_bytes();
-    if bool::from(presented.as_bytes().ct_eq(expected)) {
+        .unwrap_or("")
+}
+
+/// Whether `token` is the configured admin token, compared in constant time.
+pub fn is_admin_token(state: &AppState, token: &str) -> bool {
+    bool::from(token.as_bytes().ct_eq(state.admin_token.as_bytes()))
+}
+
+/// Requires `Authorization: Bearer <admin token>`, compared in constant time.
+pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if is_admin_token(state, bearer(headers)) {
         Ok(())
     } else {
         Err(ApiError::new(
