@@ -9,7 +9,6 @@ pub mod sensors;
 
 use axum::http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
-use truce_model::ProblemType;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -28,16 +27,10 @@ pub fn is_admin_token(state: &AppState, token: &str) -> bool {
     bool::from(token.as_bytes().ct_eq(state.admin_token.as_bytes()))
 }
 
-/// Requires `Authorization: Bearer <admin token>`, compared in constant time.
+/// Requires the configured admin token or an admin account's token: 401 without a valid
+/// token, 403 for an account of another role.
 pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    if is_admin_token(state, bearer(headers)) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ProblemType::Unauthorized,
-            "this operation needs the admin token as `Authorization: Bearer <token>`",
-        ))
-    }
+    commission::allowed(state, headers, truce_commission::roles::Scope::Administer).map(|_| ())
 }
 
 /// Base64 (standard, padded) of a hash, as the API writes hashes.
