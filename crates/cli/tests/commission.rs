@@ -405,8 +405,18 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     let routes: Vec<(&str, String, Option<Value>, Option<&str>)> = vec![
         ("GET", "/v1/accounts".into(), None, None),
         ("POST", "/v1/actions".into(), Some(json!({})), None),
-        ("POST", "/v1/sensors".into(), Some(json!({})), Some(&analyst)),
-        ("DELETE", "/v1/sensors/ua-ac-001".into(), None, Some(&auditor)),
+        (
+            "POST",
+            "/v1/sensors".into(),
+            Some(json!({})),
+            Some(&analyst),
+        ),
+        (
+            "DELETE",
+            "/v1/sensors/ua-ac-001".into(),
+            None,
+            Some(&auditor),
+        ),
         ("POST", "/v1/blobs".into(), Some(json!({})), None),
         ("GET", format!("/v1/blobs/{}", "0".repeat(64)), None, None),
         (

@@ -277,15 +277,14 @@ impl Desk {
             if self.read(|c| c.escalation_for(&escalation.key()).is_some()) {
                 continue;
             }
-            opened.push(
-                self.act(
-                    sequencer,
-                    clock,
-                    SYSTEM,
-                    What::EscalationOpen { escalation },
-                )
-                .await?,
-            );
+            let what = What::EscalationOpen { escalation };
+            match self.act(sequencer, clock, SYSTEM, what).await {
+                Ok(index) => opened.push(index),
+                // Opened meanwhile by a concurrent request (two votes reaching the
+                // quorum together): nothing left to do.
+                Err(e) if e.0.status == 409 => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(opened)
     }
