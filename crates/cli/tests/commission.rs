@@ -1176,6 +1176,33 @@ async fn the_policy_verifies_what_it_admits_and_cites_itself() {
     assert_eq!(entry["action"]["action"], "review");
     assert_eq!(entry["action"]["actor"], "truce");
     assert_eq!(entry["action"]["policy"], policy);
+    // An allegation is checked against located observations too: the drone's sightings
+    // of the MLRS the hour moves through its withdrawal zone.
+    let liaison = api.account("li-ua", "liaison", Some(("party", "UA"))).await;
+    let seen = get_json(&api.client, &server.url("/v1/events?type=weapon_presence")).await;
+    let weapon = &seen["events"][0];
+    let filed = api
+        .ok(
+            "POST",
+            "/v1/allegations",
+            &liaison,
+            Some(
+                json!({"party": "UA", "against": "RU", "summary": "an MLRS moved forward",
+                "category": "weapon_presence", "position": weapon["location"],
+                "position_sigma_m": 500.0, "event_time": weapon["origin_time"],
+                "time_sigma_s": 300.0}),
+            ),
+        )
+        .await;
+    let cited = filed["assessment"]["observations"].as_array().unwrap();
+    assert!(!cited.is_empty(), "{filed}");
+    assert!(
+        cited
+            .iter()
+            .all(|i| weapon["observations"].as_array().unwrap().contains(i)),
+        "the sightings cited are the event's own: {filed}"
+    );
+    assert_ne!(filed["assessment"]["outcome"], "not_corroborated");
 }
 
 /// `truce commission ...` prints the server's JSON answer.

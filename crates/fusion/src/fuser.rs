@@ -164,6 +164,12 @@ impl Fuser {
         self.registry.values()
     }
 
+    /// The observations pushed that are not arrivals or weather (detections, hotspots,
+    /// reports, ...), in log order.
+    pub fn others(&self) -> &[Logged] {
+        &self.others
+    }
+
     /// Observations pushed so far.
     pub fn observations(&self) -> usize {
         self.observations

@@ -35,6 +35,36 @@ pub struct Observation {
     pub data: ObservationData,
 }
 
+impl Observation {
+    /// Where and when the observation places something, with the position's σ in metres:
+    /// a detection (its position at `observed_at`), a thermal hotspot (at `acquired_at`, σ
+    /// half the larger pixel side) or a patrol report (at its `event_time`). `None` for
+    /// arrivals, changes, allegations, status reports and weather.
+    pub fn located(&self) -> Option<(Position, f64, Timestamp)> {
+        match &self.data {
+            ObservationData::Detection {
+                position,
+                position_sigma_m,
+                ..
+            } => Some((*position, *position_sigma_m, self.observed_at)),
+            ObservationData::Thermal {
+                position,
+                acquired_at,
+                scan_km,
+                track_km,
+                ..
+            } => Some((*position, scan_km.max(*track_km) * 500.0, *acquired_at)),
+            ObservationData::Report {
+                position,
+                position_sigma_m,
+                event_time,
+                ..
+            } if self.kind == "report.patrol" => Some((*position, *position_sigma_m, *event_time)),
+            _ => None,
+        }
+    }
+}
+
 /// What the signal was, as the sensor classified it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignalClass {
@@ -529,6 +559,35 @@ mod tests {
                "kind": "acoustic.arrival",
                "data": {"arrival_time": "2026-01-07T03:04:05.1Z", "arrival_sigma_s": 0.002,
                         "class": "launch", "backazimuth_deg": 120.5, "snr": 14.0}})
+    }
+
+    #[test]
+    fn detections_hotspots_and_patrols_are_located_the_rest_not() {
+        use serde_json::json;
+        let mut located = Vec::new();
+        for (kind, data) in examples() {
+            let value = json!({"sensor": "s-1", "seq": 1, "observed_at": "2026-01-07T00:00:01Z",
+                "kind": kind, "data": data});
+            let o = Observation::from_value(&value).unwrap();
+            if let Some((position, sigma, time)) = o.located() {
+                assert!((position.lat - 48.5).abs() < 1e-9, "{kind}");
+                located.push((kind, sigma, time.to_string()));
+            }
+        }
+        assert_eq!(
+            located,
+            [
+                ("drone.detection", 15.0, "2026-01-07T00:00:01Z".to_string()),
+                ("camera.detection", 30.0, "2026-01-07T00:00:01Z".to_string()),
+                ("radar.detection", 50.0, "2026-01-07T00:00:01Z".to_string()),
+                (
+                    "satellite.thermal",
+                    195.0,
+                    "2026-01-07T00:00:00Z".to_string()
+                ),
+                ("report.patrol", 500.0, "2026-01-06T23:50:00Z".to_string()),
+            ]
+        );
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Results {
     /// Arrivals logged after fusion had closed the time they belong to (kept in the log,
     /// not fused).
     pub late: usize,
+    /// Observations that place something somewhere at some time (detections, thermal
+    /// hotspots, patrol reports), for cross-checks; not part of the digest.
+    pub located: Vec<LocatedObservation>,
     /// See [`digest`].
     pub digest: String,
 }
@@ -165,8 +168,49 @@ impl Pipeline {
             findings,
             unjudged,
             late: self.fuser.late(),
+            located: self.located(),
             digest,
         })
+    }
+}
+
+/// An observation that places something: its log index, position and σ, time, and the
+/// operator of its sensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocatedObservation {
+    pub index: u64,
+    pub kind: &'static str,
+    pub position: truce_model::Position,
+    pub sigma_m: f64,
+    pub time: truce_model::Timestamp,
+    pub operator: String,
+}
+
+impl Pipeline {
+    fn located(&self) -> Vec<LocatedObservation> {
+        let operators: HashMap<&str, &str> = self
+            .fuser
+            .registry()
+            .map(|r| (r.id.as_str(), r.operator.as_str()))
+            .collect();
+        self.fuser
+            .others()
+            .iter()
+            .filter_map(|l| {
+                let (position, sigma_m, time) = l.observation.located()?;
+                Some(LocatedObservation {
+                    index: l.index,
+                    kind: l.observation.kind,
+                    position,
+                    sigma_m,
+                    time,
+                    operator: operators
+                        .get(l.observation.sensor.as_str())
+                        .unwrap_or(&"")
+                        .to_string(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -15,6 +15,8 @@ use truce_commission::roles::{ADMIN, SYSTEM, Scope};
 use truce_commission::{Account, Action, Intent, Measure, Policy, Verdict, Vote, What, crosscheck};
 use truce_model::{Finding, ProblemType, VerificationState};
 
+use truce_commission::crosscheck::Located;
+
 use crate::blobs::Blobs;
 use crate::desk::{Subject, token_hash};
 use crate::error::ApiError;
@@ -345,14 +347,29 @@ pub(crate) async fn follow_up(
         What::RulingPropose { .. } => Some(escalate(state, Subject::Ruling(index)).await?),
         What::RulingVote { ruling, .. } => Some(escalate(state, Subject::Ruling(*ruling)).await?),
         What::AllegationFile { allegation } => {
-            let events: Vec<truce_model::Event> = state
+            let (events, located) = state
                 .results
                 .borrow()
                 .as_ref()
-                .map(|r| r.events.iter().map(|e| e.event.clone()).collect())
+                .map(|r| {
+                    let events: Vec<truce_model::Event> =
+                        r.events.iter().map(|e| e.event.clone()).collect();
+                    let located: Vec<Located> = r
+                        .located
+                        .iter()
+                        .map(|o| Located {
+                            index: o.index,
+                            position: o.position,
+                            sigma_m: o.sigma_m,
+                            time: o.time,
+                            operator: o.operator.clone(),
+                        })
+                        .collect();
+                    (events, located)
+                })
                 .unwrap_or_default();
             let earth = truce_agreement::Earth::default();
-            let assessment = crosscheck(&earth, allegation, &events, &[]);
+            let assessment = crosscheck(&earth, allegation, &events, &located);
             let system = state
                 .desk
                 .read(|c| c.account(SYSTEM).cloned())

@@ -34,6 +34,7 @@ fn empty() -> Arc<Results> {
         findings: Vec::new(),
         unjudged: Vec::new(),
         late: 0,
+        located: Vec::new(),
         digest: String::new(),
     })
 }
