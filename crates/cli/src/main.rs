@@ -6,6 +6,7 @@ mod bench;
 mod bench_agreement;
 mod bench_fusion;
 mod bench_latency;
+mod bulletin;
 mod client;
 mod commission;
 mod demo;
@@ -48,6 +49,8 @@ enum Command {
     /// The Special Commission: accounts, policy, reviews, allegations, rulings, votes,
     /// escalations and their answers (docs/guarantees-format.md).
     Commission(commission::CommissionArgs),
+    /// Publish the daily bulletin of a date and write its JSON, HTML, GeoJSON and CSV.
+    Bulletin(bulletin::BulletinArgs),
     /// Sign (if needed) and submit observations from an NDJSON file.
     Submit(submit::SubmitArgs),
     /// Import observations from other systems' files (NASA FIRMS CSV), signed and submitted.
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
             Command::Keygen(args) => keys::run(args),
             Command::Sensors(cmd) => sensors::run(cmd).await,
             Command::Commission(args) => commission::run(args).await,
+            Command::Bulletin(args) => bulletin::run(args).await,
             Command::Submit(args) => submit::run(args).await,
             Command::Import(cmd) => firms::run(cmd).await,
             Command::Verify(args) => verify::run(args).await,

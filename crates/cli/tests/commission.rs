@@ -166,13 +166,15 @@ attribution_required = true
 determined_by = "analysts"
 "#;
 
-fn run(args: &[&str]) {
+/// Runs `truce` and returns its standard output; fails the test if it fails.
+fn run(args: &[&str]) -> String {
     let out = Command::new(truce_bin()).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn repo(path: &str) -> String {
@@ -1302,4 +1304,132 @@ async fn the_commission_from_the_command_line_with_keys_of_ones_own() {
     assert_eq!(board["escalations"].as_object().unwrap().len(), 2);
     let queue = cli(&url, &analyst, &["queue"]);
     assert!(queue["count"].as_u64().is_some());
+}
+
+#[tokio::test]
+async fn the_daily_bulletin_counts_what_the_findings_say_and_verifies_in_the_log() {
+    use sha2::Digest;
+    let Setup {
+        work,
+        data,
+        server,
+        finding,
+        ..
+    } = setup(Hour::CrossLine, GUARANTEES, &[]).await;
+    let api = Api::new(&server.url, http());
+    let analyst = api.account("an-1", "analyst", None).await;
+    let review = format!("/v1/findings/{}/review", finding["id"].as_str().unwrap());
+    api.ok(
+        "POST",
+        &review,
+        &analyst,
+        Some(json!({"verdict": "verify"})),
+    )
+    .await;
+    let date = "2026-01-07";
+    let out = work.path().join("bulletin");
+    let (status, _) = api
+        .call(
+            "POST",
+            "/v1/bulletins",
+            Some(&analyst),
+            Some(json!({"date": date})),
+        )
+        .await;
+    assert_eq!(status, 403, "only an admin publishes");
+    let printed = run(&[
+        "bulletin",
+        "--date",
+        date,
+        "--url",
+        &server.url,
+        "--token",
+        TOKEN,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join(format!("bulletin-{date}.json"))).unwrap())
+            .unwrap();
+    // The same counts as the findings of that day.
+    let day = get_json(
+        &api.client,
+        &server.url("/v1/findings?from=2026-01-07T00:00:00Z&to=2026-01-08T00:00:00Z&limit=10000"),
+    )
+    .await;
+    let total = day["total"].as_u64().unwrap();
+    assert!(total > 0);
+    assert_eq!(summary["findings"], total);
+    let mut by_party = std::collections::BTreeMap::<String, u64>::new();
+    for f in day["findings"].as_array().unwrap() {
+        let party = f["attribution"]["party"].as_str().unwrap_or("undetermined");
+        *by_party.entry(party.to_string()).or_default() += 1;
+    }
+    assert_eq!(summary["by_party"], json!(by_party));
+    assert!(
+        summary["notable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["finding"] == finding["id"])
+    );
+    assert_eq!(summary["escalations"].as_array().unwrap().len(), 2);
+    // Published bulletins are public: no token.
+    let public = reqwest::Client::new();
+    let html = public
+        .get(server.url(&format!("/v1/bulletins/{date}?format=html")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status().as_u16(), 200);
+    let html = html.bytes().await.unwrap();
+    let page = String::from_utf8_lossy(&html);
+    assert!(page.contains("class=\"contact-line\""));
+    assert_eq!(page.matches("<circle").count() as u64, total);
+    let csv = public
+        .get(server.url(&format!("/v1/bulletins/{date}?format=csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count() as u64, total + 1);
+    // Its log entry names each document by hash, and verifies against the checkpoint.
+    let index: u64 = printed
+        .split("log entry ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no log entry in {printed}"));
+    let entry = get_json(&api.client, &server.url(&format!("/v1/entries/{index}"))).await;
+    assert_eq!(entry["action"]["action"], "bulletin_publish");
+    assert_eq!(
+        entry["action"]["bulletin"]["documents"]["html"],
+        hex::encode(sha2::Sha256::digest(&html))
+    );
+    server.wait_checkpoint(&api.client, index + 1).await;
+    let key = data.join("log.vkey");
+    run(&[
+        "verify",
+        "--log",
+        &server.url,
+        "--key",
+        key.to_str().unwrap(),
+        "--entry",
+        &index.to_string(),
+    ]);
+    let (status, _) = api
+        .call(
+            "POST",
+            "/v1/bulletins",
+            Some(TOKEN),
+            Some(json!({"date": date})),
+        )
+        .await;
+    assert_eq!(status, 409, "a day's bulletin is published once");
+    let (status, _) = api
+        .call("GET", "/v1/bulletins/2026-01-06", None, None)
+        .await;
+    assert_eq!(status, 404);
 }

@@ -85,6 +85,9 @@ pub enum What {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// The day's bulletin, published: its figures and the SHA-256 of each of its
+    /// documents (kept as blobs).
+    BulletinPublish { bulletin: Published },
     /// The guarantor's response: the measures it takes.
     EscalationRespond {
         escalation: u64,
@@ -110,8 +113,23 @@ impl What {
             What::EscalationNotify { .. } => "escalation_notify",
             What::EscalationAck { .. } => "escalation_ack",
             What::EscalationRespond { .. } => "escalation_respond",
+            What::BulletinPublish { .. } => "bulletin_publish",
         }
     }
+}
+
+/// A published bulletin as the log records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Published {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// The log size and results digest it rests on.
+    pub log_size: u64,
+    pub digest: String,
+    /// How many findings it counts.
+    pub findings: usize,
+    /// Lowercase hex SHA-256 of each document: `json`, `html`, `geojson`, `csv`.
+    pub documents: std::collections::BTreeMap<String, String>,
 }
 
 /// The automatic verification policy: a candidate finding is verified by the server when

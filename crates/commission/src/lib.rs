@@ -19,6 +19,7 @@
 //! actions, and "now" is a parameter wherever deadlines are judged.
 
 pub mod action;
+pub mod bulletin;
 pub mod crosscheck;
 pub mod guarantees;
 pub mod roles;
@@ -27,7 +28,7 @@ pub mod triggers;
 
 pub use action::{
     ACTION_PAYLOAD_TYPE, Action, Allegation, Escalation, EscalationKind, Evidence, Intent, Measure,
-    MetBy, Obligation, Policy, Verdict, Vote, What,
+    MetBy, Obligation, Policy, Published, Verdict, Vote, What,
 };
 pub use crosscheck::{Assessment, Outcome, crosscheck};
 pub use guarantees::{Commitment, Guarantees, GuaranteesError, Guarantor, Ratification};

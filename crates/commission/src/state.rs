@@ -13,8 +13,8 @@ use truce_model::envelope::{Envelope, decode_base64, pae};
 use truce_model::{Timestamp, VerificationState};
 
 use crate::action::{
-    ACTION_PAYLOAD_TYPE, Action, Allegation, Escalation, Intent, Measure, MetBy, Policy, Verdict,
-    Vote, What,
+    ACTION_PAYLOAD_TYPE, Action, Allegation, Escalation, Intent, Measure, MetBy, Policy, Published,
+    Verdict, Vote, What,
 };
 use crate::crosscheck::{Assessment, CATEGORIES};
 use crate::guarantees::Guarantees;
@@ -176,6 +176,7 @@ pub struct Commission {
     rulings: BTreeMap<u64, RulingRecord>,
     escalations: BTreeMap<u64, EscalationRecord>,
     keys: BTreeMap<String, u64>,
+    bulletins: BTreeMap<String, (Stamp, Published)>,
 }
 
 /// The built-in accounts: the configured admin token's and the server's.
@@ -218,6 +219,7 @@ impl Commission {
             rulings: BTreeMap::new(),
             escalations: BTreeMap::new(),
             keys: BTreeMap::new(),
+            bulletins: BTreeMap::new(),
         }
     }
 
@@ -268,6 +270,11 @@ impl Commission {
 
     pub fn escalations(&self) -> &BTreeMap<u64, EscalationRecord> {
         &self.escalations
+    }
+
+    /// Published bulletins by date.
+    pub fn bulletins(&self) -> &BTreeMap<String, (Stamp, Published)> {
+        &self.bulletins
     }
 
     /// The escalation already opened for this commitment and subject, if any.
@@ -538,6 +545,19 @@ impl Commission {
                 need(Scope::Automate)?;
                 self.escalation(*escalation)?;
             }
+            What::BulletinPublish { bulletin } => {
+                need(Scope::Administer)?;
+                if crate::bulletin::day(&bulletin.date).is_none() {
+                    return Err(denied(Invalid, Some("date"), "a date is YYYY-MM-DD"));
+                }
+                if self.bulletins.contains_key(&bulletin.date) {
+                    return Err(denied(
+                        Conflict,
+                        Some("date"),
+                        format!("the bulletin of {} is published", bulletin.date),
+                    ));
+                }
+            }
             What::EscalationAck { escalation, .. } | What::EscalationRespond { escalation, .. } => {
                 need(Scope::Answer)?;
                 let record = self.escalation(*escalation)?;
@@ -711,6 +731,10 @@ impl Commission {
                 if let Some(r) = self.escalations.get_mut(&escalation) {
                     r.notified.push((stamp, receiver));
                 }
+            }
+            What::BulletinPublish { bulletin } => {
+                self.bulletins
+                    .insert(bulletin.date.clone(), (stamp, bulletin));
             }
             What::EscalationAck { escalation, note } => {
                 if let Some(r) = self.escalations.get_mut(&escalation) {

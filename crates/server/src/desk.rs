@@ -129,6 +129,20 @@ impl Desk {
         f(&c)
     }
 
+    /// `findings`, each in the state its reviews have brought it to.
+    pub fn reviewed(&self, findings: &[Finding]) -> Vec<Finding> {
+        self.read(|c| {
+            findings
+                .iter()
+                .map(|f| {
+                    let mut f = f.clone();
+                    f.state = c.state_of(&f.id);
+                    f
+                })
+                .collect()
+        })
+    }
+
     /// The enabled account a bearer token belongs to (the configured admin token is the
     /// built-in admin's).
     pub fn account_for(

@@ -91,6 +91,8 @@ pub fn router(state: AppState) -> Router {
             post(routes::commission::create_token),
         )
         .route("/v1/actions", post(routes::commission::submit))
+        .route("/v1/bulletins", post(routes::bulletins::publish))
+        .route("/v1/bulletins/{date}", get(routes::bulletins::show))
         .route(
             "/v1/blobs",
             post(routes::commission::put_blob).layer(DefaultBodyLimit::disable()),
@@ -277,7 +279,11 @@ pub async fn start(
         agreement.as_deref(),
     )?);
     let store = Arc::new(store);
-    let results = results::spawn(store.clone(), agreement, sequencer.watch_checkpoint());
+    let results = results::spawn(
+        store.clone(),
+        agreement.clone(),
+        sequencer.watch_checkpoint(),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let interval = Duration::from_millis(config.checkpoint_interval_ms);
@@ -285,6 +291,7 @@ pub async fn start(
         store,
         results,
         agreement_id,
+        agreement,
         desk,
         checkpoint_signed: Arc::new(Mutex::new((
             sequencer.latest_checkpoint().size,

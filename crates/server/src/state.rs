@@ -30,6 +30,8 @@ pub struct AppState {
     pub results: crate::results::Latest,
     /// The id of the agreement findings are judged against, if any.
     pub agreement_id: Option<Arc<str>>,
+    /// The agreement itself, if any (its line and title for bulletins).
+    pub agreement: Option<Arc<truce_agreement::Agreement>>,
     /// The Commission's state and the actions that change it.
     pub desk: Arc<crate::desk::Desk>,
 }

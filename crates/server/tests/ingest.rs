@@ -564,6 +564,8 @@ async fn the_openapi_document_lists_every_route() {
         "/healthz",
         "/v1/accounts",
         "/v1/actions",
+        "/v1/bulletins",
+        "/v1/bulletins/{date}",
         "/v1/blobs",
         "/v1/blobs/{sha256}",
         "/v1/accounts/{id}",

@@ -1,5 +1,6 @@
 //! The HTTP API. Handlers are thin: parse, call the domain, map the result.
 
+pub mod bulletins;
 pub mod commission;
 pub mod log;
 pub mod observations;

@@ -183,17 +183,7 @@ pub async fn findings(
         let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
         let inside = bbox(&filter.bbox)?;
         let r = latest(&state).unwrap_or_else(empty);
-        // Each finding in the state its reviews have brought it to.
-        let reviewed: Vec<truce_model::Finding> = state.desk.read(|c| {
-            r.findings
-                .iter()
-                .map(|f| {
-                    let mut f = f.clone();
-                    f.state = c.state_of(&f.id);
-                    f
-                })
-                .collect()
-        });
+        let reviewed = state.desk.reviewed(&r.findings);
         let items = reviewed
             .iter()
             .filter(|f| inside(&f.location))

@@ -1,0 +1,151 @@
+//! Daily bulletins: published by an admin (`POST /v1/bulletins`), each a signed action in
+//! the log naming the SHA-256 of its documents (kept as blobs), and read by anyone
+//! (`GET /v1/bulletins/{date}?format=json|html|geojson|csv`).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use truce_commission::bulletin;
+use truce_commission::roles::Scope;
+use truce_commission::{Published, What};
+use truce_model::{Finding, ProblemType};
+
+use super::commission::allowed;
+use crate::blobs::Blobs;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+struct PublishBody {
+    date: String,
+}
+
+/// The latest findings, each in the state its reviews have brought it to.
+pub fn reviewed_findings(state: &AppState) -> (u64, String, Vec<Finding>) {
+    let results = state.results.borrow().clone();
+    let Some(r) = results else {
+        return (0, String::new(), Vec::new());
+    };
+    (r.size, r.digest.clone(), state.desk.reviewed(&r.findings))
+}
+
+/// `POST /v1/bulletins` (admin): builds and publishes the bulletin of `{"date": ...}`.
+pub async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let admin = allowed(&state, &headers, Scope::Administer)?;
+    let PublishBody { date } = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(ProblemType::InvalidField, format!("bad request body: {e}")))?;
+    if bulletin::day(&date).is_none() {
+        return Err(ApiError::new(ProblemType::InvalidField, "a date is YYYY-MM-DD").field("date"));
+    }
+    let (size, digest, findings) = reviewed_findings(&state);
+    let now = state.clock.now();
+    let b = state
+        .desk
+        .read(|c| bulletin::build(&date, size, &digest, &findings, c, now));
+    let todays = bulletin::of_day(&findings, &date);
+    let (line, title) = match &state.agreement {
+        Some(a) => (a.line.coords().to_vec(), a.title.clone()),
+        None => (Vec::new(), "truce".to_string()),
+    };
+    let documents = [
+        (
+            "json",
+            serde_json::to_vec_pretty(&b).map_err(ApiError::internal)?,
+        ),
+        (
+            "html",
+            bulletin::html(&b, &todays, &line, &title).into_bytes(),
+        ),
+        (
+            "geojson",
+            serde_json::to_vec(&bulletin::geojson(&todays)).map_err(ApiError::internal)?,
+        ),
+        ("csv", bulletin::csv(&todays).into_bytes()),
+    ];
+    let blobs = Blobs::new(&state.config.data);
+    let stored = tokio::task::spawn_blocking(move || {
+        documents
+            .into_iter()
+            .map(|(k, bytes)| blobs.put(&bytes).map(|sha| (k.to_string(), sha)))
+            .collect::<std::io::Result<std::collections::BTreeMap<String, String>>>()
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let published = Published {
+        date,
+        log_size: size,
+        digest,
+        findings: b.findings,
+        documents: stored,
+    };
+    let index = state
+        .desk
+        .act(
+            &state.sequencer,
+            state.clock.as_ref(),
+            &admin.id,
+            What::BulletinPublish {
+                bulletin: published.clone(),
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"log_index": index, "published": published, "bulletin": b})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Format {
+    format: Option<String>,
+}
+
+/// `GET /v1/bulletins/{date}` (public): a published bulletin in one of its formats.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(date): Path<String>,
+    Query(Format { format }): Query<Format>,
+) -> Result<Response, ApiError> {
+    let format = format.unwrap_or_else(|| "json".into());
+    let content_type = match format.as_str() {
+        "json" => "application/json",
+        "html" => "text/html; charset=utf-8",
+        "geojson" => "application/geo+json",
+        "csv" => "text/csv; charset=utf-8",
+        _ => {
+            return Err(ApiError::new(
+                ProblemType::InvalidField,
+                "format is json, html, geojson or csv",
+            )
+            .field("format"));
+        }
+    };
+    let sha256 = state
+        .desk
+        .read(|c| {
+            c.bulletins()
+                .get(&date)
+                .and_then(|(_, p)| p.documents.get(&format).cloned())
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                ProblemType::NotFound,
+                format!("no bulletin published for {date}"),
+            )
+        })?;
+    let bytes = Blobs::new(&state.config.data)
+        .get(&sha256)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("blob {sha256} of the bulletin is missing")))?;
+    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+}
