@@ -51,6 +51,7 @@ const AGREEMENT_FILES: [(&str, &str); 3] = [
     ),
 ];
 const SCENARIO: &str = include_str!("../../../examples/scenarios/sparse.toml");
+const GUARANTEES: &str = include_str!("../../../examples/guarantees/guarantees.toml");
 const NETWORK: &str = include_str!("../../../examples/scenarios/donetsk-network.toml");
 
 /// Writes the embedded agreement into `dir`; returns the agreement file's path.
@@ -89,11 +90,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let agreement_path = write_agreement(&data.join("agreement"))?;
     let agreement = truce_agreement::Agreement::load(&agreement_path)
         .map_err(|e| anyhow::anyhow!("the embedded agreement: {e}"))?;
+    let guarantees_path = data.join("agreement").join("guarantees.toml");
+    std::fs::write(&guarantees_path, GUARANTEES)?;
     let config = ServerConfig {
         data: data.clone(),
         listen: args.listen,
         checkpoint_interval_ms: 200,
         agreement: Some(agreement_path.clone()),
+        guarantees: Some(guarantees_path),
         ..ServerConfig::default()
     };
     let server = truce_server::start(config, Arc::new(SystemClock)).await?;
@@ -203,6 +207,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         e.attribution_eligible
     );
 
+    commission(&client, &server.admin_token, &findings).await?;
+    // The audit below checks the checkpoint that covers the Commission's entries too.
+    for _ in 0..100 {
+        let health = client.get_json("/healthz").await?;
+        if health["checkpoint_size"] == health["log_size"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     let state = data.join("auditor-state.json");
     let audit = crate::verify::audit(&url, &server.vkey, Some(&state), true, &[0, expected - 1])
         .await
@@ -230,15 +244,97 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         replayed.digest
     );
     println!(
-        "summary: {} entries ({} sensor registrations, {} observations), checkpoint verified, every tile recomputed, results reproduced",
+        "summary: {} entries ({} sensor registrations, {} observations, {} Commission actions), checkpoint verified, every tile recomputed, results reproduced",
         audit.checkpoint.size,
         simulation.sensors.len(),
-        tally.accepted
+        tally.accepted,
+        audit.checkpoint.size - expected
     );
     if args.keep {
         println!("the server keeps running at {url}; press Ctrl-C to stop");
         tokio::signal::ctrl_c().await?;
     }
     server.shutdown().await?;
+    Ok(())
+}
+
+/// The Commission's part of the demo, under the sample guarantees: a verification policy
+/// (one operator and one modality suffice for the grave rule kinds, enough for a
+/// demonstration, not for a real mission), the escalations it opens, and the day's
+/// bulletin.
+async fn commission(
+    client: &Client,
+    admin_token: &str,
+    findings: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let policy = serde_json::json!({"min_operators": 1, "min_modalities": 1,
+        "rules": ["cross_line_fire", "protected_site_strike", "weapon_in_withdrawal_zone"]});
+    let set = client
+        .admin(
+            Method::PUT,
+            "/v1/policy",
+            serde_json::to_vec(&policy)?,
+            admin_token,
+        )
+        .await?;
+    println!(
+        "the Commission (sample guarantees, examples/guarantees/): a verification policy (log entry {}) verified {} finding(s)",
+        set["log_index"], set["verified"]
+    );
+    let board = client
+        .clone()
+        .with_token(admin_token)
+        .get_json("/v1/escalations")
+        .await?;
+    let escalations = board["escalations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    println!("escalations: {}", escalations.len());
+    for (index, e) in &escalations {
+        let due: Vec<String> = board["deadlines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["escalation"].as_u64() == index.parse().ok())
+            .map(|d| {
+                format!(
+                    "{} by {}: {}",
+                    d["action"].as_str().unwrap_or("?"),
+                    d["due"].as_str().unwrap_or("?"),
+                    d["status"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        println!(
+            "  {} ({}): {}; {}",
+            e["escalation"]["commitment"].as_str().unwrap_or("?"),
+            e["escalation"]["guarantor"].as_str().unwrap_or("?"),
+            e["escalation"]["kind"].as_str().unwrap_or("?"),
+            due.join("; ")
+        );
+    }
+    let day = findings["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["time"].as_str())
+        .min()
+        .and_then(|t| t.get(..10))
+        .map(str::to_string);
+    if let Some(day) = day {
+        let published = client
+            .admin(
+                Method::POST,
+                "/v1/bulletins",
+                serde_json::to_vec(&serde_json::json!({"date": day}))?,
+                admin_token,
+            )
+            .await?;
+        println!(
+            "daily bulletin of {day}: {} finding(s), signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
+            published["published"]["findings"], published["log_index"]
+        );
+    }
     Ok(())
 }
