@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Server, TOKEN, free_port, get_json, http, truce_bin};
+use common::{Server, TOKEN, free_port, get_json, http, repo, run, truce_bin};
 use ed25519_consensus::VerificationKey;
 use serde_json::{Value, json};
 use truce_commission::{Commission, EscalationKind, Guarantees, Vote};
@@ -165,25 +165,6 @@ state = "verified"
 attribution_required = true
 determined_by = "analysts"
 "#;
-
-/// Runs `truce` and returns its standard output; fails the test if it fails.
-fn run(args: &[&str]) -> String {
-    let out = Command::new(truce_bin()).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-        .display()
-        .to_string()
-}
 
 struct Api {
     base: String,

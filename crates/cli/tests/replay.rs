@@ -5,31 +5,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{Server, TOKEN, http, truce_bin};
-
-fn run(args: &[&str]) -> String {
-    let out = Command::new(truce_bin())
-        .args(args)
-        .output()
-        .expect("run truce");
-    assert!(
-        out.status.success(),
-        "truce {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-        .display()
-        .to_string()
-}
+use common::{Server, TOKEN, http, repo, run};
 
 #[tokio::test]
 async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {

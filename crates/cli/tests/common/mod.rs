@@ -499,3 +499,26 @@ pub async fn assert_serve_refuses(dir: &Path, needle: &str) {
     assert!(!output.status.success(), "serve started on a corrupt store");
     assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
 }
+
+/// Runs `truce` with `args` and returns its standard output; fails the test if it fails.
+pub fn run(args: &[&str]) -> String {
+    let out = std::process::Command::new(truce_bin())
+        .args(args)
+        .output()
+        .expect("run truce");
+    assert!(
+        out.status.success(),
+        "truce {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A path of the repository, from the cli crate's tests.
+pub fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+        .display()
+        .to_string()
+}
