@@ -3,6 +3,7 @@ pub mod areas;
 pub mod attribution;
 pub mod geodesy;
 pub mod load;
+pub mod map;
 pub mod model;
 pub mod place;
 pub mod source;

@@ -1,9 +1,12 @@
-//! `truce demo`: the mechanism in one command, on embedded defaults (the sample agreement
-//! and the `sparse` scenario): start a server judging against the agreement, simulate an
-//! hour of monitoring, register the sensors and submit their signed observations through
-//! the real ingest API, read the events and findings the server computed, compare them with
-//! the simulator's ground truth, audit the log as an outsider would, and replay the results
-//! from the log alone to the same digest. (The dashboard comes with issue 6.)
+//! `truce demo`: the mechanism in one command, on embedded defaults (the sample agreement,
+//! the sample guarantees and the `day` scenario): start a server judging against the
+//! agreement and serving the dashboard, register the simulated sensors and the demo's
+//! accounts, set a verification policy, stream a simulated day of signed observations
+//! through the real ingest API at a compressed pace (so that the dashboard fills live),
+//! then read the events and findings the server computed, compare them with the
+//! simulator's ground truth, print the Commission's escalations, publish the day's bulletin
+//! and check it against the findings, audit the log as an outsider would, and replay the
+//! results from the log alone to the same digest.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,9 +35,37 @@ pub struct DemoArgs {
     /// Leave the server running until Ctrl-C.
     #[arg(long)]
     keep: bool,
+    /// Minutes of wall time the simulated day is streamed in.
+    #[arg(long, default_value_t = 10.0)]
+    minutes: f64,
+    /// Stream the day in one minute instead.
+    #[arg(long)]
+    fast: bool,
 }
 
-/// The sample agreement and the `sparse` scenario, embedded so that the demo needs no files.
+/// An account of the demo: id, name, role, and the party or country it is bound to.
+type DemoAccount = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+);
+
+/// The accounts the demo creates, one per role a person would use the dashboard as.
+const ACCOUNTS: [DemoAccount; 5] = [
+    ("analyst", "An Analyst", "analyst", None),
+    ("auditor", "An Auditor", "auditor", None),
+    ("commissioner", "A Commissioner", "commissioner", None),
+    (
+        "guarantor-us",
+        "US Liaison Office",
+        "guarantor",
+        Some(("country", "US")),
+    ),
+    ("liaison-ua", "UA Liaison", "liaison", Some(("party", "UA"))),
+];
+
+/// The sample agreement and the `day` scenario, embedded so that the demo needs no files.
 const AGREEMENT: &str = include_str!("../../../examples/agreement/agreement.toml");
 const AGREEMENT_FILES: [(&str, &str); 3] = [
     (
@@ -50,7 +81,7 @@ const AGREEMENT_FILES: [(&str, &str); 3] = [
         include_str!("../../../examples/agreement/ru-adjacent.geojson"),
     ),
 ];
-const SCENARIO: &str = include_str!("../../../examples/scenarios/sparse.toml");
+const SCENARIO: &str = include_str!("../../../examples/scenarios/day.toml");
 const GUARANTEES: &str = include_str!("../../../examples/guarantees/guarantees.toml");
 const NETWORK: &str = include_str!("../../../examples/scenarios/donetsk-network.toml");
 
@@ -102,7 +133,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let server = truce_server::start(config, Arc::new(SystemClock)).await?;
     let url = format!("http://{}", server.addr);
-    println!("truce demo: log at {url} (data in {})", data.display());
+    println!(
+        "truce demo: the dashboard is at {url}/ (data in {})",
+        data.display()
+    );
     println!("log verifier key: {}", server.vkey);
     println!(
         "agreement {}: contact line of {} positions, {} zones, {} protected sites, {} clauses",
@@ -113,7 +147,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         agreement.clauses.len()
     );
 
-    // An hour of monitoring in the Donetsk sector, simulated with its ground truth.
+    // A day of monitoring in the Donetsk sector, simulated with its ground truth.
     let scenario =
         truce_sim::Scenario::parse(SCENARIO, Some(("donetsk-network.toml", NETWORK)), agreement)
             .map_err(|e| anyhow::anyhow!("the embedded scenario: {e}"))?;
@@ -133,15 +167,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         operators.len(),
         operators.join(", ")
     );
+    let accounts = create_accounts(&client, &server.admin_token, &data).await?;
+    let policy = set_policy(&client, &server.admin_token).await?;
 
+    let minutes = if args.fast { 1.0 } else { args.minutes };
     let envelopes = &simulation.observations;
-    let progress = indicatif::ProgressBar::new(envelopes.len() as u64);
-    let mut tally = Tally::default();
-    for chunk in envelopes.chunks(200) {
-        tally.add(&client.submit(chunk).await?, 0, false);
-        progress.inc(chunk.len() as u64);
-    }
-    progress.finish_and_clear();
+    println!(
+        "streaming a simulated day ({} signed observations: arrivals, drone sightings, weather, a satellite hotspot) in {minutes} minute(s); watch it at {url}/",
+        envelopes.len()
+    );
+    let tally = stream(&client, envelopes, scenario.start.unix_nanos(), minutes).await?;
     // Sending a batch again changes nothing: each answer is the original index.
     let mut again = Tally::default();
     again.add(
@@ -152,7 +187,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         true,
     );
     println!(
-        "submitted {} signed observations (arrivals, drone sightings, weather, a satellite hotspot): {} logged, {} rejected; re-sent 200: {} already logged, {} new",
+        "submitted {} signed observations: {} logged, {} rejected; re-sent 200: {} already logged, {} new",
         envelopes.len(),
         tally.accepted,
         tally.rejected,
@@ -161,18 +196,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let expected = simulation.sensors.len() as u64 + tally.accepted;
-    let mut waited = 0;
-    let results = loop {
-        let results = client.get_json("/v1/results").await?;
-        if results["size"].as_u64() == Some(expected) && results["digest"].is_string() {
-            break results;
-        }
-        waited += 1;
-        if waited > 1200 {
-            bail!("no results for size {expected} after 120 s: {results}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let results = wait_for_results(&client, |size| size >= expected).await?;
     let events: Vec<truce_fusion::FusedEvent> =
         serde_json::from_value(client.get_json("/v1/events?limit=10000").await?["events"].clone())?;
     let findings = client.get_json("/v1/findings?limit=10000").await?;
@@ -182,14 +206,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     println!("fusion: {} events {by_type:?}", events.len());
     let mut by_clause = std::collections::BTreeMap::new();
+    let mut by_state = std::collections::BTreeMap::new();
     for f in findings["findings"].as_array().into_iter().flatten() {
         let party = f["attribution"]["party"].as_str().unwrap_or("undetermined");
         let clause = f["clause"].as_str().unwrap_or("?");
         *by_clause
             .entry(format!("clause {clause} by {party}"))
             .or_insert(0) += 1;
+        *by_state
+            .entry(f["state"].as_str().unwrap_or("?").to_string())
+            .or_insert(0) += 1;
     }
-    println!("findings (candidates for review): {}", results["findings"]);
+    println!("findings: {} {by_state:?}", results["findings"]);
     for (k, n) in &by_clause {
         println!("  {k}: {n}");
     }
@@ -207,18 +235,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         e.attribution_eligible
     );
 
-    commission(&client, &server.admin_token, &findings).await?;
+    escalations(&client, &server.admin_token, policy).await?;
+    let bulletin = bulletin(&client, &server.admin_token, &findings).await?;
     // The audit below checks the checkpoint that covers the Commission's entries too.
-    for _ in 0..100 {
-        let health = client.get_json("/healthz").await?;
-        if health["checkpoint_size"] == health["log_size"] {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let size = client.get_json("/healthz").await?["log_size"]
+        .as_u64()
+        .unwrap_or(0);
+    wait_for_results(&client, |s| s >= size).await?;
 
     let state = data.join("auditor-state.json");
-    let audit = crate::verify::audit(&url, &server.vkey, Some(&state), true, &[0, expected - 1])
+    let mut proved = vec![0, expected - 1];
+    proved.extend(bulletin);
+    let audit = crate::verify::audit(&url, &server.vkey, Some(&state), true, &proved)
         .await
         .context("the audit failed")?;
     println!("an auditor with only the verifier key checked:");
@@ -226,6 +254,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  {line}");
     }
     // And recomputes the events and findings from the log alone.
+    let results = client.get_json("/v1/results").await?;
     let (_, entries) = crate::verify::verified_entries(&url, &server.vkey).await?;
     let replayed =
         tokio::task::spawn_blocking(move || truce_pipeline::run(&entries, Some(&agreement)))
@@ -244,31 +273,159 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         replayed.digest
     );
     println!(
-        "summary: {} entries ({} sensor registrations, {} observations, {} Commission actions), checkpoint verified, every tile recomputed, results reproduced",
+        "summary: {} observations, {} events, {} findings, {} entries in the log ({} sensor registrations, {} Commission actions); checkpoint verified, every tile recomputed, results reproduced; precision {:.3}, recall {:.3}, median location error {:.1} m",
+        tally.accepted,
+        events.len(),
+        findings["total"],
         audit.checkpoint.size,
         simulation.sensors.len(),
-        tally.accepted,
-        audit.checkpoint.size - expected
+        audit.checkpoint.size - expected,
+        e.precision,
+        e.recall,
+        e.error_median_m
     );
     if args.keep {
-        println!("the server keeps running at {url}; press Ctrl-C to stop");
+        println!("the server keeps running; the dashboard is at {url}/ — log in with a token:");
+        for (id, role, token) in &accounts {
+            println!("  {role:<13} {id:<14} {token}");
+        }
+        println!(
+            "  (also in {}); press Ctrl-C to stop",
+            data.join("demo-accounts.json").display()
+        );
         tokio::signal::ctrl_c().await?;
     }
     server.shutdown().await?;
     Ok(())
 }
 
-/// The Commission's part of the demo, under the sample guarantees: a verification policy
-/// (one operator and one modality suffice for the grave rule kinds, enough for a
-/// demonstration, not for a real mission), the escalations it opens, and the day's
-/// bulletin.
-async fn commission(
+/// When an envelope's observation was made, in Unix nanoseconds.
+fn observed_at(envelope: &[u8]) -> Option<i64> {
+    let envelope: truce_model::envelope::Envelope = serde_json::from_slice(envelope).ok()?;
+    let payload = truce_model::envelope::decode_base64(&envelope.payload).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    let at = truce_model::Timestamp::parse(value["observed_at"].as_str()?).ok()?;
+    Some(at.unix_nanos())
+}
+
+/// Submits the envelopes in order, each when its share of the day has passed on the wall
+/// clock (the day compressed into `minutes`), in batches of what is due.
+async fn stream(
+    client: &Client,
+    envelopes: &[Vec<u8>],
+    start_ns: i64,
+    minutes: f64,
+) -> anyhow::Result<Tally> {
+    let speed = 86_400.0 / (minutes.max(0.01) * 60.0);
+    let due: Vec<f64> = {
+        let mut latest = 0.0f64;
+        envelopes
+            .iter()
+            .map(|e| {
+                let t = observed_at(e).map_or(latest, |ns| (ns - start_ns) as f64 / 1e9);
+                latest = latest.max(t);
+                latest / speed
+            })
+            .collect()
+    };
+    let progress = indicatif::ProgressBar::new(envelopes.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} simulated {msg} [{bar:40}] {pos}/{len} observations ({elapsed})",
+        )?
+        .progress_chars("=> "),
+    );
+    let began = std::time::Instant::now();
+    let mut tally = Tally::default();
+    let mut next = 0;
+    while next < envelopes.len() {
+        let now = began.elapsed().as_secs_f64();
+        if due[next] > now {
+            tokio::time::sleep(Duration::from_secs_f64((due[next] - now).min(0.5))).await;
+            continue;
+        }
+        let mut end = next;
+        while end < envelopes.len() && due[end] <= now && end - next < 500 {
+            end += 1;
+        }
+        tally.add(&client.submit(&envelopes[next..end]).await?, next, false);
+        progress.inc((end - next) as u64);
+        let simulated = due[end - 1] * speed;
+        progress.set_message(format!(
+            "{:02}:{:02}",
+            (simulated / 3600.0) as u32,
+            (simulated / 60.0) as u32 % 60
+        ));
+        next = end;
+    }
+    progress.finish_and_clear();
+    Ok(tally)
+}
+
+/// Waits until the server's results cover a log size that `enough` accepts.
+async fn wait_for_results(
+    client: &Client,
+    enough: impl Fn(u64) -> bool,
+) -> anyhow::Result<serde_json::Value> {
+    for _ in 0..3000 {
+        let results = client.get_json("/v1/results").await?;
+        if results["size"].as_u64().is_some_and(&enough) && results["digest"].is_string() {
+            return Ok(results);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the server's results did not catch up with the log in 300 s")
+}
+
+/// Creates the demo's accounts; writes their tokens to `DATA/demo-accounts.json` (shown
+/// once by the server, as for any account) and returns (id, role, token).
+async fn create_accounts(
     client: &Client,
     admin_token: &str,
-    findings: &serde_json::Value,
-) -> anyhow::Result<()> {
+    data: &std::path::Path,
+) -> anyhow::Result<Vec<(String, String, String)>> {
+    let mut made = Vec::new();
+    for (id, name, role, bound) in ACCOUNTS {
+        let mut account = serde_json::json!({"id": id, "name": name, "role": role});
+        if let Some((key, value)) = bound {
+            account[key] = serde_json::json!(value);
+        }
+        let created = client
+            .admin(
+                Method::POST,
+                "/v1/accounts",
+                serde_json::to_vec(&account)?,
+                admin_token,
+            )
+            .await?;
+        let token = created["token"]
+            .as_str()
+            .context("the server gave no token")?;
+        made.push((id.to_string(), role.to_string(), token.to_string()));
+    }
+    let file = data.join("demo-accounts.json");
+    let listed: Vec<serde_json::Value> = made
+        .iter()
+        .map(|(id, role, token)| serde_json::json!({"id": id, "role": role, "token": token}))
+        .collect();
+    std::fs::write(&file, serde_json::to_vec_pretty(&listed)?)?;
+    println!(
+        "accounts for the dashboard: {} (tokens in {})",
+        made.iter()
+            .map(|(id, role, _)| format!("{id} ({role})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        file.display()
+    );
+    Ok(made)
+}
+
+/// The Commission's verification policy for the demo: one operator and one modality
+/// suffice for the grave rule kinds, enough for a demonstration, not for a real mission.
+/// Findings under other clauses (cross-line fire among them) wait in the review queue.
+/// Returns its log index.
+async fn set_policy(client: &Client, admin_token: &str) -> anyhow::Result<u64> {
     let policy = serde_json::json!({"min_operators": 1, "min_modalities": 1,
-        "rules": ["cross_line_fire", "protected_site_strike", "weapon_in_withdrawal_zone"]});
+        "rules": ["protected_site_strike", "weapon_in_withdrawal_zone"]});
     let set = client
         .admin(
             Method::PUT,
@@ -277,10 +434,15 @@ async fn commission(
             admin_token,
         )
         .await?;
+    let index = set["log_index"].as_u64().context("no log index")?;
     println!(
-        "the Commission (sample guarantees, examples/guarantees/): a verification policy (log entry {}) verified {} finding(s)",
-        set["log_index"], set["verified"]
+        "the Commission (sample guarantees, examples/guarantees/): a verification policy for protected-site strikes and weapons in withdrawal zones (log entry {index}); other findings wait for an analyst"
     );
+    Ok(index)
+}
+
+/// Prints the escalations the verified findings opened, with their deadlines.
+async fn escalations(client: &Client, admin_token: &str, policy: u64) -> anyhow::Result<()> {
     let board = client
         .clone()
         .with_token(admin_token)
@@ -290,30 +452,60 @@ async fn commission(
         .as_object()
         .cloned()
         .unwrap_or_default();
-    println!("escalations: {}", escalations.len());
-    for (index, e) in &escalations {
-        let due: Vec<String> = board["deadlines"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|d| d["escalation"].as_u64() == index.parse().ok())
-            .map(|d| {
-                format!(
-                    "{} by {}: {}",
-                    d["action"].as_str().unwrap_or("?"),
-                    d["due"].as_str().unwrap_or("?"),
-                    d["status"].as_str().unwrap_or("?")
-                )
-            })
-            .collect();
-        println!(
-            "  {} ({}): {}; {}",
+    println!(
+        "escalations opened under the guarantees (the policy of entry {policy} verified their findings): {}",
+        escalations.len()
+    );
+    // By commitment: how many, and the status of each of their obligations.
+    let name = |e: &serde_json::Value| {
+        format!(
+            "{} ({}, {})",
             e["escalation"]["commitment"].as_str().unwrap_or("?"),
             e["escalation"]["guarantor"].as_str().unwrap_or("?"),
-            e["escalation"]["kind"].as_str().unwrap_or("?"),
-            due.join("; ")
-        );
+            e["escalation"]["kind"].as_str().unwrap_or("?")
+        )
+    };
+    let mut by_commitment: std::collections::BTreeMap<
+        String,
+        (usize, std::collections::BTreeMap<String, usize>),
+    > = std::collections::BTreeMap::new();
+    for e in escalations.values() {
+        by_commitment.entry(name(e)).or_default().0 += 1;
     }
+    for d in board["deadlines"].as_array().into_iter().flatten() {
+        let Some(e) = d["escalation"]
+            .as_u64()
+            .and_then(|i| escalations.get(&i.to_string()))
+        else {
+            continue;
+        };
+        let key = name(e);
+        let status = format!(
+            "{} {}",
+            d["action"].as_str().unwrap_or("?"),
+            d["status"].as_str().unwrap_or("?")
+        );
+        *by_commitment
+            .entry(key)
+            .or_default()
+            .1
+            .entry(status)
+            .or_insert(0) += 1;
+    }
+    for (commitment, (n, statuses)) in &by_commitment {
+        let statuses: Vec<String> = statuses.iter().map(|(s, k)| format!("{s}: {k}")).collect();
+        println!("  {commitment}: {n}; {}", statuses.join(", "));
+    }
+    Ok(())
+}
+
+/// Publishes the bulletin of the day of the first finding and checks that it counts what
+/// `GET /v1/findings` gives for that day; returns the log index of its entry.
+async fn bulletin(
+    client: &Client,
+    admin_token: &str,
+    findings: &serde_json::Value,
+) -> anyhow::Result<Option<u64>> {
     let day = findings["findings"]
         .as_array()
         .into_iter()
@@ -322,19 +514,35 @@ async fn commission(
         .min()
         .and_then(|t| t.get(..10))
         .map(str::to_string);
-    if let Some(day) = day {
-        let published = client
-            .admin(
-                Method::POST,
-                "/v1/bulletins",
-                serde_json::to_vec(&serde_json::json!({"date": day}))?,
-                admin_token,
-            )
-            .await?;
-        println!(
-            "daily bulletin of {day}: {} finding(s), signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
-            published["published"]["findings"], published["log_index"]
+    let Some(day) = day else {
+        return Ok(None);
+    };
+    let published = client
+        .admin(
+            Method::POST,
+            "/v1/bulletins",
+            serde_json::to_vec(&serde_json::json!({"date": day}))?,
+            admin_token,
+        )
+        .await?;
+    let next = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")?
+        .succ_opt()
+        .context("no next day")?;
+    let of_day = client
+        .get_json(&format!(
+            "/v1/findings?from={day}T00:00:00Z&to={next}T00:00:00Z&limit=10000"
+        ))
+        .await?;
+    let counted = &published["published"]["findings"];
+    if counted != &of_day["total"] {
+        bail!(
+            "the bulletin of {day} counts {counted} findings, GET /v1/findings {}",
+            of_day["total"]
         );
     }
-    Ok(())
+    println!(
+        "daily bulletin of {day}: {counted} finding(s), as GET /v1/findings gives for the day; signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
+        published["log_index"]
+    );
+    Ok(published["log_index"].as_u64())
 }

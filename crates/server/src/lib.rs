@@ -16,6 +16,7 @@ pub mod results;
 pub mod routes;
 pub mod sequencer;
 pub mod state;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -61,6 +62,11 @@ pub enum ServerError {
 /// Every route of the API.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(web::index))
+        .route("/app/{name}", get(web::asset))
+        .route("/v1/agreement", get(routes::dashboard::agreement))
+        .route("/v1/log", get(routes::dashboard::log))
+        .route("/v1/me", get(routes::dashboard::me))
         .route("/checkpoint", get(routes::log::checkpoint))
         .route("/tile/{*path}", get(routes::log::tile))
         .route("/v1/proof/inclusion", get(routes::log::inclusion))
@@ -292,6 +298,7 @@ pub async fn start(
         results,
         agreement_id,
         agreement,
+        agreement_map: Default::default(),
         desk,
         checkpoint_signed: Arc::new(Mutex::new((
             sequencer.latest_checkpoint().size,

@@ -32,6 +32,8 @@ pub struct AppState {
     pub agreement_id: Option<Arc<str>>,
     /// The agreement itself, if any (its line and title for bulletins).
     pub agreement: Option<Arc<truce_agreement::Agreement>>,
+    /// The agreement as GeoJSON, drawn on first request.
+    pub agreement_map: Arc<std::sync::OnceLock<Arc<str>>>,
     /// The Commission's state and the actions that change it.
     pub desk: Arc<crate::desk::Desk>,
 }

@@ -2,6 +2,7 @@
 
 pub mod bulletins;
 pub mod commission;
+pub mod dashboard;
 pub mod log;
 pub mod observations;
 pub mod ops;

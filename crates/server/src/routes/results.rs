@@ -219,7 +219,7 @@ pub async fn findings(
 /// `GET /v1/stream`: server-sent events. On connecting, a `results` message (size and
 /// digest); then, whenever new results are computed: an `event` message per event that is
 /// new or changed (more evidence, a link to its launch), a `finding` message per finding
-/// that is new or changed, a `removed` message (`{"events": [ids], "findings": [ids]}`)
+/// that is new or changed (with its review state), a `removed` message (`{"events": [ids], "findings": [ids]}`)
 /// for those no longer in the results, and a `results` message. History is at
 /// `/v1/events` and `/v1/findings`.
 pub async fn stream(
@@ -248,7 +248,9 @@ pub async fn stream(
             .event("results")
             .data(json!({"size": r.size, "digest": r.digest}).to_string())
     };
-    let jsons = |r: &Results| -> (Sent, Sent) {
+    // Findings carry their review state, as at `/v1/findings`.
+    let desk = state.desk.clone();
+    let jsons = move |r: &Results| -> (Sent, Sent) {
         let events = r
             .events
             .iter()
@@ -259,8 +261,8 @@ pub async fn stream(
                 )
             })
             .collect();
-        let findings = r
-            .findings
+        let findings = desk
+            .reviewed(&r.findings)
             .iter()
             .map(|f| (f.id.clone(), serde_json::to_string(f).unwrap_or_default()))
             .collect();
@@ -278,42 +280,46 @@ pub async fn stream(
         (follow.events, follow.findings) = jsons(r);
         follow.queue.push_back(summary(r));
     }
-    let stream = futures_util::stream::unfold(follow, move |mut f| async move {
-        loop {
-            if let Some(next) = f.queue.pop_front() {
-                return Some((Ok(next), f));
-            }
-            if f.rx.changed().await.is_err() {
-                return None;
-            }
-            let Some(r) = f.rx.borrow_and_update().clone() else {
-                continue;
-            };
-            let (events, findings) = jsons(&r);
-            let mut removed = json!({"events": [], "findings": []});
-            for (name, old, new) in [
-                ("event", &f.events, &events),
-                ("finding", &f.findings, &findings),
-            ] {
-                for (id, text) in new {
-                    if old.get(id) != Some(text) {
-                        f.queue
-                            .push_back(Event::default().event(name).data(text.clone()));
-                    }
+    let stream = futures_util::stream::unfold(follow, move |mut f| {
+        let jsons = jsons.clone();
+        async move {
+            loop {
+                if let Some(next) = f.queue.pop_front() {
+                    return Some((Ok(next), f));
                 }
-                let gone: Vec<&String> = old.keys().filter(|id| !new.contains_key(*id)).collect();
-                removed[format!("{name}s")] = json!(gone);
+                if f.rx.changed().await.is_err() {
+                    return None;
+                }
+                let Some(r) = f.rx.borrow_and_update().clone() else {
+                    continue;
+                };
+                let (events, findings) = jsons(&r);
+                let mut removed = json!({"events": [], "findings": []});
+                for (name, old, new) in [
+                    ("event", &f.events, &events),
+                    ("finding", &f.findings, &findings),
+                ] {
+                    for (id, text) in new {
+                        if old.get(id) != Some(text) {
+                            f.queue
+                                .push_back(Event::default().event(name).data(text.clone()));
+                        }
+                    }
+                    let gone: Vec<&String> =
+                        old.keys().filter(|id| !new.contains_key(*id)).collect();
+                    removed[format!("{name}s")] = json!(gone);
+                }
+                if removed["events"].as_array().is_some_and(|a| !a.is_empty())
+                    || removed["findings"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty())
+                {
+                    f.queue
+                        .push_back(Event::default().event("removed").data(removed.to_string()));
+                }
+                (f.events, f.findings) = (events, findings);
+                f.queue.push_back(summary(&r));
             }
-            if removed["events"].as_array().is_some_and(|a| !a.is_empty())
-                || removed["findings"]
-                    .as_array()
-                    .is_some_and(|a| !a.is_empty())
-            {
-                f.queue
-                    .push_back(Event::default().event("removed").data(removed.to_string()));
-            }
-            (f.events, f.findings) = (events, findings);
-            f.queue.push_back(summary(&r));
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

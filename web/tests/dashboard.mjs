@@ -1,0 +1,135 @@
+// The dashboard in a real browser (Debian's Chromium, driven by playwright-core), against a
+// running `truce demo --keep`: an auditor sees the contact line and findings arrive live,
+// opens one and sees its evidence and "inclusion verified"; sees neither the review queue
+// nor the escalation board; an analyst verifies that finding from the queue; a guarantor
+// sees the escalation board. A screenshot is saved for a person to look at.
+//
+// Usage: node tests/dashboard.mjs URL ACCOUNTS_JSON SCREENSHOT_PNG
+import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+
+const [url, accountsFile, screenshot] = process.argv.slice(2);
+if (!url || !accountsFile || !screenshot) {
+  console.error('usage: node tests/dashboard.mjs URL ACCOUNTS_JSON SCREENSHOT_PNG');
+  process.exit(2);
+}
+const tokens = Object.fromEntries(JSON.parse(readFileSync(accountsFile, 'utf8')).map((a) => [a.role, a.token]));
+const step = (what) => console.log(`dashboard test: ${what}`);
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu'],
+});
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.setDefaultTimeout(30_000);
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Every request stays on the server under test: no CDN, no tile server.
+  const origin = new URL(url).origin;
+  page.on('request', (r) => {
+    if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) errors.push(`request off the server: ${r.url()}`);
+  });
+
+  const login = async (role) => {
+    if (await page.locator('#logout').isVisible()) await page.click('#logout');
+    await page.fill('#token', tokens[role]);
+    await page.click('#login button');
+    await page.waitForSelector('#whoami:not([hidden])');
+    const who = await page.textContent('#whoami');
+    check(who.includes(`(${role}`), `logged in as ${role}, the page says ${who}`);
+    step(`logged in: ${who}`);
+  };
+  const tabs = async () => ({
+    queue: await page.locator('[data-tab=queue]').isVisible(),
+    board: await page.locator('[data-tab=board]').isVisible(),
+  });
+
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready=true]');
+  const line = await page.locator('path.truce-contact-line').count();
+  const countries = await page.locator('path.truce-country').count();
+  check(line === 1, `the contact line is drawn once (${line})`);
+  check(countries > 10, `the basemap has countries (${countries})`);
+  step(`contact line drawn, ${countries} countries, ${await page.locator('path.truce-zone').count()} zone boundaries, ${await page.locator('path.truce-sensor').count()} sensors`);
+
+  await login('auditor');
+  let t = await tabs();
+  check(!t.queue && !t.board, `an auditor sees neither the queue nor the board (${JSON.stringify(t)})`);
+  // Findings arrive over the live stream while the demo streams its day.
+  await page.waitForSelector('path.truce-finding-candidate', { timeout: 240_000 });
+  check(await page.locator('#live.on').count() === 1, 'the live stream is connected');
+  const drawn = await page.locator('path.truce-finding').count();
+  step(`${drawn} finding(s) drawn, live`);
+
+  const finding = await page.locator('path.truce-finding-candidate').first().getAttribute('data-finding');
+  check(finding, 'the finding marker carries its id');
+  await page.locator(`path.truce-finding[data-finding="${finding}"]`).dispatchEvent("click");
+  await page.waitForSelector(`article.detail[data-finding="${finding}"]`);
+  await page.waitForSelector('.proof-status .ok, .proof-status .bad', { timeout: 60_000 });
+  const status = await page.textContent('.proof-status');
+  check(status.startsWith('inclusion verified'), `the inclusion check says: ${status}`);
+  const rows = await page.locator('.evidence tbody tr').count();
+  const first = await page.locator('.evidence tbody tr').first().innerText();
+  check(rows >= 1, 'the evidence chain lists observations');
+  step(`finding ${finding}: ${rows} evidence row(s), first: ${first.replace(/\s+/g, ' ')}; ${status}`);
+
+  await login('analyst');
+  t = await tabs();
+  check(t.queue && !t.board, `an analyst sees the queue and not the board (${JSON.stringify(t)})`);
+  await page.click('[data-tab=queue]');
+  const item = page.locator(`#queue .item[data-finding="${finding}"]`);
+  await item.waitFor();
+  step(`the queue lists ${await page.locator('#queue .item').count()} finding(s), ${finding} among them`);
+  await item.locator('button.verify').click();
+  await page.waitForSelector('.queue-message.ok');
+  await item.waitFor({ state: 'detached' });
+  step(`review: ${await page.textContent('.queue-message')}`);
+  const verified = await page.evaluate(async ([id, token]) => {
+    const r = await fetch('/v1/findings?state=verified&limit=10000', { headers: { Authorization: `Bearer ${token}` } });
+    return (await r.json()).findings.some((f) => f.id === id);
+  }, [finding, tokens.analyst]);
+  check(verified, 'GET /v1/findings lists the finding as verified');
+  await page.waitForSelector(`path.truce-finding-verified[data-finding="${finding}"]`);
+  step('the finding is verified, on the map and in the API');
+
+  await login('guarantor');
+  t = await tabs();
+  check(!t.queue && t.board, `a guarantor sees the board and not the queue (${JSON.stringify(t)})`);
+  // The policy verifies the protected-site strike of the day's early afternoon: its
+  // escalations reach the board while the day streams in.
+  const ack = page.locator('#board .item button', { hasText: 'Acknowledge' });
+  for (let i = 0; i < 120 && await ack.count() === 0; i++) {
+    await page.click('[data-tab=board]');
+    await page.waitForSelector('#board h2');
+    if (await ack.count() === 0) await page.waitForTimeout(2000);
+  }
+  step(`${await page.textContent('#board h2')}: ${await page.locator('#board .item').count()} shown`);
+  check(await ack.count() > 0, 'the US guarantor has an escalation to acknowledge');
+  const escalation = await ack.first().locator('xpath=..').getAttribute('data-escalation');
+  await ack.first().click();
+  await page.waitForSelector('.board-message.ok');
+  step(`${await page.textContent('.board-message')}`);
+  const answers = await page.textContent(`#board .item[data-escalation="${escalation}"] .answers`);
+  check(answers.startsWith('acknowledged by guarantor-us'), `the board shows the acknowledgement: ${answers}`);
+
+  await login('auditor');
+  await page.locator(`path.truce-finding[data-finding="${finding}"]`).dispatchEvent("click");
+  await page.waitForSelector('.proof-status .ok');
+  await page.screenshot({ path: screenshot });
+  step(`screenshot: ${screenshot}`);
+  check(errors.length === 0, `the page had errors: ${errors.join('; ')}`);
+  step('passed');
+} catch (e) {
+  const page = browser.contexts()[0]?.pages()[0];
+  if (page) {
+    await page.screenshot({ path: screenshot.replace(/\.png$/, '-failed.png') }).catch(() => {});
+    console.error(`dashboard test: FAILED; side panel: ${(await page.locator('aside').innerText().catch(() => '')).slice(0, 1500)}`);
+  }
+  throw e;
+} finally {
+  await browser.close();
+}
