@@ -73,6 +73,18 @@ wind_from_deg = 250.0
 fraction = 0.05
 class = "random"
 """)
+# One more UA array, out from 03:00 to 11:00: the day's bulletin lists its silence.
+print("""# A UA array near Druzhkivka that is out from 03:00 to 11:00 (the bulletin's reporting gaps).
+[[sensors]]
+id = "ua-ac-090"
+kind = "acoustic"
+operator = "UA"
+lat = 48.63
+lon = 37.55
+timing_sigma_s = 0.005
+detection_range_km = 25
+outages = [[10800, 39600]]
+""")
 for m in sparse["met_sensors"]:
     print("[[met_sensors]]")
     for k, v in m.items():

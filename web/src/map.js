@@ -112,14 +112,48 @@ export class TruceMap {
     if (lineBounds) this.map.fitBounds(lineBounds.pad(0.15));
   }
 
+  // A legend of what the colours mean: finding states, event types, sensor operators.
+  legend(operators) {
+    this.legendControl?.remove();
+    const control = L.control({ position: 'bottomleft' });
+    control.onAdd = () => {
+      const div = L.DomUtil.create('div', 'truce-legend');
+      const section = (title, entries, shape) => {
+        const h = L.DomUtil.create('div', 'truce-legend-title', div);
+        h.textContent = title;
+        for (const [name, colour] of entries) {
+          const row = L.DomUtil.create('div', '', div);
+          const swatch = L.DomUtil.create('span', `truce-swatch ${shape}`, row);
+          swatch.style.borderColor = colour;
+          if (shape !== 'ring') swatch.style.background = colour;
+          row.append(` ${name.replace(/_/g, ' ')}`);
+        }
+      };
+      section('findings', Object.entries(STATE_COLOURS), 'ring');
+      section('events', Object.entries(EVENT_COLOURS), 'dot');
+      section('sensors', operators.map((o) => [o, this.operatorColour(o)]), 'dot');
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    this.legendControl = control.addTo(this.map);
+  }
+
+  // Each operator its own colour of the palette, in alphabetical order.
+  operatorColour(operator) {
+    const i = this.operators?.indexOf(operator) ?? -1;
+    return i >= 0 ? PALETTE[i % PALETTE.length] : colourOf(operator);
+  }
+
   sensors(list) {
+    this.operators = [...new Set(list.map((s) => s.operator))].sort();
+    this.legend(this.operators);
     this.layers.sensors.clearLayers();
     for (const s of list) {
       if (!s.position) continue;
       const active = s.status === 'active';
       L.circleMarker([s.position.lat, s.position.lon], {
         pane: 'sensors', radius: 3.5, weight: 1, color: active ? '#222' : '#999',
-        fillColor: active ? colourOf(s.operator) : '#ffffff', fillOpacity: active ? 0.9 : 0.3,
+        fillColor: active ? this.operatorColour(s.operator) : '#ffffff', fillOpacity: active ? 0.9 : 0.3,
         className: `truce-sensor truce-sensor-${s.status}`,
       }).bindTooltip(`${s.id} · ${s.kind} · ${s.operator}${active ? '' : ' (revoked)'}`)
         .on('click', () => this.onSelect('sensor', s.id))

@@ -32,6 +32,74 @@ pub struct Bulletin {
     /// Escalations opened that day or about its findings, with their deadlines at the
     /// time of writing.
     pub escalations: Vec<Value>,
+    /// Sensors silent for [`GAP_S`] or more of the day (the monitoring's own
+    /// restrictions: a passive sensor is also silent when it hears nothing, so a gap is a
+    /// question to its operator, not proof of an outage).
+    pub reporting_gaps: Vec<ReportingGap>,
+}
+
+/// The shortest silence a bulletin lists: six hours.
+pub const GAP_S: i64 = 6 * 3600;
+
+/// A sensor's longest silence in a day.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportingGap {
+    pub sensor: String,
+    pub kind: String,
+    pub operator: String,
+    /// Its observations that day.
+    pub reports: usize,
+    /// The longest stretch without one (from the day's start, between two, or until its
+    /// end), in seconds, and when it began and ended.
+    pub silent_s: i64,
+    pub from: Timestamp,
+    pub until: Timestamp,
+}
+
+/// The sensors (id, kind, operator) silent for [`GAP_S`] or more of `date`, from the times
+/// of every observation (sensor id, observed at); the longest silence first.
+pub fn reporting_gaps(
+    sensors: &[(String, String, String)],
+    reports: &[(String, Timestamp)],
+    date: &str,
+) -> Vec<ReportingGap> {
+    let Some((start, end)) = day(date) else {
+        return Vec::new();
+    };
+    let mut times: BTreeMap<&str, Vec<Timestamp>> = BTreeMap::new();
+    for (sensor, at) in reports {
+        if *at >= start && *at < end {
+            times.entry(sensor.as_str()).or_default().push(*at);
+        }
+    }
+    let mut gaps: Vec<ReportingGap> = sensors
+        .iter()
+        .filter_map(|(id, kind, operator)| {
+            let mut at = times.remove(id.as_str()).unwrap_or_default();
+            at.sort();
+            let reports = at.len();
+            let bounds: Vec<Timestamp> = std::iter::once(start)
+                .chain(at)
+                .chain(std::iter::once(end))
+                .collect();
+            let (from, until) = bounds
+                .windows(2)
+                .map(|w| (w[0], w[1]))
+                .max_by_key(|(a, b)| b.unix_nanos() - a.unix_nanos())?;
+            let silent_s = (until.unix_nanos() - from.unix_nanos()) / 1_000_000_000;
+            (silent_s >= GAP_S).then(|| ReportingGap {
+                sensor: id.clone(),
+                kind: kind.clone(),
+                operator: operator.clone(),
+                reports,
+                silent_s,
+                from,
+                until,
+            })
+        })
+        .collect();
+    gaps.sort_by(|a, b| b.silent_s.cmp(&a.silent_s).then(a.sensor.cmp(&b.sensor)));
+    gaps
 }
 
 /// The start and end (exclusive) of a UTC day, from `YYYY-MM-DD`.
@@ -69,6 +137,7 @@ pub fn build(
     findings: &[Finding],
     commission: &Commission,
     now: Timestamp,
+    reporting_gaps: Vec<ReportingGap>,
 ) -> Bulletin {
     let todays = of_day(findings, date);
     let count = |key: &dyn Fn(&Finding) -> String| {
@@ -126,6 +195,7 @@ pub fn build(
         by_side: count(&|f| f.side.clone().unwrap_or_else(|| "none".into())),
         notable,
         escalations,
+        reporting_gaps,
     }
 }
 
@@ -257,6 +327,27 @@ pub fn html(b: &Bulletin, findings: &[&Finding], line: &[[f64; 2]], title: &str)
             e["answered"]
         );
     }
+    let _ = write!(
+        page,
+        "</table><h2>Sensor reporting gaps</h2><p>Sensors silent for {} hours or more of the \
+         day. A passive sensor is also silent when it hears nothing: each gap is a question \
+         to its operator, not proof of an outage.</p><table><tr><th>sensor</th><th>kind</th>\
+         <th>operator</th><th>reports</th><th>silent</th><th>from</th><th>until</th></tr>",
+        GAP_S / 3600
+    );
+    for g in &b.reporting_gaps {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} h</td><td>{}</td><td>{}</td></tr>",
+            escape(&g.sensor),
+            escape(&g.kind),
+            escape(&g.operator),
+            g.reports,
+            g.silent_s as f64 / 3600.0,
+            g.from,
+            g.until
+        );
+    }
     page.push_str("</table></body></html>\n");
     page
 }
@@ -332,7 +423,7 @@ mod tests {
         ];
         let c = Commission::new(sample());
         let now = Timestamp::parse("2026-01-09T06:00:00Z").unwrap();
-        let b = build("2026-01-08", 10, "d", &findings, &c, now);
+        let b = build("2026-01-08", 10, "d", &findings, &c, now, Vec::new());
         assert_eq!(b.findings, 2);
         assert_eq!(b.by_party.get("RU"), Some(&1));
         assert_eq!(b.by_party.get("undetermined"), Some(&1));
@@ -360,5 +451,45 @@ mod tests {
         assert!(page.contains("Sample &lt;ceasefire&gt;"));
         assert!(day("2026-02-30").is_none());
         assert!(day("yesterday").is_none());
+    }
+
+    #[test]
+    fn reporting_gaps_are_the_long_silences_of_the_day() {
+        let t = |s: &str| Timestamp::parse(s).unwrap();
+        let sensor = |id: &str| (id.to_string(), "acoustic".to_string(), "UA".to_string());
+        let sensors = [
+            sensor("busy"),
+            sensor("gap"),
+            sensor("mute"),
+            sensor("late"),
+        ];
+        let mut reports: Vec<(String, Timestamp)> = (0..24)
+            .map(|h| ("busy".to_string(), t(&format!("2026-01-08T{h:02}:30:00Z"))))
+            .collect();
+        reports.extend([
+            ("gap".to_string(), t("2026-01-08T01:00:00Z")),
+            ("gap".to_string(), t("2026-01-08T09:30:00Z")),
+            ("gap".to_string(), t("2026-01-08T20:00:00Z")),
+            // The day before and after do not count.
+            ("mute".to_string(), t("2026-01-07T23:00:00Z")),
+            ("mute".to_string(), t("2026-01-09T00:00:00Z")),
+            ("late".to_string(), t("2026-01-08T17:00:00Z")),
+        ]);
+        let gaps = reporting_gaps(&sensors, &reports, "2026-01-08");
+        let got: Vec<(&str, usize, i64)> = gaps
+            .iter()
+            .map(|g| (g.sensor.as_str(), g.reports, g.silent_s))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("mute", 0, 86_400),
+                ("late", 1, 17 * 3600),
+                ("gap", 3, 37_800)
+            ]
+        );
+        assert_eq!(gaps[2].from, t("2026-01-08T09:30:00Z"));
+        assert_eq!(gaps[2].until, t("2026-01-08T20:00:00Z"));
+        assert_eq!(gaps[1].from, t("2026-01-08T00:00:00Z"));
     }
 }

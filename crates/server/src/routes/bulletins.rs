@@ -33,6 +33,49 @@ pub fn reviewed_findings(state: &AppState) -> (u64, String, Vec<Finding>) {
     (r.size, r.digest.clone(), state.desk.reviewed(&r.findings))
 }
 
+/// The sensors silent for six hours or more of `date`, from the registry and every
+/// observation of the log up to `size` (read in blocks; the bulletin is written once a day).
+async fn reporting_gaps(
+    state: &AppState,
+    size: u64,
+    date: &str,
+) -> Result<Vec<bulletin::ReportingGap>, ApiError> {
+    const BLOCK: u64 = 4096;
+    let store = state.store.clone();
+    let date = date.to_string();
+    tokio::task::spawn_blocking(move || {
+        store.read(|r| {
+            let sensors: Vec<(String, String, String)> = r
+                .sensors()?
+                .into_iter()
+                .map(|s| {
+                    let kind = s.registration.kind.as_str().to_string();
+                    (s.registration.id, kind, s.registration.operator)
+                })
+                .collect();
+            let mut reports = Vec::new();
+            let mut start = 0;
+            while start < size {
+                for data in r.entries(start, BLOCK.min(size - start))? {
+                    let Ok(entry) = truce_model::Entry::decode(&data) else {
+                        continue;
+                    };
+                    if entry.kind == truce_model::EntryKind::Observation
+                        && let Ok(o) = truce_pipeline::decode_envelope(entry.body)
+                    {
+                        reports.push((o.sensor, o.observed_at));
+                    }
+                }
+                start += BLOCK;
+            }
+            Ok(bulletin::reporting_gaps(&sensors, &reports, &date))
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::from)
+}
+
 /// `POST /v1/bulletins` (admin): builds and publishes the bulletin of `{"date": ...}`.
 pub async fn publish(
     State(state): State<AppState>,
@@ -47,9 +90,10 @@ pub async fn publish(
     }
     let (size, digest, findings) = reviewed_findings(&state);
     let now = state.clock.now();
+    let gaps = reporting_gaps(&state, size, &date).await?;
     let b = state
         .desk
-        .read(|c| bulletin::build(&date, size, &digest, &findings, c, now));
+        .read(|c| bulletin::build(&date, size, &digest, &findings, c, now, gaps));
     let todays = bulletin::of_day(&findings, &date);
     let (line, title) = match &state.agreement {
         Some(a) => (a.line.coords().to_vec(), a.title.clone()),
