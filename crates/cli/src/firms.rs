@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -60,8 +61,14 @@ pub struct FirmsArgs {
     #[arg(long)]
     dry_run: bool,
     /// FIRMS CSV files.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "watch")]
     files: Vec<PathBuf>,
+    /// Watch this directory instead: import each CSV file that appears or changes in it.
+    #[arg(long, conflicts_with = "files")]
+    watch: Option<PathBuf>,
+    /// How often to look at the watched directory, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    poll_ms: u64,
 }
 
 pub async fn run(command: ImportCommand) -> anyhow::Result<()> {
@@ -514,35 +521,33 @@ struct Counts {
     bad: u64,
 }
 
-async fn run_firms(args: FirmsArgs) -> anyhow::Result<()> {
-    let keys = match (&args.keys, args.dry_run) {
-        (Some(path), _) => Some(read_keys(path)?),
-        (None, true) => None,
-        (None, false) => bail!("--keys is required (or use --dry-run)"),
-    };
-    let client = if args.dry_run {
-        None
-    } else {
-        Some(Client::new(&args.url)?)
-    };
-    let mut total = Counts::default();
-    let mut bad_files = 0usize;
-    for file in &args.files {
+/// What the import needs besides the file: the feeds' keys (none in a dry run) and the
+/// server (none in a dry run).
+struct Importer {
+    keys: Option<BTreeMap<String, NoteSigner>>,
+    client: Option<Client>,
+    feed_prefix: String,
+    dry_run: bool,
+}
+
+impl Importer {
+    /// Imports one file: its counts, or `None` when the file could not be read or parsed
+    /// at all (reported). Bad rows are reported with file and line and do not stop it.
+    async fn file(&self, file: &Path) -> anyhow::Result<Option<Counts>> {
+        let (keys, client, args) = (&self.keys, &self.client, self);
         let name = file.display();
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("{name}: cannot read: {e}");
-                bad_files += 1;
-                continue;
+                return Ok(None);
             }
         };
         let parsed = match parse(&text) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("{name}:{e} (file skipped)");
-                bad_files += 1;
-                continue;
+                return Ok(None);
             }
         };
         let mut counts = Counts {
@@ -638,6 +643,37 @@ async fn run_firms(args: FirmsArgs) -> anyhow::Result<()> {
                 counts.rows, counts.imported, counts.duplicates, counts.bad
             );
         }
+        Ok(Some(counts))
+    }
+}
+
+async fn run_firms(args: FirmsArgs) -> anyhow::Result<()> {
+    let keys = match (&args.keys, args.dry_run) {
+        (Some(path), _) => Some(read_keys(path)?),
+        (None, true) => None,
+        (None, false) => bail!("--keys is required (or use --dry-run)"),
+    };
+    let client = if args.dry_run {
+        None
+    } else {
+        Some(Client::new(&args.url)?)
+    };
+    let importer = Importer {
+        keys,
+        client,
+        feed_prefix: args.feed_prefix.clone(),
+        dry_run: args.dry_run,
+    };
+    if let Some(dir) = &args.watch {
+        return watch(&importer, dir, Duration::from_millis(args.poll_ms)).await;
+    }
+    let mut total = Counts::default();
+    let mut bad_files = 0usize;
+    for file in &args.files {
+        let Some(counts) = importer.file(file).await? else {
+            bad_files += 1;
+            continue;
+        };
         total.rows += counts.rows;
         total.imported += counts.imported;
         total.duplicates += counts.duplicates;
@@ -658,6 +694,48 @@ async fn run_firms(args: FirmsArgs) -> anyhow::Result<()> {
         bail!("{} bad rows, {} bad files", total.bad, bad_files);
     }
     Ok(())
+}
+
+/// Watches a directory: imports each `.csv` file in it when it appears or changes (size or
+/// modification time), every `poll` until interrupted. Re-reading a file adds nothing for
+/// the rows already logged (the same row gives the same signed envelope), so a file still
+/// being written is simply read again when it grows.
+async fn watch(importer: &Importer, dir: &Path, poll: Duration) -> anyhow::Result<()> {
+    let mut seen: BTreeMap<PathBuf, (u64, Option<std::time::SystemTime>)> = BTreeMap::new();
+    println!(
+        "watching {} for FIRMS CSV files (Ctrl-C to stop)",
+        dir.display()
+    );
+    loop {
+        let mut files: Vec<(PathBuf, (u64, Option<std::time::SystemTime>))> =
+            std::fs::read_dir(dir)
+                .with_context(|| format!("reading {}", dir.display()))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
+                .filter_map(|p| {
+                    let m = std::fs::metadata(&p).ok()?;
+                    Some((p, (m.len(), m.modified().ok())))
+                })
+                .collect();
+        files.sort();
+        for (path, stamp) in files {
+            if seen.get(&path) == Some(&stamp) {
+                continue;
+            }
+            match importer.file(&path).await {
+                Ok(_) => {
+                    seen.insert(path, stamp);
+                }
+                // The server is unreachable: try again at the next poll.
+                Err(e) => eprintln!("{}: {e:#}", path.display()),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
 }
 
 fn observation_errors(e: ObservationError) -> Vec<(String, String)> {

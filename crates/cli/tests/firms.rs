@@ -255,3 +255,69 @@ async fn broken_files_are_reported_by_file_and_line_and_bad_rows_are_not_logged(
     let size = settled_size(&server, registrations + 2).await;
     assert_eq!(size, registrations + 2);
 }
+
+/// `--watch DIR`: files dropped into the directory are imported as they appear; a copy of
+/// one already imported adds nothing; a file that grows is imported again and only its
+/// new rows are added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_directory_imports_new_files_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), 50).await;
+    let keys = setup_feeds(&server, tmp.path()).await;
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let mut watcher = tokio::process::Command::new(truce_bin())
+        .args(["import", "firms", "--url", &server.url, "--poll-ms", "100"])
+        .arg("--keys")
+        .arg(&keys)
+        .arg("--watch")
+        .arg(&inbox)
+        .env("TRUCE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let registrations = FEEDS.len() as u64;
+    let files = fixtures();
+    let (first, second) = (&files[0], &files[1]);
+    let (n1, n2) = (data_lines(first) as u64, data_lines(second) as u64);
+    assert!(n1 > 0 && n2 > 1, "the first two fixtures have rows");
+
+    std::fs::copy(first, inbox.join("a.csv")).unwrap();
+    assert_eq!(
+        settled_size(&server, registrations + n1).await,
+        registrations + n1
+    );
+    // The same file under another name: nothing new.
+    std::fs::copy(first, inbox.join("a-again.csv")).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        settled_size(&server, registrations + n1).await,
+        registrations + n1
+    );
+    // A file written in two steps: its first rows, then all of them.
+    let text = std::fs::read_to_string(second).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let head = format!("{}\n{}\n", lines[0], lines[1]);
+    std::fs::write(inbox.join("b.csv"), &head).unwrap();
+    assert_eq!(
+        settled_size(&server, registrations + n1 + 1).await,
+        registrations + n1 + 1
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    std::fs::write(inbox.join("b.csv"), &text).unwrap();
+    assert_eq!(
+        settled_size(&server, registrations + n1 + n2).await,
+        registrations + n1 + n2
+    );
+    watcher.start_kill().unwrap();
+    let out = watcher.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "a-again.csv: {n1} rows, 0 imported, {n1} already logged, 0 bad"
+        )),
+        "{stdout}"
+    );
+}

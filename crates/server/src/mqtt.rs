@@ -60,6 +60,25 @@ pub async fn run(state: AppState, settings: MqttSettings) {
         .set_keep_alive(Duration::from_secs(30))
         .set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut events) = AsyncClient::new(options, 256);
+    // Messages are logged and acknowledged by a worker, in order, so that this loop keeps
+    // polling the connection meanwhile: it sends the keep-alive pings and drains the
+    // acknowledgements. (Awaiting an acknowledgement here would wait for the very loop
+    // that sends it once the client's request queue is full, and the broker would drop
+    // the silent connection.) What waits in the queue is bounded by the broker's window
+    // of unacknowledged messages.
+    let (work, mut queue) = tokio::sync::mpsc::unbounded_channel::<rumqttc::Publish>();
+    let acker = client.clone();
+    tokio::spawn(async move {
+        while let Some(publish) = queue.recv().await {
+            if handle(&state, publish.payload.clone()).await {
+                if let Err(e) = acker.ack(&publish).await {
+                    tracing::warn!(error = %e, "MQTT ack failed");
+                }
+            } else {
+                tracing::warn!(topic = %publish.topic, "MQTT message not logged yet; left unacknowledged for redelivery");
+            }
+        }
+    });
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -69,12 +88,8 @@ pub async fn run(state: AppState, settings: MqttSettings) {
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                if handle(&state, publish.payload.clone()).await {
-                    if let Err(e) = client.ack(&publish).await {
-                        tracing::warn!(error = %e, "MQTT ack failed");
-                    }
-                } else {
-                    tracing::warn!(topic = %publish.topic, "MQTT message not logged yet; left unacknowledged for redelivery");
+                if work.send(publish).is_err() {
+                    return;
                 }
             }
             Ok(_) => {}
