@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// `truce-ingest`).
     #[arg(long, env = "TRUCE_MQTT_CLIENT_ID")]
     mqtt_client_id: Option<String>,
+    /// Serve Cursor-on-Target (events and findings, XML or TAK protobuf) to TAK clients on
+    /// this TCP address.
+    #[arg(long, env = "TRUCE_COT_LISTEN")]
+    cot_listen: Option<SocketAddr>,
 }
 
 impl ServeArgs {
@@ -113,6 +117,9 @@ impl ServeArgs {
         }
         if let Some(v) = &self.mqtt_client_id {
             c.mqtt_client_id = v.clone();
+        }
+        if let Some(v) = self.cot_listen {
+            c.cot_listen = Some(v);
         }
         Ok(c)
     }

@@ -1414,3 +1414,84 @@ async fn the_daily_bulletin_counts_what_the_findings_say_and_verifies_in_the_log
         .await;
     assert_eq!(status, 404);
 }
+
+/// Cursor-on-Target out (issue 7), here because it needs this file's simulated hour with
+/// findings: a TAK client made of pytak (which opens the TCP connection) and takproto
+/// (which decodes TAK protobuf), both from PyPI, authenticates with an auditor's token,
+/// receives findings as CoT XML, negotiates TAK protocol version 1 and decodes the
+/// protobuf frames that follow. A connection without a valid token gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let s = setup(Hour::Sparse, GUARANTEES, &["--cot-listen", &listen]).await;
+    let api = Api::new(&s.server.url, http());
+    let auditor = api
+        .ok(
+            "POST",
+            "/v1/accounts",
+            TOKEN,
+            Some(json!({"id": "au-tak", "name": "A TAK user", "role": "auditor"})),
+        )
+        .await;
+    let token = auditor["token"].as_str().unwrap().to_string();
+
+    let python = common::python_with(&["pytak==7.6.1", "takproto==3.0.1"]);
+    let (host, port) = listen.split_once(':').unwrap();
+    let client = tokio::process::Command::new(&python)
+        .arg(repo("crates/cli/tests/py/cot_client.py"))
+        .args([host, port, &token])
+        .env("PYTHONWARNINGS", "ignore")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), client)
+        .await
+        .expect("the TAK client finished")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["offer"], 1, "the server offers protobuf: {seen}");
+    let finding = &seen["finding"];
+    assert_eq!(finding["type"], "b-m-p-s-m");
+    assert_eq!(finding["how"], "m-f");
+    let remarks = finding["remarks"].as_str().unwrap();
+    assert!(remarks.contains("clause 1 (no_fire)"), "{remarks}");
+    assert!(remarks.contains("attribution: "), "{remarks}");
+    assert!(remarks.contains("evidence: log entries "), "{remarks}");
+    assert_ne!(
+        finding["ce"], "9999999.0",
+        "ce from the event's ellipse: {finding}"
+    );
+    assert_eq!(seen["response"], "true");
+    let frames = seen["protobuf"].as_array().unwrap();
+    assert!(frames.len() >= 3, "{seen}");
+    for f in frames {
+        assert_eq!(f["how"], "m-f");
+        assert_eq!(f["stale_ms"], 86_400_000);
+        assert!(f["uid"].as_str().unwrap().starts_with("truce-"));
+        assert!(
+            f["xml_detail"]
+                .as_str()
+                .unwrap()
+                .contains("<remarks>truce ")
+        );
+    }
+
+    // No token, or a wrong one: refused, nothing sent.
+    for first in ["", "truce-token not-a-token"] {
+        let mut stream = tokio::net::TcpStream::connect(&listen).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(format!("{first}\n").as_bytes())
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("truce: unauthorized"), "{answer:?}");
+        assert!(!answer.contains("<event"), "{answer}");
+    }
+}

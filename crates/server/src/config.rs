@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub mqtt_topic: String,
     /// The MQTT client id: the broker keeps this session's unacknowledged messages.
     pub mqtt_client_id: String,
+    /// Where to serve Cursor-on-Target to TAK clients (TCP); nowhere by default.
+    pub cot_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +69,7 @@ impl Default for ServerConfig {
             mqtt_url: None,
             mqtt_topic: "truce/+/observations".into(),
             mqtt_client_id: "truce-ingest".into(),
+            cot_listen: None,
         }
     }
 }

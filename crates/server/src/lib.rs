@@ -6,6 +6,7 @@
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod cot;
 pub mod desk;
 pub mod error;
 pub mod metrics;
@@ -332,6 +333,11 @@ pub async fn start(
             })
         })?;
         tokio::spawn(mqtt::run(state.clone(), settings));
+    }
+    if let Some(addr) = state.config.cot_listen {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "CoT listening");
+        tokio::spawn(cot::run(state.clone(), listener));
     }
     // Escalations logged before a crash but never queued are queued now.
     notify::enqueue(&state, None).map_err(|e| ServerError::Commission(e.0.detail))?;

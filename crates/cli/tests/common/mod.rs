@@ -522,3 +522,32 @@ pub fn repo(path: &str) -> String {
         .display()
         .to_string()
 }
+
+/// A Python with `packages` installed from PyPI (pinned versions), in a virtual
+/// environment kept in the target directory between runs: real third-party clients for the
+/// protocols truce speaks.
+pub fn python_with(packages: &[&str]) -> std::path::PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "py-{}",
+        packages.join("-").replace(['=', '.'], "_")
+    ));
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 (the machine has 3.11)");
+        assert!(made.success(), "python3 -m venv {}", venv.display());
+        let pip = std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(packages)
+            .status()
+            .expect("pip");
+        if !pip.success() {
+            let _ = std::fs::remove_dir_all(&venv);
+            panic!("pip install {packages:?} failed (PyPI is reachable on this machine)");
+        }
+    }
+    python
+}
