@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// this TCP address.
     #[arg(long, env = "TRUCE_COT_LISTEN")]
     cot_listen: Option<SocketAddr>,
+    /// The CoT adapter's keys (JSON {sensor id: private key text}): detections from these
+    /// registered drone, camera or radar sensors are signed and logged.
+    #[arg(long, env = "TRUCE_COT_KEYS")]
+    cot_keys: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -120,6 +124,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.cot_listen {
             c.cot_listen = Some(v);
+        }
+        if let Some(v) = &self.cot_keys {
+            c.cot_keys = Some(v.clone());
         }
         Ok(c)
     }

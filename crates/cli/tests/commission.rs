@@ -1415,16 +1415,37 @@ async fn the_daily_bulletin_counts_what_the_findings_say_and_verifies_in_the_log
     assert_eq!(status, 404);
 }
 
-/// Cursor-on-Target out (issue 7), here because it needs this file's simulated hour with
-/// findings: a TAK client made of pytak (which opens the TCP connection) and takproto
-/// (which decodes TAK protobuf), both from PyPI, authenticates with an auditor's token,
-/// receives findings as CoT XML, negotiates TAK protocol version 1 and decodes the
-/// protobuf frames that follow. A connection without a valid token gets nothing.
+/// Cursor-on-Target (issue 7), here because it needs this file's simulated hour with
+/// findings: a TAK client made of pytak (which opens the TCP connection and builds the
+/// events it sends) and takproto (which decodes TAK protobuf), both from PyPI,
+/// authenticates with an auditor's token, receives findings as CoT XML, sends a drone's
+/// detection (logged, signed with the drone's key held by the adapter, the raw CoT kept)
+/// and three bad events (refused, nothing logged), negotiates TAK protocol version 1 and
+/// decodes the protobuf frames that follow. A connection without a valid token gets
+/// nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
     let listen = format!("127.0.0.1:{}", common::free_port());
-    let s = setup(Hour::Sparse, GUARANTEES, &["--cot-listen", &listen]).await;
-    let api = Api::new(&s.server.url, http());
+    // The CoT adapter holds the simulated sensors' keys (the sim writes them).
+    let (work, sim, guarantees_file) = prepare(Hour::Sparse, GUARANTEES);
+    let keys = sim.join("keys.json");
+    let server = Server::start_with(
+        &work.path().join("data"),
+        100,
+        &[
+            "--agreement",
+            &repo("examples/agreement/agreement.toml"),
+            "--guarantees",
+            guarantees_file.to_str().unwrap(),
+            "--cot-listen",
+            &listen,
+            "--cot-keys",
+            keys.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let api = Api::new(&server.url, http());
+    feed(&api, &sim, Hour::Sparse).await;
     let auditor = api
         .ok(
             "POST",
@@ -1437,9 +1458,10 @@ async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
 
     let python = common::python_with(&["pytak==7.6.1", "takproto==3.0.1"]);
     let (host, port) = listen.split_once(':').unwrap();
+    let before = get_json(&api.client, &api.url("/healthz")).await["log_size"].clone();
     let client = tokio::process::Command::new(&python)
         .arg(repo("crates/cli/tests/py/cot_client.py"))
-        .args([host, port, &token])
+        .args([host, port, &token, "tr-dr-001"])
         .env("PYTHONWARNINGS", "ignore")
         .kill_on_drop(true)
         .output();
@@ -1466,6 +1488,63 @@ async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
         finding["ce"], "9999999.0",
         "ce from the event's ellipse: {finding}"
     );
+    // The detections sent in: the drone's is logged, signed with its key, the raw CoT kept
+    // as evidence; the others are refused with their reasons and log nothing.
+    let notes: Vec<&str> = seen["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let index: u64 = notes[0]
+        .strip_prefix("logged observation ")
+        .unwrap_or_else(|| panic!("{notes:?}"))
+        .parse()
+        .unwrap();
+    assert!(
+        notes[1].starts_with("refused: malformed CoT XML"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[2].contains("\"b-t-f\" is not a detection"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[3].contains("nobody is not a source this server signs for"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        index,
+        before.as_u64().unwrap(),
+        "the next entry, and the only one"
+    );
+    let entry = get_json(&api.client, &api.url(&format!("/v1/entries/{index}"))).await;
+    let observation = &entry["observation"];
+    assert_eq!(observation["sensor"], "tr-dr-001");
+    assert_eq!(observation["kind"], "drone.detection");
+    assert_eq!(observation["data"]["object_class"], "mlrs");
+    assert_eq!(entry["envelope"]["signatures"][0]["keyid"], "tr-dr-001");
+    let evidence = &observation["data"]["evidence"][0];
+    assert_eq!(evidence["media_type"], "application/cot+xml");
+    let raw = api
+        .client
+        .get(api.url(&format!(
+            "/v1/blobs/{}",
+            evidence["sha256"].as_str().unwrap()
+        )))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        raw.contains("uid=\"track-1\"") && raw.contains("tr-dr-001"),
+        "{raw}"
+    );
+    let after = get_json(&api.client, &api.url("/healthz")).await["log_size"].clone();
+    assert_eq!(after.as_u64(), Some(index + 1), "nothing else logged");
     assert_eq!(seen["response"], "true");
     let frames = seen["protobuf"].as_array().unwrap();
     assert!(frames.len() >= 3, "{seen}");

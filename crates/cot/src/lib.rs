@@ -11,7 +11,10 @@
 //! (machine, fused); `ce` is the radius of the 90 % error ellipse's major axis.
 //! Pure: no I/O, no clock (the caller passes `now`).
 
+mod input;
 mod proto;
+
+pub use input::{Detection, InputError, MAX_EVENT_BYTES, object_class, parse_detection};
 
 use std::fmt::Write;
 

@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub mqtt_client_id: String,
     /// Where to serve Cursor-on-Target to TAK clients (TCP); nowhere by default.
     pub cot_listen: Option<SocketAddr>,
+    /// The CoT adapter's keys, `{sensor id: private key text}`: detections from these
+    /// (registered drone, camera and radar) sensors are signed with them and logged.
+    pub cot_keys: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +73,7 @@ impl Default for ServerConfig {
             mqtt_topic: "truce/+/observations".into(),
             mqtt_client_id: "truce-ingest".into(),
             cot_listen: None,
+            cot_keys: None,
         }
     }
 }

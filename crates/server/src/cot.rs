@@ -8,6 +8,13 @@
 //! for loopback and trusted links; mutual TLS is not built yet.) Then the server offers
 //! protobuf (`t-x-takp-v`), sends every current event and finding, and each new or changed
 //! one as the results follow the log.
+//!
+//! What the client sends is read too: the negotiation, and detections. A detection from a
+//! registered drone, camera or radar whose key the server holds (`--cot-keys`, the
+//! adapter's keys) becomes a `*.detection` observation signed with that key, its raw CoT
+//! kept as an evidence blob (by SHA-256); the client is told in an XML comment
+//! (`<!-- truce: logged observation N -->` or `<!-- truce: refused: why -->`), and a
+//! refused event logs nothing.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,13 +33,13 @@ const MAX_LINE: u64 = 512;
 const MAX_EVENT: usize = 64 * 1024;
 
 /// Accepts connections until the process ends.
-pub async fn run(state: AppState, listener: TcpListener) {
+pub async fn run(state: AppState, listener: TcpListener, keys: Option<Keys>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let state = state.clone();
+                let (state, keys) = (state.clone(), keys.clone());
                 tokio::spawn(async move {
-                    if let Err(why) = serve(state, stream).await {
+                    if let Err(why) = serve(state, stream, keys).await {
                         tracing::info!(%peer, why, "CoT connection closed");
                     }
                 });
@@ -49,9 +56,108 @@ pub async fn run(state: AppState, listener: TcpListener) {
 enum Ask {
     /// Switch to protobuf after answering in XML.
     Protobuf,
+    /// Tell the client what became of an event it sent.
+    Note(String),
 }
 
-async fn serve(state: AppState, stream: TcpStream) -> Result<(), String> {
+/// The adapter's keys: sensor id → the key it signs that sensor's observations with.
+pub type Keys = std::sync::Arc<BTreeMap<String, truce_ledger::NoteSigner>>;
+
+/// Loads `{sensor id: private key text}` (as `truce keygen` writes keys).
+pub fn load_keys(path: &std::path::Path) -> Result<Keys, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: must be a JSON object {{sensor id: private key text}}: {e}",
+            path.display()
+        )
+    })?;
+    map.into_iter()
+        .map(|(id, key)| {
+            truce_ledger::NoteSigner::from_skey(key.trim())
+                .map(|k| (id.clone(), k))
+                .map_err(|e| format!("{}: the key of {id}: {e}", path.display()))
+        })
+        .collect::<Result<BTreeMap<_, _>, _>>()
+        .map(std::sync::Arc::new)
+}
+
+/// A detection sent by a client, as a signed observation appended to the log: its index.
+async fn ingest(state: &AppState, keys: &Keys, raw: &[u8]) -> Result<u64, String> {
+    use truce_model::SensorKind;
+    let d = truce_cot::parse_detection(raw).map_err(|e| e.to_string())?;
+    let signer = keys.get(&d.source).ok_or_else(|| {
+        format!(
+            "{} is not a source this server signs for (its cot_keys)",
+            d.source
+        )
+    })?;
+    let registered = state
+        .registry
+        .read()
+        .map_err(|_| "the registry is unavailable".to_string())?
+        .get(&d.source)
+        .cloned();
+    let kind = match registered {
+        None => return Err(format!("{} is not a registered sensor", d.source)),
+        Some(k) if k.revoked => return Err(format!("{} is revoked", d.source)),
+        Some(k) => match k.kind {
+            SensorKind::Drone => "drone.detection",
+            SensorKind::Camera => "camera.detection",
+            SensorKind::Radar => "radar.detection",
+            other => {
+                return Err(format!(
+                    "{} is a {} sensor, which reports no detections",
+                    d.source,
+                    other.as_str()
+                ));
+            }
+        },
+    };
+    let blobs = crate::blobs::Blobs::new(&state.config.data);
+    let bytes = raw.to_vec();
+    let sha256 = tokio::task::spawn_blocking(move || blobs.put(&bytes))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("keeping the raw CoT: {e}"))?;
+    // CoT's `ce` is a 95 % radius: the 1σ of a circular Gaussian is ce / 2.4477.
+    let payload = serde_json::json!({
+        "sensor": d.source,
+        "seq": (d.time.unix_nanos() / 1_000_000).max(0),
+        "observed_at": d.time,
+        "kind": kind,
+        "data": {
+            "object_class": d.object_class,
+            "position": {"lat": d.lat, "lon": d.lon},
+            "position_sigma_m": (d.ce / 2.4477).max(1.0),
+            "count": 1,
+            "confidence": d.confidence.unwrap_or(0.5),
+            "evidence": [{"sha256": sha256, "media_type": "application/cot+xml"}],
+        },
+    });
+    let payload = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+    let envelope = truce_model::Envelope::signed(
+        truce_model::OBSERVATION_PAYLOAD_TYPE,
+        &payload,
+        &d.source,
+        |m| signer.sign_bytes(m),
+    );
+    let bytes = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
+    let verdicts = crate::routes::observations::check(state, &[bytes.into()])
+        .await
+        .map_err(|e| e.0.detail)?;
+    match crate::routes::observations::append(state, verdicts)
+        .await
+        .into_iter()
+        .next()
+    {
+        Some(Ok(appended)) => Ok(appended.index),
+        Some(Err(problem)) => Err(problem.detail),
+        None => Err("nothing appended".into()),
+    }
+}
+
+async fn serve(state: AppState, stream: TcpStream, keys: Option<Keys>) -> Result<(), String> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = String::new();
@@ -86,7 +192,8 @@ async fn serve(state: AppState, stream: TcpStream) -> Result<(), String> {
     };
     tracing::info!(account = %account.id, "CoT client connected");
 
-    let (ask, mut asked) = mpsc::channel::<Ask>(4);
+    let (ask, mut asked) = mpsc::channel::<Ask>(16);
+    let input = state.clone();
     tokio::spawn(async move {
         // The client's XML events, split at each `</event>`; only the negotiation is read.
         let mut buffer = Vec::new();
@@ -99,13 +206,31 @@ async fn serve(state: AppState, stream: TcpStream) -> Result<(), String> {
             buffer.extend_from_slice(&chunk[..n]);
             while let Some(end) = find(&buffer, b"</event>") {
                 let event: Vec<u8> = buffer.drain(..end + 8).collect();
-                if truce_cot::is_protocol_request(&String::from_utf8_lossy(&event))
-                    && ask.send(Ask::Protobuf).await.is_err()
-                {
+                let request = if truce_cot::is_protocol_request(&String::from_utf8_lossy(&event)) {
+                    Ask::Protobuf
+                } else {
+                    let outcome = match &keys {
+                        None => Err("this server takes no CoT input (it has no cot_keys)".into()),
+                        Some(keys) => ingest(&input, keys, trim_start(&event)).await,
+                    };
+                    match outcome {
+                        Ok(index) => Ask::Note(format!("logged observation {index}")),
+                        Err(why) => {
+                            tracing::info!(why, "CoT input refused");
+                            Ask::Note(format!("refused: {why}"))
+                        }
+                    }
+                };
+                if ask.send(request).await.is_err() {
                     return;
                 }
             }
             if buffer.len() > MAX_EVENT {
+                let _ = ask
+                    .send(Ask::Note(format!(
+                        "refused: more than {MAX_EVENT} bytes without an </event>; closing"
+                    )))
+                    .await;
                 return;
             }
         }
@@ -150,6 +275,17 @@ async fn serve(state: AppState, stream: TcpStream) -> Result<(), String> {
                     sent.clear();
                 }
                 Some(Ask::Protobuf) => {}
+                Some(Ask::Note(text)) => {
+                    // In the XML phase, as a comment; after the switch there is no place
+                    // for it in the protobuf stream.
+                    if !protobuf {
+                        let text = text.replace("--", "- -");
+                        write
+                            .write_all(format!("<!-- truce: {text} -->\n").as_bytes())
+                            .await
+                            .map_err(io)?;
+                    }
+                }
                 None => return Ok(()),
             },
         }
@@ -175,6 +311,15 @@ fn cots(state: &AppState, r: &Results, now: truce_model::Timestamp) -> Vec<(Stri
         )
     }));
     out
+}
+
+/// An event without the whitespace (and comments' newlines) before it.
+fn trim_start(event: &[u8]) -> &[u8] {
+    let start = event
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(event.len());
+    &event[start..]
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -2,13 +2,16 @@
 libraries: pytak opens the TCP connection (from a COT_URL, as any pytak app does) and
 takproto decodes the TAK protobuf frames after the TAK negotiation.
 
-Usage: python cot_client.py HOST PORT TOKEN
-Prints one JSON object: the XML events received before the switch, the negotiation, and
-the protobuf events decoded after it.
+Usage: python cot_client.py HOST PORT TOKEN SOURCE
+Sends detections reported by SOURCE (a good one, a malformed one, a chat message, one from
+an unknown source) and collects truce's notes on each; prints one JSON object: the XML
+events received before the switch, the notes, the negotiation, and the protobuf events
+decoded after it.
 """
 import asyncio
 import configparser
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -16,13 +19,19 @@ import pytak
 import takproto
 
 
+NOTES = []
+NOTE = re.compile(rb"<!-- truce: (.*?) -->\s*", re.S)
+
+
 async def read_xml_events(reader, want, buffer=b"", timeout=60):
     """CoT XML events until `want` has matched one (split at each </event>), starting with
-    what an earlier call left in `buffer`; returns them and what follows."""
+    what an earlier call left in `buffer`; returns them and what follows. truce's notes
+    (XML comments) are collected in NOTES."""
     events = []
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:
+        buffer = take_notes(buffer)
         while b"</event>" in buffer:
             raw, buffer = buffer.split(b"</event>", 1)
             try:
@@ -49,7 +58,38 @@ def varint(data, at):
         shift += 7
 
 
-async def main(host, port, token):
+def take_notes(buffer):
+    """Moves truce's notes (XML comments) from `buffer` to NOTES."""
+    def note(m):
+        NOTES.append(m.group(1).decode())
+        return b""
+    return NOTE.sub(note, buffer)
+
+
+async def read_notes(reader, buffer, count, timeout=30):
+    """Reads until `count` notes have come; returns what else was read."""
+    while True:
+        buffer = take_notes(buffer)
+        if len(NOTES) >= count:
+            return buffer
+        chunk = await asyncio.wait_for(reader.read(65536), timeout)
+        if not chunk:
+            raise SystemExit(f"connection closed with {len(NOTES)} notes")
+        buffer += chunk
+
+
+def detection(source, uid="track-1", cot_type="a-h-G-E-W-R"):
+    """A detection as a drone ground station sends it (pytak builds the event)."""
+    root = ET.fromstring(pytak.gen_cot(lat=48.16, lon=37.97, ce=25, le=9999999, hae=0,
+                                       uid=uid, cot_type=cot_type))
+    detail = root.find("detail")
+    if detail is None:
+        detail = ET.SubElement(root, "detail")
+    ET.SubElement(detail, "link", {"uid": source, "relation": "p-p", "type": "a-f-A-M-F-Q"})
+    return ET.tostring(root)
+
+
+async def main(host, port, token, source):
     config = configparser.ConfigParser()
     config["cot"] = {"COT_URL": f"tcp://{host}:{port}"}
     reader, writer = await pytak.protocol_factory(config["cot"])
@@ -61,6 +101,15 @@ async def main(host, port, token):
 
     events, rest = await read_xml_events(reader, is_finding)
     offer = [e for e in events if e.get("type") == "t-x-takp-v"]
+
+    # Detections in: a good one, a broken one, a chat message, one from nobody.
+    for raw in (detection(source),
+                b'<event version="2.0" uid="bad" type="a-h-G-E-W-R" time="2026-01-07T11:00:00Z"><point lat="48" lon="37" ce="5"></event>',
+                detection(source, uid="chat-1", cot_type="b-t-f"),
+                detection("nobody")):
+        writer.write(raw)
+    await writer.drain()
+    rest = await read_notes(reader, rest, 4)
     finding = [e for e in events if is_finding(e)][0]
     point = finding.find("point")
     remarks = finding.find("detail/remarks").text
@@ -111,10 +160,11 @@ async def main(host, port, token):
         "finding": {"uid": finding.get("uid"), "type": finding.get("type"),
                     "how": finding.get("how"), "stale": finding.get("stale"),
                     "ce": point.get("ce"), "lat": point.get("lat"), "remarks": remarks},
+        "notes": NOTES[:4],
         "response": response,
         "protobuf": decoded,
     }))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]))

@@ -1,0 +1,270 @@
+//! Cursor-on-Target in: a detection reported by a drone ground station or a sensor's TAK
+//! gateway, read from its CoT XML into what a truce observation needs. Only detection
+//! types are taken: atoms (`a-<affiliation>-...`) of ground equipment, units, aircraft and
+//! drones; anything else (chat, markers, control, a friendly position report without
+//! equipment) is refused with its reason. The reporting sensor is named by the event's
+//! `<link uid="..." relation="p-p"/>` (its producing parent), as TAK does.
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+use truce_model::Timestamp;
+
+/// The most one CoT event may hold.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// A detection read from CoT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Detection {
+    /// The CoT uid of the detected object.
+    pub uid: String,
+    /// The CoT type, as sent.
+    pub cot_type: String,
+    /// The object class in truce's vocabulary (DESIGN.md section 4a).
+    pub object_class: &'static str,
+    /// The reporting sensor (the `p-p` link).
+    pub source: String,
+    pub time: Timestamp,
+    pub lat: f64,
+    pub lon: f64,
+    /// Circular error, metres.
+    pub ce: f64,
+    /// `<truce confidence="..."/>` in the detail, when the sender gives one.
+    pub confidence: Option<f64>,
+}
+
+/// Why a CoT event was not taken.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum InputError {
+    #[error("malformed CoT XML: {0}")]
+    Malformed(String),
+    #[error("CoT event of {0} bytes (at most {MAX_EVENT_BYTES})")]
+    TooLarge(usize),
+    #[error(
+        "CoT type {0:?} is not a detection truce takes (ground equipment, units, aircraft, drones)"
+    )]
+    NotDetection(String),
+    #[error("the CoT event names no reporting sensor (<link uid=... relation=\"p-p\"/>)")]
+    NoSource,
+    #[error("CoT attribute {0}: {1}")]
+    Field(&'static str, String),
+}
+
+/// truce's object class for a CoT atom type, or `None` when it is not a detection.
+pub fn object_class(cot_type: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = cot_type.split('-').collect();
+    if parts.len() < 3 || parts[0] != "a" || parts[1].len() != 1 {
+        return None;
+    }
+    let rest = &parts[2..];
+    let starts = |prefix: &[&str]| rest.len() >= prefix.len() && rest[..prefix.len()] == *prefix;
+    Some(if starts(&["G", "E", "W", "R"]) {
+        "mlrs"
+    } else if starts(&["G", "E", "W", "H"]) {
+        "howitzer"
+    } else if starts(&["G", "E", "W", "O"]) {
+        "mortar"
+    } else if starts(&["G", "E", "W", "G"]) {
+        "gun"
+    } else if starts(&["G", "E", "V", "A", "T"]) {
+        "tank"
+    } else if starts(&["G", "E", "V", "A"]) {
+        "apc"
+    } else if starts(&["G", "E", "V"]) {
+        "vehicle"
+    } else if starts(&["G", "E", "W"]) || starts(&["G", "E"]) {
+        "other"
+    } else if starts(&["G", "U"]) {
+        "personnel"
+    } else if starts(&["A", "M", "F", "Q"]) || starts(&["A", "C", "F", "q"]) {
+        "drone"
+    } else if starts(&["A"]) {
+        "aircraft"
+    } else {
+        return None;
+    })
+}
+
+fn attribute(e: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, InputError> {
+    for a in e.attributes() {
+        let a = a.map_err(|err| InputError::Malformed(err.to_string()))?;
+        if a.key.as_ref() == name {
+            let value = a
+                .unescape_value()
+                .map_err(|err| InputError::Malformed(err.to_string()))?;
+            return Ok(Some(value.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+fn number(e: &BytesStart<'_>, name: &'static str, min: f64, max: f64) -> Result<f64, InputError> {
+    let text =
+        attribute(e, name.as_bytes())?.ok_or_else(|| InputError::Field(name, "missing".into()))?;
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| InputError::Field(name, format!("{text:?} is not a number")))?;
+    if !v.is_finite() || v < min || v > max {
+        return Err(InputError::Field(
+            name,
+            format!("{v} is outside [{min}, {max}]"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Reads one CoT event (with or without an XML declaration).
+pub fn parse_detection(xml: &[u8]) -> Result<Detection, InputError> {
+    if xml.len() > MAX_EVENT_BYTES {
+        return Err(InputError::TooLarge(xml.len()));
+    }
+    let mut reader = Reader::from_reader(xml);
+    reader.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut event: Option<(String, String, Timestamp)> = None;
+    let mut point: Option<(f64, f64, f64)> = None;
+    let mut source = None;
+    let mut confidence = None;
+    let mut depth = 0usize;
+    let mut closed = false;
+    loop {
+        let e = reader
+            .read_event_into(&mut buf)
+            .map_err(|err| InputError::Malformed(err.to_string()))?;
+        match &e {
+            Event::Start(s) | Event::Empty(s) => {
+                let empty = matches!(e, Event::Empty(_));
+                match (depth, s.name().as_ref()) {
+                    (0, b"event") => {
+                        let cot_type = attribute(s, b"type")?
+                            .ok_or_else(|| InputError::Field("type", "missing".into()))?;
+                        let uid = attribute(s, b"uid")?
+                            .ok_or_else(|| InputError::Field("uid", "missing".into()))?;
+                        let time = attribute(s, b"time")?
+                            .ok_or_else(|| InputError::Field("time", "missing".into()))?;
+                        let time = Timestamp::parse(&time)
+                            .map_err(|err| InputError::Field("time", err.to_string()))?;
+                        event = Some((cot_type, uid, time));
+                    }
+                    (0, other) => {
+                        return Err(InputError::Malformed(format!(
+                            "the root element is <{}>, not <event>",
+                            String::from_utf8_lossy(other)
+                        )));
+                    }
+                    (_, b"point") => {
+                        point = Some((
+                            number(s, "lat", -90.0, 90.0)?,
+                            number(s, "lon", -180.0, 180.0)?,
+                            number(s, "ce", 0.0, 9_999_999.0)?,
+                        ));
+                    }
+                    (_, b"link") if attribute(s, b"relation")?.as_deref() == Some("p-p") => {
+                        source = attribute(s, b"uid")?;
+                    }
+                    (_, b"truce") => {
+                        confidence = Some(number(s, "confidence", 0.0, 1.0)?);
+                    }
+                    _ => {}
+                }
+                if !empty {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    closed = true;
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    let Some((cot_type, uid, time)) = event else {
+        return Err(InputError::Malformed("no <event>".into()));
+    };
+    if !closed {
+        return Err(InputError::Malformed("the <event> is not closed".into()));
+    }
+    let object_class =
+        object_class(&cot_type).ok_or_else(|| InputError::NotDetection(cot_type.clone()))?;
+    let (lat, lon, ce) = point.ok_or_else(|| InputError::Field("point", "missing".into()))?;
+    if ce >= 9_999_999.0 {
+        return Err(InputError::Field(
+            "ce",
+            "unknown (9999999): truce needs the position's error".into(),
+        ));
+    }
+    let source = source.ok_or(InputError::NoSource)?;
+    Ok(Detection {
+        uid,
+        cot_type,
+        object_class,
+        source,
+        time,
+        lat,
+        lon,
+        ce,
+        confidence,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MLRS: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<event version=\"2.0\" uid=\"track-17\" type=\"a-h-G-E-W-R\" how=\"m-i\" time=\"2026-01-07T11:02:03.500Z\" start=\"2026-01-07T11:02:03.500Z\" stale=\"2026-01-07T11:07:03Z\"><point lat=\"48.16\" lon=\"37.97\" hae=\"9999999.0\" ce=\"25\" le=\"9999999.0\"/><detail><link uid=\"tr-dr-001\" relation=\"p-p\" type=\"a-f-A-M-F-Q\"/><truce confidence=\"0.8\"/></detail></event>";
+
+    #[test]
+    fn a_drone_detection_with_or_without_a_declaration() {
+        for text in [MLRS, MLRS.split_once('\n').unwrap().1] {
+            let d = parse_detection(text.as_bytes()).unwrap();
+            assert_eq!(d.object_class, "mlrs");
+            assert_eq!(d.source, "tr-dr-001");
+            assert_eq!((d.lat, d.lon, d.ce), (48.16, 37.97, 25.0));
+            assert_eq!(d.confidence, Some(0.8));
+            assert_eq!(d.time.to_string(), "2026-01-07T11:02:03.500Z");
+        }
+    }
+
+    #[test]
+    fn every_bad_event_says_why() {
+        let cases: [(String, &str); 8] = [
+            (MLRS.replace("</event>", ""), "not closed"),
+            (MLRS.replace("</detail>", "</detial>"), "malformed"),
+            (MLRS.replace("a-h-G-E-W-R", "b-t-f"), "not a detection"),
+            (MLRS.replace("a-h-G-E-W-R", "a-f-G"), "not a detection"),
+            (
+                MLRS.replace("relation=\"p-p\"", "relation=\"c\""),
+                "no reporting sensor",
+            ),
+            (MLRS.replace("ce=\"25\"", "ce=\"9999999.0\""), "unknown"),
+            (MLRS.replace("lat=\"48.16\"", "lat=\"98\""), "outside"),
+            (
+                MLRS.replace("time=\"2026-01-07T11:02:03.500Z\"", "time=\"noon\""),
+                "time",
+            ),
+        ];
+        for (text, why) in cases {
+            let err = parse_detection(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(why), "{why:?} not in {err:?} for {text}");
+        }
+        let big = format!("{MLRS}{}", " ".repeat(MAX_EVENT_BYTES));
+        assert!(matches!(
+            parse_detection(big.as_bytes()),
+            Err(InputError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn object_classes_from_the_cot_tree() {
+        assert_eq!(object_class("a-u-G-E-V-A-T"), Some("tank"));
+        assert_eq!(object_class("a-h-G-E-W-H"), Some("howitzer"));
+        assert_eq!(object_class("a-n-A-M-F-Q"), Some("drone"));
+        assert_eq!(object_class("a-h-G-U-C-I"), Some("personnel"));
+        assert_eq!(object_class("b-m-p-s-m"), None);
+        assert_eq!(object_class("t-x-takp-q"), None);
+    }
+}
