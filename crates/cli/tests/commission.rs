@@ -1543,9 +1543,21 @@ async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
         raw.contains("uid=\"track-1\"") && raw.contains("tr-dr-001"),
         "{raw}"
     );
-    let after = get_json(&api.client, &api.url("/healthz")).await["log_size"].clone();
-    assert_eq!(after.as_u64(), Some(index + 1), "nothing else logged");
     assert_eq!(seen["response"], "true");
+    // After the switch, the tank the client sent as a TAK protobuf frame is logged too;
+    // the oversized frame after it closed the stream and logged nothing.
+    assert_eq!(seen["closed_after_bad_frame"], true, "{seen}");
+    let tank = get_json(&api.client, &api.url(&format!("/v1/entries/{}", index + 1))).await;
+    assert_eq!(
+        tank["observation"]["data"]["object_class"], "tank",
+        "{tank}"
+    );
+    assert_eq!(
+        tank["observation"]["data"]["evidence"][0]["media_type"],
+        "application/x-tak-protobuf"
+    );
+    let after = get_json(&api.client, &api.url("/healthz")).await["log_size"].clone();
+    assert_eq!(after.as_u64(), Some(index + 2), "nothing else logged");
     let frames = seen["protobuf"].as_array().unwrap();
     assert!(frames.len() >= 3, "{seen}");
     for f in frames {

@@ -188,16 +188,36 @@ pub fn parse_detection(xml: &[u8]) -> Result<Detection, InputError> {
     if !closed {
         return Err(InputError::Malformed("the <event> is not closed".into()));
     }
+    let (lat, lon, ce) = point.ok_or_else(|| InputError::Field("point", "missing".into()))?;
+    detection(cot_type, uid, time, (lat, lon, ce), source, confidence)
+}
+
+/// The checks both encodings share, and the detection they make.
+fn detection(
+    cot_type: String,
+    uid: String,
+    time: Timestamp,
+    (lat, lon, ce): (f64, f64, f64),
+    source: Option<String>,
+    confidence: Option<f64>,
+) -> Result<Detection, InputError> {
     let object_class =
         object_class(&cot_type).ok_or_else(|| InputError::NotDetection(cot_type.clone()))?;
-    let (lat, lon, ce) = point.ok_or_else(|| InputError::Field("point", "missing".into()))?;
-    if ce >= 9_999_999.0 {
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(InputError::Field(
+            "point",
+            format!("{lat}, {lon} is not on Earth"),
+        ));
+    }
+    if !(0.0..9_999_999.0).contains(&ce) {
         return Err(InputError::Field(
             "ce",
             "unknown (9999999): truce needs the position's error".into(),
         ));
     }
-    let source = source.ok_or(InputError::NoSource)?;
+    let source = source
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(InputError::NoSource)?;
     Ok(Detection {
         uid,
         cot_type,
@@ -209,6 +229,107 @@ pub fn parse_detection(xml: &[u8]) -> Result<Detection, InputError> {
         ce,
         confidence,
     })
+}
+
+/// The `p-p` link and `<truce confidence>` of a detail given as XML (protobuf's
+/// `xmlDetail`, which holds what the protocol has no field for).
+fn detail_xml(xml: &str) -> Result<(Option<String>, Option<f64>), InputError> {
+    let wrapped = format!("<detail>{xml}</detail>");
+    let mut reader = Reader::from_reader(wrapped.as_bytes());
+    let mut buf = Vec::new();
+    let (mut source, mut confidence) = (None, None);
+    loop {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|err| InputError::Malformed(format!("xmlDetail: {err}")))?
+        {
+            Event::Start(s) | Event::Empty(s) => match s.name().as_ref() {
+                b"link" if attribute(&s, b"relation")?.as_deref() == Some("p-p") => {
+                    source = attribute(&s, b"uid")?;
+                }
+                b"truce" => confidence = Some(number(&s, "confidence", 0.0, 1.0)?),
+                _ => {}
+            },
+            Event::Eof => return Ok((source, confidence)),
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
+/// Why bytes on a TAK protobuf stream are not a message.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FrameError {
+    #[error("not a TAK protocol frame: byte {0:#04x} where 0xbf starts one")]
+    NotAFrame(u8),
+    #[error("bad frame length")]
+    BadLength,
+    #[error("TAK frame of {0} bytes (at most {MAX_EVENT_BYTES})")]
+    TooLarge(u64),
+    #[error("not a TakMessage: {0}")]
+    Decode(String),
+}
+
+/// The next message of a TAK protocol stream (`0xbf`, varint length, `TakMessage`) at the
+/// start of `buffer`: `Ok(None)` while it is incomplete, else the message and the bytes it
+/// took. A frame longer than [`MAX_EVENT_BYTES`] is refused before it is read.
+pub fn next_frame(buffer: &[u8]) -> Result<Option<(crate::TakMessage, usize)>, FrameError> {
+    use prost::Message;
+    let Some(&first) = buffer.first() else {
+        return Ok(None);
+    };
+    if first != 0xbf {
+        return Err(FrameError::NotAFrame(first));
+    }
+    let mut rest = &buffer[1..];
+    let before = rest.len();
+    if !rest.iter().take(10).any(|b| b & 0x80 == 0) {
+        // The varint is not complete yet (or longer than any varint).
+        return if rest.len() >= 10 {
+            Err(FrameError::BadLength)
+        } else {
+            Ok(None)
+        };
+    }
+    let length = prost::encoding::decode_varint(&mut rest).map_err(|_| FrameError::BadLength)?;
+    if length > MAX_EVENT_BYTES as u64 {
+        return Err(FrameError::TooLarge(length));
+    }
+    let header = 1 + before - rest.len();
+    let length = length as usize;
+    if rest.len() < length {
+        return Ok(None);
+    }
+    let message = crate::TakMessage::decode(&rest[..length])
+        .map_err(|e| FrameError::Decode(e.to_string()))?;
+    Ok(Some((message, header + length)))
+}
+
+/// A detection from a TAK protocol `CotEvent` (times in milliseconds since the epoch).
+pub fn proto_detection(event: &crate::ProtoEvent) -> Result<Detection, InputError> {
+    let ms = if event.start_time > 0 {
+        event.start_time
+    } else {
+        event.send_time
+    };
+    let time = Timestamp::from_unix_nanos(
+        i64::try_from(ms)
+            .ok()
+            .and_then(|ms| ms.checked_mul(1_000_000))
+            .ok_or_else(|| InputError::Field("startTime", format!("{ms} is out of range")))?,
+    );
+    let (source, confidence) = match &event.detail {
+        Some(d) => detail_xml(&d.xml_detail)?,
+        None => (None, None),
+    };
+    detection(
+        event.r#type.clone(),
+        event.uid.clone(),
+        time,
+        (event.lat, event.lon, event.ce),
+        source,
+        confidence,
+    )
 }
 
 #[cfg(test)]
@@ -266,5 +387,51 @@ mod tests {
         assert_eq!(object_class("a-h-G-U-C-I"), Some("personnel"));
         assert_eq!(object_class("b-m-p-s-m"), None);
         assert_eq!(object_class("t-x-takp-q"), None);
+    }
+
+    #[test]
+    fn protobuf_frames_are_read_whole_and_bad_ones_refused() {
+        let cot = crate::Cot {
+            uid: "track-2".into(),
+            kind: "a-h-G-E-V-A-T".into(),
+            how: "m-i".into(),
+            time: Timestamp::parse("2026-01-07T11:00:00Z").unwrap(),
+            start: Timestamp::parse("2026-01-07T11:00:01Z").unwrap(),
+            stale: Timestamp::parse("2026-01-07T11:05:00Z").unwrap(),
+            lat: 48.2,
+            lon: 37.9,
+            ce: 30.0,
+            callsign: "x".into(),
+            remarks: "y".into(),
+        };
+        let mut message = cot.proto();
+        message.cot_event.as_mut().unwrap().detail = Some(crate::ProtoDetail {
+            xml_detail: "<link uid=\"tr-dr-001\" relation=\"p-p\"/>".into(),
+        });
+        let frame = crate::stream_frame(&message);
+        // Incomplete: wait; whole: the message and its length.
+        assert_eq!(next_frame(&frame[..frame.len() - 1]), Ok(None));
+        assert_eq!(next_frame(&frame[..1]), Ok(None));
+        let (back, used) = next_frame(&frame).unwrap().unwrap();
+        assert_eq!(used, frame.len());
+        let d = proto_detection(back.cot_event.as_ref().unwrap()).unwrap();
+        assert_eq!((d.object_class, d.source.as_str()), ("tank", "tr-dr-001"));
+        assert_eq!(d.time.to_string(), "2026-01-07T11:00:01Z");
+        // Not a frame; a length beyond the limit; a length that never ends; not a message.
+        assert_eq!(next_frame(b"<event"), Err(FrameError::NotAFrame(b'<')));
+        let mut big = vec![0xbf];
+        prost::encoding::encode_varint(1 << 20, &mut big);
+        assert_eq!(next_frame(&big), Err(FrameError::TooLarge(1 << 20)));
+        assert_eq!(next_frame(&[0xbf; 12]), Err(FrameError::BadLength));
+        assert!(matches!(
+            next_frame(&[0xbf, 3, 0xff, 0xff, 0xff]),
+            Err(FrameError::Decode(_))
+        ));
+        // Without its source, a detection is refused.
+        message.cot_event.as_mut().unwrap().detail = None;
+        assert_eq!(
+            proto_detection(message.cot_event.as_ref().unwrap()),
+            Err(InputError::NoSource)
+        );
     }
 }

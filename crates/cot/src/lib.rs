@@ -14,7 +14,10 @@
 mod input;
 mod proto;
 
-pub use input::{Detection, InputError, MAX_EVENT_BYTES, object_class, parse_detection};
+pub use input::{
+    Detection, FrameError, InputError, MAX_EVENT_BYTES, next_frame, object_class, parse_detection,
+    proto_detection,
+};
 
 use std::fmt::Write;
 

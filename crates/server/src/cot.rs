@@ -83,9 +83,19 @@ pub fn load_keys(path: &std::path::Path) -> Result<Keys, String> {
 }
 
 /// A detection sent by a client, as a signed observation appended to the log: its index.
-async fn ingest(state: &AppState, keys: &Keys, raw: &[u8]) -> Result<u64, String> {
+/// `raw` is what the client sent (kept as evidence, of `media_type`).
+async fn ingest(
+    state: &AppState,
+    keys: &Option<Keys>,
+    detection: Result<truce_cot::Detection, truce_cot::InputError>,
+    raw: &[u8],
+    media_type: &str,
+) -> Result<u64, String> {
     use truce_model::SensorKind;
-    let d = truce_cot::parse_detection(raw).map_err(|e| e.to_string())?;
+    let Some(keys) = keys else {
+        return Err("this server takes no CoT input (it has no cot_keys)".into());
+    };
+    let d = detection.map_err(|e| e.to_string())?;
     let signer = keys.get(&d.source).ok_or_else(|| {
         format!(
             "{} is not a source this server signs for (its cot_keys)",
@@ -132,7 +142,7 @@ async fn ingest(state: &AppState, keys: &Keys, raw: &[u8]) -> Result<u64, String
             "position_sigma_m": (d.ce / 2.4477).max(1.0),
             "count": 1,
             "confidence": d.confidence.unwrap_or(0.5),
-            "evidence": [{"sha256": sha256, "media_type": "application/cot+xml"}],
+            "evidence": [{"sha256": sha256, "media_type": media_type}],
         },
     });
     let payload = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
@@ -195,37 +205,68 @@ async fn serve(state: AppState, stream: TcpStream, keys: Option<Keys>) -> Result
     let (ask, mut asked) = mpsc::channel::<Ask>(16);
     let input = state.clone();
     tokio::spawn(async move {
-        // The client's XML events, split at each `</event>`; only the negotiation is read.
+        // The client's XML events, split at each `</event>`, and after its request to
+        // switch, its TAK protocol frames.
         let mut buffer = Vec::new();
         let mut chunk = [0u8; 4096];
+        let mut frames = false;
+        let note = |outcome: Result<u64, String>| match outcome {
+            Ok(index) => Ask::Note(format!("logged observation {index}")),
+            Err(why) => {
+                tracing::info!(why, "CoT input refused");
+                Ask::Note(format!("refused: {why}"))
+            }
+        };
         loop {
             let n = match reader.read(&mut chunk).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
             buffer.extend_from_slice(&chunk[..n]);
-            while let Some(end) = find(&buffer, b"</event>") {
-                let event: Vec<u8> = buffer.drain(..end + 8).collect();
-                let request = if truce_cot::is_protocol_request(&String::from_utf8_lossy(&event)) {
-                    Ask::Protobuf
-                } else {
-                    let outcome = match &keys {
-                        None => Err("this server takes no CoT input (it has no cot_keys)".into()),
-                        Some(keys) => ingest(&input, keys, trim_start(&event)).await,
-                    };
-                    match outcome {
-                        Ok(index) => Ask::Note(format!("logged observation {index}")),
-                        Err(why) => {
-                            tracing::info!(why, "CoT input refused");
-                            Ask::Note(format!("refused: {why}"))
+            loop {
+                let request = if frames {
+                    match truce_cot::next_frame(&buffer) {
+                        Ok(None) => break,
+                        Ok(Some((message, used))) => {
+                            let raw: Vec<u8> = buffer.drain(..used).collect();
+                            let Some(event) = message.cot_event else {
+                                continue;
+                            };
+                            let d = truce_cot::proto_detection(&event);
+                            let media = "application/x-tak-protobuf";
+                            note(ingest(&input, &keys, d, &raw, media).await)
                         }
+                        Err(e) => {
+                            // A stream cannot be followed past a bad frame: close it.
+                            tracing::info!(error = %e, "CoT protobuf input refused; closing");
+                            return;
+                        }
+                    }
+                } else {
+                    let Some(end) = find(&buffer, b"</event>") else {
+                        break;
+                    };
+                    let event: Vec<u8> = buffer.drain(..end + 8).collect();
+                    if truce_cot::is_protocol_request(&String::from_utf8_lossy(&event)) {
+                        frames = true;
+                        // What follows the request is already protobuf.
+                        let start = buffer
+                            .iter()
+                            .position(|b| !b.is_ascii_whitespace())
+                            .unwrap_or(buffer.len());
+                        buffer.drain(..start);
+                        Ask::Protobuf
+                    } else {
+                        let raw = trim_start(&event);
+                        let d = truce_cot::parse_detection(raw);
+                        note(ingest(&input, &keys, d, raw, "application/cot+xml").await)
                     }
                 };
                 if ask.send(request).await.is_err() {
                     return;
                 }
             }
-            if buffer.len() > MAX_EVENT {
+            if !frames && buffer.len() > MAX_EVENT {
                 let _ = ask
                     .send(Ask::Note(format!(
                         "refused: more than {MAX_EVENT} bytes without an </event>; closing"

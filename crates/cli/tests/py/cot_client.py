@@ -153,8 +153,26 @@ async def main(host, port, token, source):
         if not chunk:
             break
         buffer += chunk
+    # A detection in protobuf, as takproto frames it; then a frame that claims a megabyte,
+    # which truce refuses by closing the stream.
+    writer.write(takproto.xml2proto(detection(source, uid="track-3", cot_type="a-h-G-E-V-A-T"),
+                                    takproto.TAKProtoVer.STREAM))
+    await writer.drain()
+    await asyncio.sleep(1.0)
+    writer.write(bytes([0xBF, 0x80, 0x80, 0x40]) + b"x" * 100)
+    await writer.drain()
+    closed = False
+    try:
+        while True:
+            chunk = await asyncio.wait_for(reader.read(65536), 10)
+            if not chunk:
+                closed = True
+                break
+    except (asyncio.TimeoutError, ConnectionError):
+        pass
     writer.close()
     print(json.dumps({
+        "closed_after_bad_frame": closed,
         "offer": len(offer),
         "xml_events": len(events),
         "finding": {"uid": finding.get("uid"), "type": finding.get("type"),
