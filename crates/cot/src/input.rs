@@ -231,6 +231,46 @@ fn detection(
     })
 }
 
+/// See [`crate::is_protocol_request`].
+pub(crate) fn is_protocol_request(xml: &[u8]) -> bool {
+    let mut reader = Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut asks = false;
+    loop {
+        let Ok(e) = reader.read_event_into(&mut buf) else {
+            return false;
+        };
+        match e {
+            Event::Start(ref s) | Event::Empty(ref s) => {
+                let name = s.name().as_ref().to_vec();
+                let here: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
+                match (here.as_slice(), name.as_slice()) {
+                    ([], b"event")
+                        if attribute(s, b"type").ok().flatten().as_deref()
+                            != Some("t-x-takp-q") =>
+                    {
+                        return false;
+                    }
+                    ([b"event", b"detail", b"TakControl"], b"TakRequest") => {
+                        asks = attribute(s, b"version").ok().flatten().as_deref() == Some("1");
+                    }
+                    _ => {}
+                }
+                if matches!(e, Event::Start(_)) {
+                    path.push(name);
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => return asks,
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
 /// The `p-p` link and `<truce confidence>` of a detail given as XML (protobuf's
 /// `xmlDetail`, which holds what the protocol has no field for).
 fn detail_xml(xml: &str) -> Result<(Option<String>, Option<f64>), InputError> {

@@ -284,12 +284,10 @@ fn control(kind: &str, now: Timestamp, detail: &str) -> String {
     )
 }
 
-/// Whether an XML event from a client asks to switch to protobuf version 1
-/// (`t-x-takp-q` with `<TakRequest version="1"/>`).
+/// Whether an XML event from a client asks to switch to protobuf version 1: an event of
+/// type `t-x-takp-q` whose `detail/TakControl/TakRequest` has `version="1"`.
 pub fn is_protocol_request(xml: &str) -> bool {
-    xml.contains("type=\"t-x-takp-q\"")
-        && (xml.contains("version=\"1\"") || xml.contains("version='1'"))
-        && xml.contains("TakRequest")
+    input::is_protocol_request(xml.as_bytes())
 }
 
 #[cfg(test)]
