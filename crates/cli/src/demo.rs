@@ -41,6 +41,10 @@ pub struct DemoArgs {
     /// Stream the day in one minute instead.
     #[arg(long)]
     fast: bool,
+    /// Also serve Cursor-on-Target to TAK clients on this TCP address (ATAK, WinTAK,
+    /// pytak: first line `truce-token <token>`, then the events and findings).
+    #[arg(long)]
+    cot_listen: Option<SocketAddr>,
 }
 
 /// An account of the demo: id, name, role, and the party or country it is bound to.
@@ -129,6 +133,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         checkpoint_interval_ms: 200,
         agreement: Some(agreement_path.clone()),
         guarantees: Some(guarantees_path),
+        cot_listen: args.cot_listen,
         ..ServerConfig::default()
     };
     let server = truce_server::start(config, Arc::new(SystemClock)).await?;
@@ -138,6 +143,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         data.display()
     );
     println!("log verifier key: {}", server.vkey);
+    if let Some(addr) = args.cot_listen {
+        println!(
+            "TAK clients: Cursor-on-Target over TCP at {addr} (first line `truce-token <token>`, an account's token from {})",
+            data.join("demo-accounts.json").display()
+        );
+    }
     println!(
         "agreement {}: contact line of {} positions, {} zones, {} protected sites, {} clauses",
         agreement.id,
