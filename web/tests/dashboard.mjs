@@ -117,6 +117,23 @@ try {
   check(answers.startsWith('acknowledged by guarantor-us'), `the board shows the acknowledgement: ${answers}`);
 
   await login('auditor');
+  // Filters: hiding a state hides its markers; the timeline: the start of the day shows
+  // fewer findings than its end.
+  await page.waitForSelector('path.truce-finding-candidate');
+  await page.click('[data-tab=filters]');
+  const candidate = page.locator('#filter-states input[value=candidate]');
+  await candidate.uncheck();
+  await page.waitForFunction(() => document.querySelectorAll('path.truce-finding-candidate').length === 0);
+  check(await page.locator('path.truce-finding-verified').count() >= 1, 'verified findings stay drawn');
+  await candidate.check();
+  await page.waitForSelector('path.truce-finding-candidate');
+  const all = await page.locator('path.truce-finding').count();
+  await page.locator('#scrub').fill('5');
+  await page.waitForFunction((n) => document.querySelectorAll('path.truce-finding').length < n, all);
+  const early = await page.locator('path.truce-finding').count();
+  step(`filters and timeline: ${all} findings drawn, none of them candidates when those are hidden; ${early} at ${await page.textContent('#scrub-time')}`);
+  await page.locator('#follow').check();
+  await page.waitForFunction((n) => document.querySelectorAll('path.truce-finding').length >= n, all);
   await page.locator(`path.truce-finding[data-finding="${finding}"]`).dispatchEvent("click");
   await page.waitForSelector('.proof-status .ok');
   await page.screenshot({ path: screenshot });
