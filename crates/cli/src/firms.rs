@@ -534,7 +534,6 @@ impl Importer {
     /// Imports one file: its counts, or `None` when the file could not be read or parsed
     /// at all (reported). Bad rows are reported with file and line and do not stop it.
     async fn file(&self, file: &Path) -> anyhow::Result<Option<Counts>> {
-        let (keys, client, args) = (&self.keys, &self.client, self);
         let name = file.display();
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
@@ -565,7 +564,7 @@ impl Importer {
         for detection in &parsed.detections {
             let feed = format!(
                 "{}{}",
-                args.feed_prefix,
+                self.feed_prefix,
                 detection.code.to_ascii_lowercase()
             );
             let bytes = payload(&feed, detection);
@@ -576,7 +575,7 @@ impl Importer {
                 bad_lines.push(detection.line);
                 continue;
             }
-            match keys.as_ref().map(|k| k.get(&feed)) {
+            match self.keys.as_ref().map(|k| k.get(&feed)) {
                 Some(Some(signer)) => envelopes.push((
                     detection.line,
                     crate::submit::envelope(signer, &feed, &bytes),
@@ -594,7 +593,7 @@ impl Importer {
                 "{name}: satellite: no key for feed {feed} in --keys ({rows} rows not imported)"
             );
         }
-        if let Some(client) = &client {
+        if let Some(client) = &self.client {
             for chunk in envelopes.chunks(BATCH) {
                 let bodies: Vec<Vec<u8>> = chunk.iter().map(|(_, e)| e.clone()).collect();
                 let response = client
@@ -630,7 +629,7 @@ impl Importer {
         bad_lines.sort_unstable();
         bad_lines.dedup();
         counts.bad = bad_lines.len() as u64;
-        if args.dry_run {
+        if self.dry_run {
             println!(
                 "{name}: {} rows, {} valid, {} bad (dry run: nothing sent)",
                 counts.rows,

@@ -153,17 +153,10 @@ async fn ingest(
         |m| signer.sign_bytes(m),
     );
     let bytes = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
-    let verdicts = crate::routes::observations::check(state, &[bytes.into()])
-        .await
-        .map_err(|e| e.0.detail)?;
-    match crate::routes::observations::append(state, verdicts)
-        .await
-        .into_iter()
-        .next()
-    {
-        Some(Ok(appended)) => Ok(appended.index),
-        Some(Err(problem)) => Err(problem.detail),
-        None => Err("nothing appended".into()),
+    match crate::routes::observations::check_and_append(state, bytes.into()).await {
+        Ok(Ok(appended)) => Ok(appended.index),
+        Ok(Err(problem)) => Err(problem.detail),
+        Err(e) => Err(e.0.detail),
     }
 }
 

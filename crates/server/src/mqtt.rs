@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use truce_model::ProblemType;
 
-use crate::routes::observations::{append, check};
+use crate::routes::observations::check_and_append;
 use crate::state::AppState;
 
 /// Where and what to subscribe to.
@@ -118,16 +118,12 @@ async fn handle(state: &AppState, payload: Bytes) -> bool {
 /// `Some(true)`: acknowledge; `None`: a passing failure of the log (an internal error, or
 /// shutting down), worth retrying.
 async fn try_handle(state: &AppState, payload: Bytes) -> Option<bool> {
-    let verdicts = match check(state, &[payload]).await {
-        Ok(v) => v,
+    match check_and_append(state, payload).await {
         Err(e) => {
             tracing::warn!(detail = %e.0.detail, "MQTT message check failed");
-            return None;
+            None
         }
-    };
-    let results = append(state, verdicts).await;
-    match results.into_iter().next() {
-        Some(Ok(appended)) => {
+        Ok(Ok(appended)) => {
             tracing::debug!(
                 index = appended.index,
                 duplicate = appended.duplicate,
@@ -135,7 +131,7 @@ async fn try_handle(state: &AppState, payload: Bytes) -> Option<bool> {
             );
             Some(true)
         }
-        Some(Err(problem)) => {
+        Ok(Err(problem)) => {
             let passing = matches!(
                 problem.kind(),
                 Some(ProblemType::Internal) | Some(ProblemType::Unavailable) | None
@@ -143,7 +139,6 @@ async fn try_handle(state: &AppState, payload: Bytes) -> Option<bool> {
             tracing::warn!(detail = %problem.detail, passing, "MQTT observation not logged");
             if passing { None } else { Some(true) }
         }
-        None => Some(true),
     }
 }
 

@@ -156,6 +156,21 @@ pub(crate) async fn check(
     Ok(verdicts)
 }
 
+/// One envelope from an adapter (MQTT, Cursor-on-Target) through the same checks as HTTP
+/// and appended: `Err` when it could not be checked at all (the server is busy or failing),
+/// else its log entry or the problem that refused it.
+pub(crate) async fn check_and_append(
+    state: &AppState,
+    envelope: Bytes,
+) -> Result<Result<Appended, Problem>, ApiError> {
+    let verdicts = check(state, &[envelope]).await?;
+    Ok(append(state, verdicts)
+        .await
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Err(Problem::new(ProblemType::Internal, "nothing appended"))))
+}
+
 /// Sends the accepted items to the sequencer; one result per item.
 pub(crate) async fn append(
     state: &AppState,
