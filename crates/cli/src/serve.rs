@@ -68,6 +68,30 @@ pub struct ServeArgs {
     /// registered drone, camera or radar sensors are signed and logged.
     #[arg(long, env = "TRUCE_COT_KEYS")]
     cot_keys: Option<PathBuf>,
+    /// Serve CoT over TLS on this address too; clients present a certificate from
+    /// `--cot-tls-client-ca` whose common name (CN) is their account id.
+    #[arg(long, env = "TRUCE_COT_TLS_LISTEN")]
+    cot_tls_listen: Option<SocketAddr>,
+    /// The TLS listener's certificate chain (PEM).
+    #[arg(long, env = "TRUCE_COT_TLS_CERT")]
+    cot_tls_cert: Option<PathBuf>,
+    /// The TLS listener's private key (PEM).
+    #[arg(long, env = "TRUCE_COT_TLS_KEY")]
+    cot_tls_key: Option<PathBuf>,
+    /// The certificate authorities (PEM) whose client certificates are taken.
+    #[arg(long, env = "TRUCE_COT_TLS_CLIENT_CA")]
+    cot_tls_client_ca: Option<PathBuf>,
+    /// Take CoT detections as UDP datagrams (XML or TAK mesh protobuf) on this address: a
+    /// unicast address, or a multicast group such as 239.2.3.1:6969.
+    #[arg(long, env = "TRUCE_COT_UDP")]
+    cot_udp: Option<SocketAddr>,
+    /// The interface (its IPv4 address) a multicast group is joined on (default 0.0.0.0:
+    /// the system's choice).
+    #[arg(long, env = "TRUCE_COT_UDP_INTERFACE")]
+    cot_udp_interface: Option<std::net::Ipv4Addr>,
+    /// The networks UDP datagrams are taken from, comma-separated (default loopback only).
+    #[arg(long, env = "TRUCE_COT_UDP_ALLOW", value_delimiter = ',')]
+    cot_udp_allow: Option<Vec<String>>,
 }
 
 impl ServeArgs {
@@ -127,6 +151,27 @@ impl ServeArgs {
         }
         if let Some(v) = &self.cot_keys {
             c.cot_keys = Some(v.clone());
+        }
+        if let Some(v) = self.cot_tls_listen {
+            c.cot_tls_listen = Some(v);
+        }
+        for (value, setting) in [
+            (&self.cot_tls_cert, &mut c.cot_tls_cert),
+            (&self.cot_tls_key, &mut c.cot_tls_key),
+            (&self.cot_tls_client_ca, &mut c.cot_tls_client_ca),
+        ] {
+            if let Some(v) = value {
+                *setting = Some(v.clone());
+            }
+        }
+        if let Some(v) = self.cot_udp {
+            c.cot_udp = Some(v);
+        }
+        if let Some(v) = self.cot_udp_interface {
+            c.cot_udp_interface = v;
+        }
+        if let Some(v) = &self.cot_udp_allow {
+            c.cot_udp_allow = v.clone();
         }
         Ok(c)
     }

@@ -47,6 +47,8 @@ pub enum InputError {
     NoSource,
     #[error("CoT attribute {0}: {1}")]
     Field(&'static str, String),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
 }
 
 /// truce's object class for a CoT atom type, or `None` when it is not a detection.
@@ -308,6 +310,10 @@ pub enum FrameError {
     TooLarge(u64),
     #[error("not a TakMessage: {0}")]
     Decode(String),
+    #[error("TAK protocol version {0} (truce reads version 1)")]
+    Version(u64),
+    #[error("a TAK mesh datagram without its header's closing 0xbf")]
+    BadHeader,
 }
 
 /// The next message of a TAK protocol stream (`0xbf`, varint length, `TakMessage`) at the
@@ -344,6 +350,48 @@ pub fn next_frame(buffer: &[u8]) -> Result<Option<(crate::TakMessage, usize)>, F
         .map_err(|e| FrameError::Decode(e.to_string()))?;
     Ok(Some((message, header + length)))
 }
+
+/// The message of a TAK protocol mesh datagram, as sent over UDP: `0xbf`, the protocol
+/// version as a varint (1), `0xbf`, then the `TakMessage` filling the rest of the datagram.
+pub fn mesh_message(datagram: &[u8]) -> Result<crate::TakMessage, FrameError> {
+    use prost::Message;
+    match datagram.first() {
+        Some(0xbf) => {}
+        Some(&other) => return Err(FrameError::NotAFrame(other)),
+        None => return Err(FrameError::BadLength),
+    }
+    if datagram.len() > MAX_EVENT_BYTES {
+        return Err(FrameError::TooLarge(datagram.len() as u64));
+    }
+    let mut rest = &datagram[1..];
+    let version = prost::encoding::decode_varint(&mut rest).map_err(|_| FrameError::BadHeader)?;
+    if version != 1 {
+        return Err(FrameError::Version(version));
+    }
+    let Some((0xbf, message)) = rest.split_first() else {
+        return Err(FrameError::BadHeader);
+    };
+    crate::TakMessage::decode(message).map_err(|e| FrameError::Decode(e.to_string()))
+}
+
+/// A detection from one UDP datagram: CoT XML, or a TAK protocol mesh message (told apart
+/// by the `0xbf` that starts the latter, which no XML starts with). Also the media type the
+/// raw datagram is kept as.
+pub fn datagram_detection(datagram: &[u8]) -> Result<(Detection, &'static str), InputError> {
+    if datagram.first() == Some(&0xbf) {
+        let message = mesh_message(datagram)?;
+        let event = message.cot_event.ok_or_else(|| {
+            InputError::Malformed("a TAK message without a CoT event".to_string())
+        })?;
+        Ok((proto_detection(&event)?, PROTOBUF_MEDIA_TYPE))
+    } else {
+        Ok((parse_detection(datagram)?, XML_MEDIA_TYPE))
+    }
+}
+
+/// The media types raw CoT input is kept as in the evidence store.
+pub const XML_MEDIA_TYPE: &str = "application/cot+xml";
+pub const PROTOBUF_MEDIA_TYPE: &str = "application/x-tak-protobuf";
 
 /// A detection from a TAK protocol `CotEvent` (times in milliseconds since the epoch).
 pub fn proto_detection(event: &crate::ProtoEvent) -> Result<Detection, InputError> {
@@ -466,6 +514,25 @@ mod tests {
         assert!(matches!(
             next_frame(&[0xbf, 3, 0xff, 0xff, 0xff]),
             Err(FrameError::Decode(_))
+        ));
+        // The same message as a UDP mesh datagram; other versions and headers are refused.
+        let mesh = crate::mesh_frame(&message);
+        let (d, media) = datagram_detection(&mesh).unwrap();
+        assert_eq!((d.object_class, media), ("tank", PROTOBUF_MEDIA_TYPE));
+        let (d, media) = datagram_detection(MLRS.as_bytes()).unwrap();
+        assert_eq!((d.object_class, media), ("mlrs", XML_MEDIA_TYPE));
+        let mut v2 = mesh.clone();
+        v2[1] = 2;
+        assert_eq!(mesh_message(&v2), Err(FrameError::Version(2)));
+        assert_eq!(mesh_message(&mesh[..2]), Err(FrameError::BadHeader));
+        assert_eq!(mesh_message(&[0xbf, 1, 0x00]), Err(FrameError::BadHeader));
+        assert!(matches!(
+            datagram_detection(&mesh[..mesh.len() - 3]),
+            Err(InputError::Frame(FrameError::Decode(_)))
+        ));
+        assert!(matches!(
+            datagram_detection(b"<event"),
+            Err(InputError::Malformed(_))
         ));
         // Without its source, a detection is refused.
         message.cot_event.as_mut().unwrap().detail = None;

@@ -15,8 +15,8 @@ mod input;
 mod proto;
 
 pub use input::{
-    Detection, FrameError, InputError, MAX_EVENT_BYTES, next_frame, object_class, parse_detection,
-    proto_detection,
+    Detection, FrameError, InputError, MAX_EVENT_BYTES, PROTOBUF_MEDIA_TYPE, XML_MEDIA_TYPE,
+    datagram_detection, mesh_message, next_frame, object_class, parse_detection, proto_detection,
 };
 
 use std::fmt::Write;
@@ -252,6 +252,14 @@ pub fn stream_frame(message: &TakMessage) -> Vec<u8> {
     out.push(0xbf);
     prost::encoding::encode_varint(body.len() as u64, &mut out);
     out.extend_from_slice(&body);
+    out
+}
+
+/// A message in the TAK protocol mesh framing (UDP): `0xbf 0x01 0xbf`, then the message.
+pub fn mesh_frame(message: &TakMessage) -> Vec<u8> {
+    use prost::Message;
+    let mut out = vec![0xbf, 0x01, 0xbf];
+    message.encode(&mut out).expect("a Vec grows as needed");
     out
 }
 

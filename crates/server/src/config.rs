@@ -1,7 +1,7 @@
 //! Server settings: defaults, an optional TOML file (unknown keys are errors), then
 //! environment variables and flags (applied by the binary) on top.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -51,6 +51,22 @@ pub struct ServerConfig {
     /// The CoT adapter's keys, `{sensor id: private key text}`: detections from these
     /// (registered drone, camera and radar) sensors are signed with them and logged.
     pub cot_keys: Option<PathBuf>,
+    /// Where to serve CoT over TLS with client certificates (the certificate's CN names the
+    /// account); needs `cot_tls_cert`, `cot_tls_key` and `cot_tls_client_ca`.
+    pub cot_tls_listen: Option<SocketAddr>,
+    /// The TLS listener's certificate chain (PEM).
+    pub cot_tls_cert: Option<PathBuf>,
+    /// The TLS listener's private key (PEM).
+    pub cot_tls_key: Option<PathBuf>,
+    /// The certificate authorities (PEM) whose client certificates the TLS listener takes.
+    pub cot_tls_client_ca: Option<PathBuf>,
+    /// Where to take CoT detections as UDP datagrams (XML or TAK mesh protobuf): a unicast
+    /// address, or a multicast group such as TAK's 239.2.3.1:6969; nowhere by default.
+    pub cot_udp: Option<SocketAddr>,
+    /// The local interface (its IPv4 address) a multicast `cot_udp` group is joined on.
+    pub cot_udp_interface: Ipv4Addr,
+    /// The networks UDP datagrams are taken from (`10.0.0.0/8`, or one address).
+    pub cot_udp_allow: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +90,16 @@ impl Default for ServerConfig {
             mqtt_client_id: "truce-ingest".into(),
             cot_listen: None,
             cot_keys: None,
+            cot_tls_listen: None,
+            cot_tls_cert: None,
+            cot_tls_key: None,
+            cot_tls_client_ca: None,
+            cot_udp: None,
+            cot_udp_interface: Ipv4Addr::UNSPECIFIED,
+            cot_udp_allow: crate::cot::udp::DEFAULT_ALLOW
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -145,6 +171,20 @@ impl ServerConfig {
         {
             return invalid("origin", "must be a valid note key name (no spaces or '+')");
         }
+        if self.cot_tls_listen.is_some() {
+            for (field, value) in [
+                ("cot_tls_cert", &self.cot_tls_cert),
+                ("cot_tls_key", &self.cot_tls_key),
+                ("cot_tls_client_ca", &self.cot_tls_client_ca),
+            ] {
+                if value.is_none() {
+                    return invalid(field, "is needed by cot_tls_listen");
+                }
+            }
+        }
+        if let Err(message) = crate::cot::udp::allowed_networks(&self.cot_udp_allow) {
+            return invalid("cot_udp_allow", &message);
+        }
         Ok(())
     }
 }
@@ -168,5 +208,18 @@ mod tests {
         assert_eq!(c.origin.as_deref(), Some("example.org/log"));
         assert_eq!(c.max_batch_items, ServerConfig::default().max_batch_items);
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_tls_listener_needs_its_files_and_udp_its_networks() {
+        let c = ServerConfig::from_toml(
+            "cot_tls_listen = \"127.0.0.1:8089\"\ncot_tls_cert = \"s.pem\"",
+        )
+        .unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("cot_tls_key"), "{err}");
+        let c = ServerConfig::from_toml("cot_udp_allow = [\"10.0.0.0/8\", \"lan\"]").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("\"lan\""), "{err}");
     }
 }

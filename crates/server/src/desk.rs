@@ -143,6 +143,11 @@ impl Desk {
         })
     }
 
+    /// An enabled account, by id.
+    pub fn account(&self, id: &str) -> Option<Account> {
+        self.read(|c| c.account(id).cloned())
+    }
+
     /// The enabled account a bearer token belongs to (the configured admin token is the
     /// built-in admin's).
     pub fn account_for(

@@ -334,20 +334,7 @@ pub async fn start(
         })?;
         tokio::spawn(mqtt::run(state.clone(), settings));
     }
-    if let Some(addr) = state.config.cot_listen {
-        let keys = match &state.config.cot_keys {
-            Some(path) => Some(cot::load_keys(path).map_err(|message| {
-                ServerError::Config(ConfigError::Invalid {
-                    field: "cot_keys",
-                    message,
-                })
-            })?),
-            None => None,
-        };
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, "CoT listening");
-        tokio::spawn(cot::run(state.clone(), listener, keys));
-    }
+    cot::start(&state).await?;
     // Escalations logged before a crash but never queued are queued now.
     notify::enqueue(&state, None).map_err(|e| ServerError::Commission(e.0.detail))?;
     let (stop_notifier, notifier_stopped) = oneshot::channel::<()>();

@@ -16,6 +16,11 @@ struct ProblemLabel {
     problem: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
 /// Every metric the server keeps.
 pub struct Metrics {
     registry: Registry,
@@ -27,6 +32,7 @@ pub struct Metrics {
     checkpoint_age: Gauge<f64, AtomicU64>,
     ingest_latency: Histogram,
     commit_entries: Histogram,
+    cot_datagrams: Family<OutcomeLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -82,6 +88,12 @@ impl Default for Metrics {
             "Entries per durable commit (group commit size)",
             commit_entries.clone(),
         );
+        let cot_datagrams = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "cot_datagrams",
+            "CoT UDP datagrams received, by outcome (logged or refused)",
+            cot_datagrams.clone(),
+        );
         Self {
             registry,
             accepted,
@@ -92,6 +104,7 @@ impl Default for Metrics {
             checkpoint_age,
             ingest_latency,
             commit_entries,
+            cot_datagrams,
         }
     }
 }
@@ -106,6 +119,14 @@ impl Metrics {
         self.rejected
             .get_or_create(&ProblemLabel {
                 problem: kind.slug().to_string(),
+            })
+            .inc();
+    }
+
+    pub fn cot_datagram(&self, outcome: &str) {
+        self.cot_datagrams
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
             })
             .inc();
     }

@@ -532,7 +532,14 @@ pub fn python_with(packages: &[&str]) -> std::path::PathBuf {
         packages.join("-").replace(['=', '.'], "_")
     ));
     let python = venv.join("bin/python");
-    if !python.exists() {
+    // One maker at a time, across the test binaries and their threads.
+    std::fs::create_dir_all(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let lock = std::fs::File::create(venv.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    // Written once pip has finished: a venv cut short is made again.
+    let done = venv.join("truce-installed");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
         let made = std::process::Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)
@@ -548,6 +555,7 @@ pub fn python_with(packages: &[&str]) -> std::path::PathBuf {
             let _ = std::fs::remove_dir_all(&venv);
             panic!("pip install {packages:?} failed (PyPI is reachable on this machine)");
         }
+        std::fs::write(&done, packages.join("\n")).unwrap();
     }
     python
 }

@@ -1,27 +1,34 @@
-//! Cursor-on-Target output for TAK clients (ATAK, WinTAK, pytak): a TCP listener that
-//! streams truce's events and findings as CoT, first as XML and, once the client asks for
-//! it with the TAK negotiation (`t-x-takp-q`), as TAK Protocol version 1 protobuf in the
-//! stream framing.
+//! Cursor-on-Target for TAK clients (ATAK, WinTAK, pytak) and drone ground stations.
 //!
-//! A connection is authenticated by its first line, `truce-token <account token>`, read
-//! within ten seconds; the account needs the read scope. (Plain TCP with a token is meant
-//! for loopback and trusted links; mutual TLS is not built yet.) Then the server offers
-//! protobuf (`t-x-takp-v`), sends every current event and finding, and each new or changed
-//! one as the results follow the log.
+//! Out: a TCP (or TLS) listener that streams truce's events and findings as CoT, first as
+//! XML and, once the client asks for it with the TAK negotiation (`t-x-takp-q`), as TAK
+//! Protocol version 1 protobuf in the stream framing.
 //!
-//! What the client sends is read too: the negotiation, and detections. A detection from a
-//! registered drone, camera or radar whose key the server holds (`--cot-keys`, the
+//! A connection is authenticated either by a client certificate on the TLS listener
+//! ([`tls`]: the certificate's common name names the account) or, on plain TCP, by its
+//! first line, `truce-token <account token>`, read within ten seconds (meant for loopback
+//! and trusted links). The account needs the read scope. Then the server offers protobuf
+//! (`t-x-takp-v`), sends every current event and finding, and each new or changed one as
+//! the results follow the log.
+//!
+//! In: what a client sends is read too: the negotiation, and detections. A detection from
+//! a registered drone, camera or radar whose key the server holds (`--cot-keys`, the
 //! adapter's keys) becomes a `*.detection` observation signed with that key, its raw CoT
 //! kept as an evidence blob (by SHA-256); the client is told in an XML comment
 //! (`<!-- truce: logged observation N -->` or `<!-- truce: refused: why -->`), and a
-//! refused event logs nothing.
+//! refused event logs nothing. Detections also come as UDP datagrams ([`udp`]: CoT XML or
+//! the TAK mesh framing, unicast or on a multicast group), from allowed networks only.
+
+pub mod tls;
+pub mod udp;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use truce_commission::Account;
 use truce_commission::roles::Scope;
 use truce_cot::Cot;
 use truce_pipeline::Results;
@@ -31,6 +38,48 @@ use crate::state::AppState;
 /// The longest first line (the token) and the most a client may send between events.
 const MAX_LINE: u64 = 512;
 const MAX_EVENT: usize = 64 * 1024;
+
+/// Starts the configured CoT listeners: plain TCP, TLS with client certificates, UDP.
+pub async fn start(state: &AppState) -> Result<(), crate::ServerError> {
+    let c = &state.config;
+    let invalid = |field: &'static str| {
+        move |message: String| {
+            crate::ServerError::Config(crate::ConfigError::Invalid { field, message })
+        }
+    };
+    let keys = match &c.cot_keys {
+        Some(path) => Some(load_keys(path).map_err(invalid("cot_keys"))?),
+        None => None,
+    };
+    if let Some(addr) = c.cot_listen {
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "CoT listening");
+        tokio::spawn(run(state.clone(), listener, keys.clone()));
+    }
+    if let (Some(addr), Some(cert), Some(key), Some(client_ca)) = (
+        c.cot_tls_listen,
+        &c.cot_tls_cert,
+        &c.cot_tls_key,
+        &c.cot_tls_client_ca,
+    ) {
+        let files = tls::TlsFiles {
+            cert,
+            key,
+            client_ca,
+        };
+        let acceptor = tls::acceptor(&files).map_err(invalid("cot_tls_listen"))?;
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "CoT listening (TLS)");
+        tokio::spawn(tls::run(state.clone(), listener, acceptor, keys.clone()));
+    }
+    if let Some(addr) = c.cot_udp {
+        let allow = udp::allowed_networks(&c.cot_udp_allow).map_err(invalid("cot_udp_allow"))?;
+        let socket = udp::bind(addr, c.cot_udp_interface)?;
+        tracing::info!(%addr, interface = %c.cot_udp_interface, "CoT listening (UDP)");
+        tokio::spawn(udp::run(state.clone(), socket, keys, allow));
+    }
+    Ok(())
+}
 
 /// Accepts connections until the process ends.
 pub async fn run(state: AppState, listener: TcpListener, keys: Option<Keys>) {
@@ -160,15 +209,13 @@ async fn ingest(
     }
 }
 
+/// A plain TCP connection: the token line, then the session.
 async fn serve(state: AppState, stream: TcpStream, keys: Option<Keys>) -> Result<(), String> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = String::new();
-    let got = tokio::time::timeout(
-        Duration::from_secs(10),
-        (&mut reader).take(MAX_LINE).read_line(&mut line),
-    )
-    .await;
+    let got =
+        tokio::time::timeout(HANDSHAKE, (&mut reader).take(MAX_LINE).read_line(&mut line)).await;
     let token = match got {
         Ok(Ok(_)) => line
             .trim()
@@ -193,6 +240,25 @@ async fn serve(state: AppState, stream: TcpStream, keys: Option<Keys>) -> Result
             .await;
         return Err("unauthorized".into());
     };
+    session(state, account, reader, write, keys).await
+}
+
+/// How long a client has to authenticate.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// An authenticated client's session: what it sends is read in a task of its own, while
+/// events and findings are written to it.
+async fn session<R, W>(
+    state: AppState,
+    account: Account,
+    mut reader: BufReader<R>,
+    mut write: W,
+    keys: Option<Keys>,
+) -> Result<(), String>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin,
+{
     tracing::info!(account = %account.id, "CoT client connected");
 
     let (ask, mut asked) = mpsc::channel::<Ask>(16);
@@ -226,7 +292,7 @@ async fn serve(state: AppState, stream: TcpStream, keys: Option<Keys>) -> Result
                                 continue;
                             };
                             let d = truce_cot::proto_detection(&event);
-                            let media = "application/x-tak-protobuf";
+                            let media = truce_cot::PROTOBUF_MEDIA_TYPE;
                             note(ingest(&input, &keys, d, &raw, media).await)
                         }
                         Err(e) => {
@@ -252,7 +318,7 @@ async fn serve(state: AppState, stream: TcpStream, keys: Option<Keys>) -> Result
                     } else {
                         let raw = trim_start(&event);
                         let d = truce_cot::parse_detection(raw);
-                        note(ingest(&input, &keys, d, raw, "application/cot+xml").await)
+                        note(ingest(&input, &keys, d, raw, truce_cot::XML_MEDIA_TYPE).await)
                     }
                 };
                 if ask.send(request).await.is_err() {

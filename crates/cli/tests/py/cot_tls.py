@@ -1,0 +1,62 @@
+"""A TAK client connecting to truce over TLS with a client certificate, as ATAK connects
+to a TAK server: pytak opens the connection from a tls:// COT_URL with the PYTAK_TLS_*
+settings (certificate, key, the CA that issued the server's certificate).
+
+Usage: python cot_tls.py HOST PORT CA CERT KEY SOURCE
+Reads the server's first event (or refusal), then, if admitted, sends a detection by
+SOURCE and waits for truce's note on it. Prints one JSON object: the first event's type
+or the refusal line, the note, or the TLS error.
+"""
+import asyncio
+import configparser
+import json
+import re
+import ssl
+import sys
+
+import pytak
+
+from cot_client import detection
+
+
+async def main(host, port, ca, cert, key, source):
+    config = configparser.ConfigParser()
+    config["cot"] = {
+        "COT_URL": f"tls://{host}:{port}",
+        "PYTAK_TLS_CLIENT_CERT": cert,
+        "PYTAK_TLS_CLIENT_KEY": key,
+        "PYTAK_TLS_CLIENT_CAFILE": ca,
+    }
+    out = {}
+    try:
+        reader, writer = await pytak.protocol_factory(config["cot"])
+        buffer = b""
+        while b"</event>" not in buffer and not buffer.endswith(b"\n"):
+            chunk = await asyncio.wait_for(reader.read(4096), 10)
+            if not chunk:
+                break
+            buffer += chunk
+        if not buffer:
+            raise ConnectionError("closed by the server before anything was sent")
+        if buffer.startswith(b"truce:"):
+            out["refused"] = buffer.decode().strip()
+            print(json.dumps(out))
+            return
+        out["first"] = re.search(rb'type="([^"]+)"', buffer).group(1).decode()
+        writer.write(detection(source, uid="track-t1"))
+        await writer.drain()
+        while b"<!-- truce: " not in buffer or b" -->" not in buffer.split(b"<!-- truce: ", 1)[1]:
+            chunk = await asyncio.wait_for(reader.read(4096), 10)
+            if not chunk:
+                break
+            buffer += chunk
+        note = re.search(rb"<!-- truce: (.*?) -->", buffer)
+        out["note"] = note.group(1).decode() if note else None
+        writer.close()
+    except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError) as e:
+        out["tls_error"] = f"{type(e).__name__}: {e}"
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), *sys.argv[3:]))
