@@ -1545,8 +1545,20 @@ async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
     );
     assert_eq!(seen["response"], "true");
     // After the switch, the tank the client sent as a TAK protobuf frame is logged too;
-    // the oversized frame after it closed the stream and logged nothing.
+    // the oversized frame after it is refused, closes the stream and logs nothing. The
+    // replies come as protobuf frames now.
     assert_eq!(seen["closed_after_bad_frame"], true, "{seen}");
+    let replies = seen["protobuf_notes"].as_array().unwrap();
+    assert_eq!(
+        replies[0],
+        format!("logged observation {}", index + 1),
+        "{seen}"
+    );
+    let refusal = replies[1].as_str().unwrap();
+    assert!(
+        refusal.starts_with("refused: TAK frame of 1048576 bytes (at most 65536); closing"),
+        "{refusal}"
+    );
     let tank = get_json(&api.client, &api.url(&format!("/v1/entries/{}", index + 1))).await;
     assert_eq!(
         tank["observation"]["data"]["object_class"], "tank",

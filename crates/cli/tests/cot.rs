@@ -143,12 +143,12 @@ async fn a_ground_station_sends_detections_over_udp_unicast_and_multicast() {
         .trim()
         .parse()
         .unwrap();
-    assert_eq!(sent, 6);
+    assert_eq!(sent, 7);
     assert_eq!(
         wait_datagrams(&server, &client, sent).await,
-        (2, 4),
+        (2, 5),
         "the XML and the mesh detections are logged; the unregistered source, the malformed \
-         XML, the version-2 frame and the outsider's datagram are not"
+         XML, the version-2 frame, the truncated frame and the outsider's datagram are not"
     );
     let (checkpoint, _) = server.wait_checkpoint(&client, size + 2).await;
     assert_eq!(checkpoint.size, size + 2, "two entries and no more");
@@ -309,7 +309,7 @@ async fn tak_clients_connect_over_tls_with_certificates_naming_their_accounts() 
     assert_eq!(admitted["first"], "t-x-takp-v", "{admitted}");
     assert_eq!(
         admitted["note"],
-        format!("logged observation {size}"),
+        format!("truce: logged observation {size}"),
         "{admitted}"
     );
     let seen = observation(&server, &client, size).await;

@@ -29,6 +29,9 @@ pub use proto::{CotEvent as ProtoEvent, Detail as ProtoDetail, TakControl, TakMe
 /// How long a CoT event of truce stays current on a client's map.
 pub const STALE_NS: i64 = 24 * 3600 * 1_000_000_000;
 
+/// How long a reply to a client's event stays current.
+pub const REPLY_STALE_NS: i64 = 60 * 1_000_000_000;
+
 /// One CoT event, as truce writes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cot {
@@ -148,6 +151,31 @@ impl Cot {
                 (f.distance_to_line_m / 100.0).round() / 10.0,
                 indices(&f.observations)
             ),
+        }
+    }
+
+    /// truce's reply to an event a client sent, in CoT's request/response vocabulary:
+    /// `y-a-r` (acknowledged, received) with the log index when it was logged, `y-c-f`
+    /// (complete, failure) with the reason when it was refused. The remarks say which
+    /// (`truce: logged observation N` or `truce: refused: why`); `n` numbers the replies
+    /// of one connection.
+    pub fn reply(n: u64, outcome: &Result<u64, String>, now: Timestamp) -> Self {
+        let (kind, remarks) = match outcome {
+            Ok(index) => ("y-a-r", format!("truce: logged observation {index}")),
+            Err(why) => ("y-c-f", format!("truce: refused: {why}")),
+        };
+        Cot {
+            uid: format!("truce-reply-{n}"),
+            kind: kind.into(),
+            how: "m-g".into(),
+            time: now,
+            start: now,
+            stale: now.plus_nanos(REPLY_STALE_NS),
+            lat: 0.0,
+            lon: 0.0,
+            ce: UNKNOWN,
+            callsign: "truce".into(),
+            remarks,
         }
     }
 

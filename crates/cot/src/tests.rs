@@ -100,3 +100,29 @@ fn the_protocol_negotiation_messages() {
         &request.replace("t-x-takp-q", "a-f-G")
     ));
 }
+
+#[test]
+fn replies_acknowledge_or_refuse_in_cot_request_response_types() {
+    let now = Timestamp::parse("2026-01-07T11:00:00Z").unwrap();
+    let ok = Cot::reply(1, &Ok(42), now);
+    assert_eq!(
+        (ok.kind.as_str(), ok.uid.as_str()),
+        ("y-a-r", "truce-reply-1")
+    );
+    assert_eq!(ok.remarks, "truce: logged observation 42");
+    let no = Cot::reply(2, &Err("a <bad> frame".into()), now);
+    assert_eq!(no.kind, "y-c-f");
+    assert!(
+        no.xml()
+            .contains("<remarks>truce: refused: a &lt;bad&gt; frame</remarks>")
+    );
+    let event = no.proto().cot_event.unwrap();
+    assert_eq!(event.stale_time - event.send_time, 60_000);
+    assert!(
+        event
+            .detail
+            .unwrap()
+            .xml_detail
+            .contains("refused: a &lt;bad&gt;")
+    );
+}

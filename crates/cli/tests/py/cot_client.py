@@ -4,9 +4,9 @@ takproto decodes the TAK protobuf frames after the TAK negotiation.
 
 Usage: python cot_client.py HOST PORT TOKEN SOURCE
 Sends detections reported by SOURCE (a good one, a malformed one, a chat message, one from
-an unknown source) and collects truce's notes on each; prints one JSON object: the XML
-events received before the switch, the notes, the negotiation, and the protobuf events
-decoded after it.
+an unknown source) and collects truce's replies to each (CoT reply events: y-a-r when
+logged, y-c-f when refused); prints one JSON object: the XML events received before the
+switch, the replies, the negotiation, and the protobuf events decoded after it.
 """
 import asyncio
 import configparser
@@ -20,25 +20,35 @@ import takproto
 
 
 NOTES = []
-NOTE = re.compile(rb"<!-- truce: (.*?) -->\s*", re.S)
+REPLIES = ("y-a-r", "y-c-f")
+
+
+def note_of(cot_type, remarks):
+    """truce's reply, as `logged observation N` or `refused: why`."""
+    assert cot_type in REPLIES, cot_type
+    text = remarks.removeprefix("truce: ")
+    assert text.startswith("logged" if cot_type == "y-a-r" else "refused"), (cot_type, text)
+    return text
 
 
 async def read_xml_events(reader, want, buffer=b"", timeout=60):
     """CoT XML events until `want` has matched one (split at each </event>), starting with
-    what an earlier call left in `buffer`; returns them and what follows. truce's notes
-    (XML comments) are collected in NOTES."""
+    what an earlier call left in `buffer`; returns them and what follows. truce's replies
+    are collected in NOTES instead."""
     events = []
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:
-        buffer = take_notes(buffer)
         while b"</event>" in buffer:
             raw, buffer = buffer.split(b"</event>", 1)
             try:
                 event = ET.fromstring(raw + b"</event>")
             except ET.ParseError as e:
                 raise SystemExit(f"not a CoT event ({e}): {raw[:400]!r}")
-            events.append(event)
+            if event.get("type") in REPLIES:
+                NOTES.append(note_of(event.get("type"), event.find("detail/remarks").text))
+            else:
+                events.append(event)
             if want(event):
                 return events, buffer
         chunk = await asyncio.wait_for(reader.read(65536), max(0.1, end - loop.time()))
@@ -58,24 +68,40 @@ def varint(data, at):
         shift += 7
 
 
-def take_notes(buffer):
-    """Moves truce's notes (XML comments) from `buffer` to NOTES."""
-    def note(m):
-        NOTES.append(m.group(1).decode())
-        return b""
-    return NOTE.sub(note, buffer)
+async def read_notes(reader, buffer, count):
+    """Reads until `count` replies have come; returns what else was read."""
+    _, buffer = await read_xml_events(reader, lambda e: len(NOTES) >= count, buffer, 30)
+    return buffer
 
 
-async def read_notes(reader, buffer, count, timeout=30):
-    """Reads until `count` notes have come; returns what else was read."""
+async def read_frames(reader, buffer, want, timeout=30):
+    """TAK protocol frames (0xbf, varint length, TakMessage) until `want` has matched a
+    decoded event or the server closes; returns the events, what follows, and whether the
+    stream was closed."""
+    decoded = []
     while True:
-        buffer = take_notes(buffer)
-        if len(NOTES) >= count:
-            return buffer
+        while len(buffer) >= 2 and buffer[0] == 0xBF:
+            length, start = varint(buffer, 1)
+            if len(buffer) < start + length:
+                break
+            frame, buffer = buffer[: start + length], buffer[start + length :]
+            event = takproto.parse_proto(bytearray(frame)).cotEvent
+            decoded.append(
+                {"uid": event.uid, "type": event.type, "how": event.how, "ce": event.ce,
+                 "lat": event.lat, "lon": event.lon, "stale_ms": event.staleTime - event.sendTime,
+                 "xml_detail": event.detail.xmlDetail}
+            )
+            if want(decoded[-1]):
+                return decoded, buffer, False
         chunk = await asyncio.wait_for(reader.read(65536), timeout)
         if not chunk:
-            raise SystemExit(f"connection closed with {len(NOTES)} notes")
+            return decoded, buffer, True
         buffer += chunk
+
+
+def proto_note(event):
+    remarks = re.search(r"<remarks>(.*)</remarks>", event["xml_detail"]).group(1)
+    return note_of(event["type"], remarks.replace("&lt;", "<").replace("&gt;", ">"))
 
 
 def detection(source, uid="track-1", cot_type="a-h-G-E-W-R"):
@@ -131,45 +157,29 @@ async def main(host, port, token, source):
     )
     response = answer[-1].find("detail/TakControl/TakResponse").get("status")
 
-    # Then protobuf frames: 0xbf, varint length, TakMessage.
-    buffer = rest
-    decoded = []
-    while len(decoded) < 3:
-        while len(buffer) >= 2 and buffer[0] == 0xBF:
-            length, start = varint(buffer, 1)
-            if len(buffer) < start + length:
-                break
-            frame, buffer = buffer[: start + length], buffer[start + length :]
-            message = takproto.parse_proto(bytearray(frame))
-            event = message.cotEvent
-            decoded.append(
-                {"uid": event.uid, "type": event.type, "how": event.how, "ce": event.ce,
-                 "lat": event.lat, "lon": event.lon, "stale_ms": event.staleTime - event.sendTime,
-                 "xml_detail": event.detail.xmlDetail}
-            )
-        if len(decoded) >= 3:
+    # Then protobuf frames: truce's events and findings again.
+    decoded, buffer = [], rest
+    while len([d for d in decoded if d["type"] not in REPLIES]) < 3:
+        more, buffer, closed = await read_frames(reader, buffer, lambda e: True)
+        decoded += more
+        if closed:
             break
-        chunk = await asyncio.wait_for(reader.read(65536), 30)
-        if not chunk:
-            break
-        buffer += chunk
-    # A detection in protobuf, as takproto frames it; then a frame that claims a megabyte,
-    # which truce refuses by closing the stream.
+    # A detection in protobuf, as takproto frames it: the reply comes in protobuf too.
     writer.write(takproto.xml2proto(detection(source, uid="track-3", cot_type="a-h-G-E-V-A-T"),
                                     takproto.TAKProtoVer.STREAM))
     await writer.drain()
-    await asyncio.sleep(1.0)
+    more, buffer, _ = await read_frames(reader, buffer, lambda e: e["type"] in REPLIES)
+    proto_notes = [proto_note(e) for e in more if e["type"] in REPLIES]
+    # Then a frame that claims a megabyte: refused with its reason, and the stream closed.
     writer.write(bytes([0xBF, 0x80, 0x80, 0x40]) + b"x" * 100)
     await writer.drain()
     closed = False
     try:
-        while True:
-            chunk = await asyncio.wait_for(reader.read(65536), 10)
-            if not chunk:
-                closed = True
-                break
+        more, buffer, closed = await read_frames(reader, buffer, lambda e: False, timeout=10)
+        proto_notes += [proto_note(e) for e in more if e["type"] in REPLIES]
     except (asyncio.TimeoutError, ConnectionError):
         pass
+    decoded = [d for d in decoded if d["type"] not in REPLIES]
     writer.close()
     print(json.dumps({
         "closed_after_bad_frame": closed,
@@ -179,6 +189,7 @@ async def main(host, port, token, source):
                     "how": finding.get("how"), "stale": finding.get("stale"),
                     "ce": point.get("ce"), "lat": point.get("lat"), "remarks": remarks},
         "notes": NOTES[:4],
+        "protobuf_notes": proto_notes,
         "response": response,
         "protobuf": decoded,
     }))

@@ -4,7 +4,7 @@ settings (certificate, key, the CA that issued the server's certificate).
 
 Usage: python cot_tls.py HOST PORT CA CERT KEY SOURCE
 Reads the server's first event (or refusal), then, if admitted, sends a detection by
-SOURCE and waits for truce's note on it. Prints one JSON object: the first event's type
+SOURCE and waits for truce's reply to it. Prints one JSON object: the first event's type
 or the refusal line, the note, or the TLS error.
 """
 import asyncio
@@ -45,13 +45,15 @@ async def main(host, port, ca, cert, key, source):
         out["first"] = re.search(rb'type="([^"]+)"', buffer).group(1).decode()
         writer.write(detection(source, uid="track-t1"))
         await writer.drain()
-        while b"<!-- truce: " not in buffer or b" -->" not in buffer.split(b"<!-- truce: ", 1)[1]:
+        # truce's reply: a CoT event of type y-a-r (logged) or y-c-f (refused).
+        reply = re.compile(rb'<event [^>]*type="(y-a-r|y-c-f)".*?<remarks>(.*?)</remarks>', re.S)
+        while not reply.search(buffer):
             chunk = await asyncio.wait_for(reader.read(4096), 10)
             if not chunk:
                 break
             buffer += chunk
-        note = re.search(rb"<!-- truce: (.*?) -->", buffer)
-        out["note"] = note.group(1).decode() if note else None
+        found = reply.search(buffer)
+        out["note"] = found.group(2).decode() if found else None
         writer.close()
     except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError) as e:
         out["tls_error"] = f"{type(e).__name__}: {e}"

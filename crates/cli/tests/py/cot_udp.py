@@ -4,7 +4,7 @@ group such as TAK's 239.2.3.1:6969) and takproto writes the TAK protocol mesh fr
 
 Usage: python cot_udp.py HOST PORT SOURCE [MULTICAST_INTERFACE]
 Unicast: sends a good XML detection, a good mesh protobuf detection, one from an
-unregistered source, malformed XML, a mesh datagram of protocol version 2, and a good
+unregistered source, malformed XML, a mesh datagram of protocol version 2, a truncated mesh datagram, and a good
 detection from 127.0.0.2 (a sender outside the allowed networks when only 127.0.0.1 is).
 Multicast (with MULTICAST_INTERFACE): one good XML detection on the group.
 Prints the number of datagrams sent.
@@ -37,6 +37,7 @@ async def main(host, port, source, interface=None):
             detection("nobody", uid="track-u3"),
             b'<event version="2.0" uid="bad" type="a-h-G-E-W-R"><point lat="48"',
             b"\xbf\x02\xbf" + mesh[3:],
+            mesh[: len(mesh) // 2],
         ]
     for datagram in datagrams:
         await writer.send(datagram)

@@ -14,9 +14,11 @@
 //! In: what a client sends is read too: the negotiation, and detections. A detection from
 //! a registered drone, camera or radar whose key the server holds (`--cot-keys`, the
 //! adapter's keys) becomes a `*.detection` observation signed with that key, its raw CoT
-//! kept as an evidence blob (by SHA-256); the client is told in an XML comment
-//! (`<!-- truce: logged observation N -->` or `<!-- truce: refused: why -->`), and a
-//! refused event logs nothing. Detections also come as UDP datagrams ([`udp`]: CoT XML or
+//! kept as an evidence blob (by SHA-256); the client is told by a CoT reply event, in XML
+//! or protobuf as the connection speaks: `y-a-r` (received) with the remarks `truce:
+//! logged observation N`, or `y-c-f` (failed) with `truce: refused: why`. A refused event
+//! logs nothing; a bad protobuf frame is refused and then the stream is closed, since it
+//! cannot be followed past it. Detections also come as UDP datagrams ([`udp`]: CoT XML or
 //! the TAK mesh framing, unicast or on a multicast group), from allowed networks only.
 
 pub mod tls;
@@ -105,8 +107,8 @@ pub async fn run(state: AppState, listener: TcpListener, keys: Option<Keys>) {
 enum Ask {
     /// Switch to protobuf after answering in XML.
     Protobuf,
-    /// Tell the client what became of an event it sent.
-    Note(String),
+    /// Tell the client what became of an event it sent (a CoT reply event).
+    Reply(Result<u64, String>),
 }
 
 /// The adapter's keys: sensor id → the key it signs that sensor's observations with.
@@ -269,12 +271,11 @@ where
         let mut buffer = Vec::new();
         let mut chunk = [0u8; 4096];
         let mut frames = false;
-        let note = |outcome: Result<u64, String>| match outcome {
-            Ok(index) => Ask::Note(format!("logged observation {index}")),
-            Err(why) => {
+        let note = |outcome: Result<u64, String>| {
+            if let Err(why) = &outcome {
                 tracing::info!(why, "CoT input refused");
-                Ask::Note(format!("refused: {why}"))
             }
+            Ask::Reply(outcome)
         };
         loop {
             let n = match reader.read(&mut chunk).await {
@@ -296,8 +297,9 @@ where
                             note(ingest(&input, &keys, d, &raw, media).await)
                         }
                         Err(e) => {
-                            // A stream cannot be followed past a bad frame: close it.
+                            // A stream cannot be followed past a bad frame: say why, close.
                             tracing::info!(error = %e, "CoT protobuf input refused; closing");
+                            let _ = ask.send(Ask::Reply(Err(format!("{e}; closing")))).await;
                             return;
                         }
                     }
@@ -327,9 +329,9 @@ where
             }
             if !frames && buffer.len() > MAX_EVENT {
                 let _ = ask
-                    .send(Ask::Note(format!(
-                        "refused: more than {MAX_EVENT} bytes without an </event>; closing"
-                    )))
+                    .send(Ask::Reply(Err(format!(
+                        "more than {MAX_EVENT} bytes without an </event>; closing"
+                    ))))
                     .await;
                 return;
             }
@@ -343,6 +345,7 @@ where
         .await
         .map_err(io)?;
     let mut protobuf = false;
+    let mut replies = 0u64;
     let mut sent: BTreeMap<String, String> = BTreeMap::new();
     let mut results = state.results.clone();
     loop {
@@ -375,16 +378,15 @@ where
                     sent.clear();
                 }
                 Some(Ask::Protobuf) => {}
-                Some(Ask::Note(text)) => {
-                    // In the XML phase, as a comment; after the switch there is no place
-                    // for it in the protobuf stream.
-                    if !protobuf {
-                        let text = text.replace("--", "- -");
-                        write
-                            .write_all(format!("<!-- truce: {text} -->\n").as_bytes())
-                            .await
-                            .map_err(io)?;
-                    }
+                Some(Ask::Reply(outcome)) => {
+                    replies += 1;
+                    let reply = Cot::reply(replies, &outcome, now());
+                    let bytes = if protobuf {
+                        truce_cot::stream_frame(&reply.proto())
+                    } else {
+                        reply.xml().into_bytes()
+                    };
+                    write.write_all(&bytes).await.map_err(io)?;
                 }
                 None => return Ok(()),
             },
