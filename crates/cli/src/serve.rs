@@ -61,7 +61,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUCE_MQTT_CLIENT_ID")]
     mqtt_client_id: Option<String>,
     /// Serve Cursor-on-Target (events and findings, XML or TAK protobuf) to TAK clients on
-    /// this TCP address.
+    /// this TCP address (loopback only: clients send their token in the clear).
     #[arg(long, env = "TRUCE_COT_LISTEN")]
     cot_listen: Option<SocketAddr>,
     /// The CoT adapter's keys (JSON {sensor id: private key text}): detections from these

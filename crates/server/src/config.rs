@@ -171,6 +171,15 @@ impl ServerConfig {
         {
             return invalid("origin", "must be a valid note key name (no spaces or '+')");
         }
+        if let Some(addr) = self.cot_listen
+            && !addr.ip().is_loopback()
+        {
+            return invalid(
+                "cot_listen",
+                "plain TCP, where a token is sent in the clear, is for loopback only \
+                 (127.0.0.1 or ::1); serve other networks over TLS (cot_tls_listen)",
+            );
+        }
         if self.cot_tls_listen.is_some() {
             for (field, value) in [
                 ("cot_tls_cert", &self.cot_tls_cert),
@@ -212,6 +221,11 @@ mod tests {
 
     #[test]
     fn the_tls_listener_needs_its_files_and_udp_its_networks() {
+        let c = ServerConfig::from_toml("cot_listen = \"0.0.0.0:8087\"").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("loopback only"), "{err}");
+        let c = ServerConfig::from_toml("cot_listen = \"[::1]:8087\"").unwrap();
+        c.validate().unwrap();
         let c = ServerConfig::from_toml(
             "cot_tls_listen = \"127.0.0.1:8089\"\ncot_tls_cert = \"s.pem\"",
         )

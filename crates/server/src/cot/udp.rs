@@ -77,13 +77,25 @@ pub async fn run(state: AppState, socket: UdpSocket, keys: Option<Keys>, allow: 
                 tracing::info!(%peer, index, "CoT UDP detection logged");
                 "logged"
             }
-            Err(why) => {
+            // A shared group carries every device's position reports, chat and markers:
+            // those are not worth a line each at the default level.
+            Err(Refused { why, chatter: true }) => {
+                tracing::debug!(%peer, why, "CoT UDP datagram refused");
+                "refused"
+            }
+            Err(Refused { why, .. }) => {
                 tracing::info!(%peer, why, "CoT UDP datagram refused");
                 "refused"
             }
         };
         state.metrics.cot_datagram(label);
     }
+}
+
+/// Why a datagram was refused; `chatter` when it is CoT that is not a detection.
+struct Refused {
+    why: String,
+    chatter: bool,
 }
 
 /// One datagram: its log index, or why it was refused.
@@ -93,7 +105,7 @@ async fn take(
     allow: &[IpNet],
     peer: SocketAddr,
     datagram: &[u8],
-) -> Result<u64, String> {
+) -> Result<u64, Refused> {
     let from = match peer.ip() {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()
@@ -101,16 +113,27 @@ async fn take(
             .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
+    let refused = |why: String| Refused {
+        why,
+        chatter: false,
+    };
     if !allow.iter().any(|net| net.contains(&from)) {
-        return Err(format!(
+        return Err(refused(format!(
             "{from} is not in the allowed networks (cot_udp_allow)"
-        ));
+        )));
     }
     let (detection, media_type) = match truce_cot::datagram_detection(datagram) {
-        Ok((d, media)) => (Ok(d), media),
-        Err(e) => (Err(e), truce_cot::XML_MEDIA_TYPE),
+        Ok(got) => got,
+        Err(e) => {
+            return Err(Refused {
+                chatter: matches!(e, truce_cot::InputError::NotDetection(_)),
+                why: e.to_string(),
+            });
+        }
     };
-    ingest(state, keys, detection, datagram, media_type).await
+    ingest(state, keys, Ok(detection), datagram, media_type)
+        .await
+        .map_err(refused)
 }
 
 #[cfg(test)]
