@@ -1446,15 +1446,15 @@ async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
     .await;
     let api = Api::new(&server.url, http());
     feed(&api, &sim, Hour::Sparse).await;
-    let auditor = api
+    let gateway = api
         .ok(
             "POST",
             "/v1/accounts",
             TOKEN,
-            Some(json!({"id": "au-tak", "name": "A TAK user", "role": "auditor"})),
+            Some(json!({"id": "gw-tak", "name": "A ground station", "role": "gateway"})),
         )
         .await;
-    let token = auditor["token"].as_str().unwrap().to_string();
+    let token = gateway["token"].as_str().unwrap().to_string();
 
     let python = common::python_with(&["pytak==7.6.1", "takproto==3.0.1"]);
     let (host, port) = listen.split_once(':').unwrap();

@@ -83,24 +83,23 @@ async fn python(script: &str, args: &[&str]) -> String {
     stdout
 }
 
-/// The CoT datagram counters of `/metrics`: (logged, refused).
-async fn datagrams(server: &Server, client: &reqwest::Client) -> (u64, u64) {
+/// The CoT datagram counters of `/metrics`: logged, refused, ignored, not_allowed.
+async fn datagrams(server: &Server, client: &reqwest::Client) -> [u64; 4] {
     let text = get_text(client, &server.url("/metrics")).await;
-    let count = |outcome: &str| {
+    ["logged", "refused", "ignored", "not_allowed"].map(|outcome| {
         let name = format!("truce_cot_datagrams_total{{outcome=\"{outcome}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&name))
             .map_or(0, |v| v.trim().parse().unwrap())
-    };
-    (count("logged"), count("refused"))
+    })
 }
 
 /// Waits until `total` datagrams have been counted.
-async fn wait_datagrams(server: &Server, client: &reqwest::Client, total: u64) -> (u64, u64) {
-    let mut seen = (0, 0);
+async fn wait_datagrams(server: &Server, client: &reqwest::Client, total: u64) -> [u64; 4] {
+    let mut seen = [0; 4];
     for _ in 0..300 {
         seen = datagrams(server, client).await;
-        if seen.0 + seen.1 >= total {
+        if seen.iter().sum::<u64>() >= total {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -144,17 +143,27 @@ async fn a_ground_station_sends_detections_over_udp_unicast_and_multicast() {
         .parse()
         .unwrap();
     assert_eq!(sent, 7);
+    let [logged, refused, ignored, not_allowed] = wait_datagrams(&server, &client, sent).await;
     assert_eq!(
-        wait_datagrams(&server, &client, sent).await,
-        (2, 5),
-        "the XML and the mesh detections are logged; the unregistered source, the malformed \
-         XML, the version-2 frame, the truncated frame and the outsider's datagram are not"
+        (logged, not_allowed),
+        (2, 1),
+        "the XML and the mesh detections are logged, the outsider's datagram is not"
+    );
+    // The unregistered source, the malformed XML and the version-2 frame are refused; the
+    // truncated frame too, or ignored when the cut leaves a message without its detail.
+    assert!(
+        refused >= 3 && refused + ignored == 4,
+        "{refused} {ignored}"
     );
     let (checkpoint, _) = server.wait_checkpoint(&client, size + 2).await;
     assert_eq!(checkpoint.size, size + 2, "two entries and no more");
     let xml = observation(&server, &client, size).await;
     assert_eq!(xml["kind"], "drone.detection");
     assert_eq!(xml["data"]["object_class"], "mlrs");
+    assert_eq!(
+        xml["data"]["gateway"],
+        json!({"transport": "udp", "from": "127.0.0.1"})
+    );
     assert_eq!(
         xml["data"]["evidence"][0]["media_type"],
         "application/cot+xml"
@@ -189,7 +198,7 @@ async fn a_ground_station_sends_detections_over_udp_unicast_and_multicast() {
     )
     .await;
     assert_eq!(out.trim(), "1");
-    assert_eq!(wait_datagrams(&server, &client, 1).await, (1, 0));
+    assert_eq!(wait_datagrams(&server, &client, 1).await, [1, 0, 0, 0]);
     server.wait_checkpoint(&client, size + 1).await;
     let seen = observation(&server, &client, size).await;
     assert_eq!(seen["data"]["object_class"], "mlrs");
@@ -280,19 +289,22 @@ async fn tak_clients_connect_over_tls_with_certificates_naming_their_accounts() 
     .await;
     let client = http();
     register_drone(&server, &client, &site.drone).await;
-    let account = client
-        .post(server.url("/v1/accounts"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"id": "gs-tls", "name": "A ground station", "role": "auditor"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(account.status().is_success());
+    for (id, role) in [("gs-tls", "gateway"), ("au-tls", "auditor")] {
+        let made = client
+            .post(server.url("/v1/accounts"))
+            .bearer_auth(TOKEN)
+            .json(&json!({"id": id, "name": id, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert!(made.status().is_success());
+    }
     // Accounts are log entries too: the detection will be the next one.
     let size = get_json(&client, &server.url("/healthz")).await["log_size"]
         .as_u64()
         .unwrap();
 
+    // Each client sends a detection by the drone as soon as it is connected.
     let connect = |cert: (String, String)| {
         let (port, ca) = (port.to_string(), pki.ca_file("truce-ca"));
         async move {
@@ -304,7 +316,8 @@ async fn tak_clients_connect_over_tls_with_certificates_naming_their_accounts() 
             serde_json::from_str::<Value>(out.trim()).unwrap()
         }
     };
-    // The account's certificate: admitted, offered protobuf, its detection logged.
+    // A gateway account's certificate: admitted, offered protobuf, its detection logged
+    // with the account that passed it.
     let admitted = connect(pki.issue("gs-tls", &[], true)).await;
     assert_eq!(admitted["first"], "t-x-takp-v", "{admitted}");
     assert_eq!(
@@ -317,7 +330,19 @@ async fn tak_clients_connect_over_tls_with_certificates_naming_their_accounts() 
         seen["data"]["evidence"][0]["media_type"],
         "application/cot+xml"
     );
-
+    assert_eq!(
+        seen["data"]["gateway"],
+        json!({"transport": "tls", "account": "gs-tls"})
+    );
+    // An auditor's: admitted to read, but its detection is refused.
+    let reader = connect(pki.issue("au-tls", &[], true)).await;
+    assert_eq!(reader["first"], "t-x-takp-v", "{reader}");
+    assert!(
+        reader["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("refused: account au-tls may not report detections")),
+        "{reader}"
+    );
     // A certificate of the right authority for no account: told why, then closed.
     let stranger = connect(pki.issue("nobody", &[], true)).await;
     assert!(
@@ -334,9 +359,30 @@ async fn tak_clients_connect_over_tls_with_certificates_naming_their_accounts() 
             .is_some_and(|e| e.to_lowercase().contains("unknown ca")),
         "{forged}"
     );
-    // Neither logged anything.
-    let (checkpoint, _) = server.wait_checkpoint(&client, size + 1).await;
+    // No certificate at all: the handshake fails too.
+    let bare = connect(("-".into(), "-".into())).await;
+    assert!(
+        bare["tls_error"].is_string() && bare.get("first").is_none(),
+        "{bare}"
+    );
+    // A disabled account's certificate is refused from then on.
+    let disabled = client
+        .delete(server.url("/v1/accounts/gs-tls"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"reason": "the ground station was lost"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(disabled.status().is_success());
+    let shut_out = connect(pki.issue("gs-tls", &[], true)).await;
+    assert!(
+        shut_out["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("\"gs-tls\" is no enabled account")),
+        "{shut_out}"
+    );
+    // One detection logged, and the disabling: nothing else.
+    server.wait_checkpoint(&client, size + 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(server.checkpoint(&client).await.0.size, size + 1);
-    assert_eq!(checkpoint.size, size + 1);
+    assert_eq!(server.checkpoint(&client).await.0.size, size + 2);
 }

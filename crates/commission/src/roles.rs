@@ -28,18 +28,23 @@ pub enum Role {
     Guarantor,
     /// Reads everything, changes nothing.
     Auditor,
+    /// A sensor gateway (a drone ground station, a TAK device or server): reads, and
+    /// passes detections to the CoT adapter, which signs them for the sensors whose keys
+    /// it holds.
+    Gateway,
     /// The server itself (only the account [`SYSTEM`]).
     System,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Admin,
         Role::Analyst,
         Role::Commissioner,
         Role::Liaison,
         Role::Guarantor,
         Role::Auditor,
+        Role::Gateway,
         Role::System,
     ];
 
@@ -51,6 +56,7 @@ impl Role {
             Role::Liaison => "liaison",
             Role::Guarantor => "guarantor",
             Role::Auditor => "auditor",
+            Role::Gateway => "gateway",
             Role::System => "system",
         }
     }
@@ -71,6 +77,7 @@ impl Role {
             Scope::Rule => matches!(self, Commissioner),
             Scope::Answer => matches!(self, Guarantor),
             Scope::Automate => matches!(self, System),
+            Scope::Report => matches!(self, Gateway | Admin),
         }
     }
 }
@@ -92,6 +99,8 @@ pub enum Scope {
     Answer,
     /// What only the server does: cross-checks, escalations, notifications.
     Automate,
+    /// Pass detections to the CoT adapter, to be signed for a registered sensor.
+    Report,
 }
 
 /// An account, as its creation is logged. Tokens are never logged (the server keeps their
@@ -218,6 +227,8 @@ mod tests {
         assert!(Role::Auditor.may(Scope::Read));
         assert!(!Role::Admin.may(Scope::Rule));
         assert!(Role::Guarantor.may(Scope::Answer));
+        assert!(Role::Gateway.may(Scope::Report) && Role::Gateway.may(Scope::Read));
+        assert!(!Role::Gateway.may(Scope::Review) && !Role::Auditor.may(Scope::Report));
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
             assert_eq!(role.may(Scope::Automate), role == Role::System);

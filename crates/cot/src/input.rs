@@ -203,6 +203,11 @@ fn detection(
     source: Option<String>,
     confidence: Option<f64>,
 ) -> Result<Detection, InputError> {
+    // A device's own position reports, pings and chat name no reporting sensor: that is
+    // told first, so that a caller can let such chatter pass unanswered.
+    let source = source
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(InputError::NoSource)?;
     let object_class =
         object_class(&cot_type).ok_or_else(|| InputError::NotDetection(cot_type.clone()))?;
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
@@ -217,9 +222,6 @@ fn detection(
             "unknown (9999999): truce needs the position's error".into(),
         ));
     }
-    let source = source
-        .filter(|s| !s.trim().is_empty())
-        .ok_or(InputError::NoSource)?;
     Ok(Detection {
         uid,
         cot_type,

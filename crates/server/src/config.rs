@@ -191,6 +191,12 @@ impl ServerConfig {
                 }
             }
         }
+        if self.cot_udp.is_some() && self.cot_keys.is_none() {
+            return invalid(
+                "cot_udp",
+                "takes detections only for sensors whose keys the adapter holds: set cot_keys",
+            );
+        }
         if let Err(message) = crate::cot::udp::allowed_networks(&self.cot_udp_allow) {
             return invalid("cot_udp_allow", &message);
         }
@@ -232,6 +238,9 @@ mod tests {
         .unwrap();
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("cot_tls_key"), "{err}");
+        let c = ServerConfig::from_toml("cot_udp = \"127.0.0.1:4242\"").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("cot_keys"), "{err}");
         let c = ServerConfig::from_toml("cot_udp_allow = [\"10.0.0.0/8\", \"lan\"]").unwrap();
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("\"lan\""), "{err}");

@@ -91,7 +91,7 @@ impl Default for Metrics {
         let cot_datagrams = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "cot_datagrams",
-            "CoT UDP datagrams received, by outcome (logged or refused)",
+            "CoT UDP datagrams received, by outcome (logged, refused, ignored, not_allowed)",
             cot_datagrams.clone(),
         );
         Self {

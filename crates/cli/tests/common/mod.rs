@@ -115,6 +115,18 @@ impl Server {
             "TRUCE_GUARANTEES",
             "TRUCE_WEBHOOK_POLL_MS",
             "TRUCE_WEBHOOK_RETRY_BASE_MS",
+            "TRUCE_MQTT_URL",
+            "TRUCE_MQTT_TOPIC",
+            "TRUCE_MQTT_CLIENT_ID",
+            "TRUCE_COT_LISTEN",
+            "TRUCE_COT_KEYS",
+            "TRUCE_COT_TLS_LISTEN",
+            "TRUCE_COT_TLS_CERT",
+            "TRUCE_COT_TLS_KEY",
+            "TRUCE_COT_TLS_CLIENT_CA",
+            "TRUCE_COT_UDP",
+            "TRUCE_COT_UDP_INTERFACE",
+            "TRUCE_COT_UDP_ALLOW",
         ] {
             command.env_remove(var);
         }

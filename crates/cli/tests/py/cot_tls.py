@@ -3,9 +3,11 @@ to a TAK server: pytak opens the connection from a tls:// COT_URL with the PYTAK
 settings (certificate, key, the CA that issued the server's certificate).
 
 Usage: python cot_tls.py HOST PORT CA CERT KEY SOURCE
-Reads the server's first event (or refusal), then, if admitted, sends a detection by
-SOURCE and waits for truce's reply to it. Prints one JSON object: the first event's type
-or the refusal line, the note, or the TLS error.
+Sends a detection by SOURCE at once, then reads the server's first event (or its
+refusal) and, if admitted, truce's reply to the detection. With CERT and KEY given as
+`-`, connects with Python's ssl module and no client certificate at all (pytak always
+sends one). Prints one JSON object: the first event's type or the refusal line, the
+note, or the TLS error.
 """
 import asyncio
 import configparser
@@ -29,7 +31,14 @@ async def main(host, port, ca, cert, key, source):
     }
     out = {}
     try:
-        reader, writer = await pytak.protocol_factory(config["cot"])
+        if cert == "-":
+            context = ssl.create_default_context(cafile=ca)
+            reader, writer = await asyncio.open_connection(host, port, ssl=context)
+        else:
+            reader, writer = await pytak.protocol_factory(config["cot"])
+        # The detection goes first: a refused client must not get it logged either.
+        writer.write(detection(source, uid="track-t1"))
+        await writer.drain()
         buffer = b""
         while b"</event>" not in buffer and not buffer.endswith(b"\n"):
             chunk = await asyncio.wait_for(reader.read(4096), 10)
@@ -43,8 +52,6 @@ async def main(host, port, ca, cert, key, source):
             print(json.dumps(out))
             return
         out["first"] = re.search(rb'type="([^"]+)"', buffer).group(1).decode()
-        writer.write(detection(source, uid="track-t1"))
-        await writer.drain()
         # truce's reply: a CoT event of type y-a-r (logged) or y-c-f (refused).
         reply = re.compile(rb'<event [^>]*type="(y-a-r|y-c-f)".*?<remarks>(.*?)</remarks>', re.S)
         while not reply.search(buffer):

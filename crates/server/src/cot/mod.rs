@@ -25,11 +25,13 @@ pub mod tls;
 pub mod udp;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use truce_commission::Account;
 use truce_commission::roles::Scope;
 use truce_cot::Cot;
@@ -53,10 +55,11 @@ pub async fn start(state: &AppState) -> Result<(), crate::ServerError> {
         Some(path) => Some(load_keys(path).map_err(invalid("cot_keys"))?),
         None => None,
     };
+    let slots: Slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     if let Some(addr) = c.cot_listen {
         let listener = TcpListener::bind(addr).await?;
         tracing::info!(addr = %listener.local_addr()?, "CoT listening");
-        tokio::spawn(run(state.clone(), listener, keys.clone()));
+        tokio::spawn(run(state.clone(), listener, keys.clone(), slots.clone()));
     }
     if let (Some(addr), Some(cert), Some(key), Some(client_ca)) = (
         c.cot_tls_listen,
@@ -72,7 +75,14 @@ pub async fn start(state: &AppState) -> Result<(), crate::ServerError> {
         let acceptor = tls::acceptor(&files).map_err(invalid("cot_tls_listen"))?;
         let listener = TcpListener::bind(addr).await?;
         tracing::info!(addr = %listener.local_addr()?, "CoT listening (TLS)");
-        tokio::spawn(tls::run(state.clone(), listener, acceptor, keys.clone()));
+        let tls = tls::run(
+            state.clone(),
+            listener,
+            acceptor,
+            keys.clone(),
+            slots.clone(),
+        );
+        tokio::spawn(tls);
     }
     if let Some(addr) = c.cot_udp {
         let allow = udp::allowed_networks(&c.cot_udp_allow).map_err(invalid("cot_udp_allow"))?;
@@ -83,23 +93,42 @@ pub async fn start(state: &AppState) -> Result<(), crate::ServerError> {
     Ok(())
 }
 
-/// Accepts connections until the process ends.
-pub async fn run(state: AppState, listener: TcpListener, keys: Option<Keys>) {
+/// The connection slots the plain and TLS listeners share.
+pub type Slots = Arc<Semaphore>;
+
+/// The next connection with a free slot (held until the connection ends); one arriving
+/// when all [`MAX_CONNECTIONS`] are taken is closed at once.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Slots,
+) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
-                let (state, keys) = (state.clone(), keys.clone());
-                tokio::spawn(async move {
-                    if let Err(why) = serve(state, stream, keys).await {
-                        tracing::info!(%peer, why, "CoT connection closed");
-                    }
-                });
-            }
+            Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
+                Ok(slot) => return (stream, peer, slot),
+                Err(_) => {
+                    tracing::warn!(%peer, "CoT connection refused: {MAX_CONNECTIONS} already")
+                }
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "CoT accept failed");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
+    }
+}
+
+/// Accepts connections until the process ends.
+pub async fn run(state: AppState, listener: TcpListener, keys: Option<Keys>, slots: Slots) {
+    loop {
+        let (stream, peer, slot) = accept(&listener, &slots).await;
+        let (state, keys) = (state.clone(), keys.clone());
+        tokio::spawn(async move {
+            if let Err(why) = serve(state, stream, keys).await {
+                tracing::info!(%peer, why, "CoT connection closed");
+            }
+            drop(slot);
+        });
     }
 }
 
@@ -133,20 +162,49 @@ pub fn load_keys(path: &std::path::Path) -> Result<Keys, String> {
         .map(std::sync::Arc::new)
 }
 
+/// How a detection reached the adapter, as its observation records it (`data.gateway`).
+#[derive(Clone, Debug)]
+pub enum Via {
+    /// A connection authenticated as `account` over `transport` (`tcp` or `tls`).
+    Session {
+        account: String,
+        transport: &'static str,
+    },
+    /// A UDP datagram from an allowed network.
+    Datagram { from: std::net::IpAddr },
+}
+
 /// A detection sent by a client, as a signed observation appended to the log: its index.
-/// `raw` is what the client sent (kept as evidence, of `media_type`).
+/// `raw` is what the client sent (kept as evidence, of `media_type`). A session's account
+/// is checked again here: it must still be enabled and may report (role `gateway`).
 async fn ingest(
     state: &AppState,
     keys: &Option<Keys>,
-    detection: Result<truce_cot::Detection, truce_cot::InputError>,
+    d: truce_cot::Detection,
     raw: &[u8],
     media_type: &str,
+    via: &Via,
 ) -> Result<u64, String> {
     use truce_model::SensorKind;
     let Some(keys) = keys else {
         return Err("this server takes no CoT input (it has no cot_keys)".into());
     };
-    let d = detection.map_err(|e| e.to_string())?;
+    let gateway = match via {
+        Via::Session { account, transport } => {
+            if !state
+                .desk
+                .account(account)
+                .is_some_and(|a| a.role.may(Scope::Report))
+            {
+                return Err(format!(
+                    "account {account} may not report detections (that takes an enabled \
+                     gateway account)"
+                ));
+            }
+            serde_json::json!({"transport": transport, "account": account})
+        }
+        Via::Datagram { from } => serde_json::json!({"transport": "udp", "from": from}),
+    };
     let signer = keys.get(&d.source).ok_or_else(|| {
         format!(
             "{} is not a source this server signs for (its cot_keys)",
@@ -184,7 +242,7 @@ async fn ingest(
     // CoT's `ce` is a 95 % radius: the 1σ of a circular Gaussian is ce / 2.4477.
     let payload = serde_json::json!({
         "sensor": d.source,
-        "seq": (d.time.unix_nanos() / 1_000_000).max(0),
+        "seq": seq(&d),
         "observed_at": d.time,
         "kind": kind,
         "data": {
@@ -194,6 +252,7 @@ async fn ingest(
             "count": 1,
             "confidence": d.confidence.unwrap_or(0.5),
             "evidence": [{"sha256": sha256, "media_type": media_type}],
+            "gateway": gateway,
         },
     });
     let payload = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
@@ -209,6 +268,18 @@ async fn ingest(
         Ok(Err(problem)) => Err(problem.detail),
         Err(e) => Err(e.0.detail),
     }
+}
+
+/// The observation's sequence number: the detection's time in milliseconds, times 1000,
+/// plus a number from 0 to 999 drawn from the detected object's uid, so that two tracks
+/// reported in the same millisecond are not taken for a replay, while the same event sent
+/// twice is the same observation (and logged once).
+fn seq(d: &truce_cot::Detection) -> u64 {
+    use sha2::Digest;
+    let ms = u64::try_from(d.time.unix_nanos() / 1_000_000).unwrap_or(0);
+    let digest = sha2::Sha256::digest(d.uid.as_bytes());
+    let track = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % 1000;
+    ms.saturating_mul(1000).saturating_add(track)
 }
 
 /// A plain TCP connection: the token line, then the session.
@@ -242,18 +313,38 @@ async fn serve(state: AppState, stream: TcpStream, keys: Option<Keys>) -> Result
             .await;
         return Err("unauthorized".into());
     };
-    session(state, account, reader, write, keys).await
+    session(state, account, "tcp", reader, write, keys).await
 }
 
 /// How long a client has to authenticate.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
+/// How long one write to a client may take before the client is dropped (one that stops
+/// reading must not hold its session forever).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most CoT connections (plain and TLS together) served at once.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Writes and flushes `bytes` within [`WRITE_TIMEOUT`].
+async fn send<W: AsyncWrite + Unpin>(write: &mut W, bytes: &[u8]) -> Result<(), String> {
+    let io = async {
+        write.write_all(bytes).await?;
+        write.flush().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, io).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("the client stopped reading".into()),
+    }
+}
+
 /// An authenticated client's session: what it sends is read in a task of its own, while
-/// events and findings are written to it.
+/// events and findings are written to it; when either side ends, both do.
 async fn session<R, W>(
     state: AppState,
     account: Account,
-    mut reader: BufReader<R>,
+    transport: &'static str,
+    reader: BufReader<R>,
     mut write: W,
     keys: Option<Keys>,
 ) -> Result<(), String>
@@ -261,89 +352,128 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin,
 {
-    tracing::info!(account = %account.id, "CoT client connected");
+    tracing::info!(account = %account.id, transport, "CoT client connected");
+    let (ask, asked) = mpsc::channel::<Ask>(16);
+    let via = Via::Session {
+        account: account.id.clone(),
+        transport,
+    };
+    let input = tokio::spawn(read_input(state.clone(), reader, keys, via, ask));
+    let result = write_output(&state, &mut write, asked).await;
+    input.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
+    result
+}
 
-    let (ask, mut asked) = mpsc::channel::<Ask>(16);
-    let input = state.clone();
-    tokio::spawn(async move {
-        // The client's XML events, split at each `</event>`, and after its request to
-        // switch, its TAK protocol frames.
-        let mut buffer = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let mut frames = false;
-        let note = |outcome: Result<u64, String>| {
-            if let Err(why) = &outcome {
-                tracing::info!(why, "CoT input refused");
-            }
-            Ask::Reply(outcome)
-        };
-        loop {
-            let n = match reader.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            buffer.extend_from_slice(&chunk[..n]);
-            loop {
-                let request = if frames {
-                    match truce_cot::next_frame(&buffer) {
-                        Ok(None) => break,
-                        Ok(Some((message, used))) => {
-                            let raw: Vec<u8> = buffer.drain(..used).collect();
-                            let Some(event) = message.cot_event else {
-                                continue;
-                            };
-                            let d = truce_cot::proto_detection(&event);
-                            let media = truce_cot::PROTOBUF_MEDIA_TYPE;
-                            note(ingest(&input, &keys, d, &raw, media).await)
-                        }
-                        Err(e) => {
-                            // A stream cannot be followed past a bad frame: say why, close.
-                            tracing::info!(error = %e, "CoT protobuf input refused; closing");
-                            let _ = ask.send(Ask::Reply(Err(format!("{e}; closing")))).await;
-                            return;
-                        }
-                    }
-                } else {
-                    let Some(end) = find(&buffer, b"</event>") else {
-                        break;
-                    };
-                    let event: Vec<u8> = buffer.drain(..end + 8).collect();
-                    if truce_cot::is_protocol_request(&String::from_utf8_lossy(&event)) {
-                        frames = true;
-                        // What follows the request is already protobuf.
-                        let start = buffer
-                            .iter()
-                            .position(|b| !b.is_ascii_whitespace())
-                            .unwrap_or(buffer.len());
-                        buffer.drain(..start);
-                        Ask::Protobuf
-                    } else {
-                        let raw = trim_start(&event);
-                        let d = truce_cot::parse_detection(raw);
-                        note(ingest(&input, &keys, d, raw, truce_cot::XML_MEDIA_TYPE).await)
-                    }
-                };
-                if ask.send(request).await.is_err() {
-                    return;
+/// The client's side: its XML events, split at each `</event>`, and after its request to
+/// switch, its TAK protocol frames; each detection is ingested and answered through `ask`.
+/// Events naming no reporting sensor (a device's own position reports, pings, chat) pass
+/// unanswered.
+async fn read_input<R: AsyncRead + Unpin>(
+    state: AppState,
+    mut reader: BufReader<R>,
+    keys: Option<Keys>,
+    via: Via,
+    ask: mpsc::Sender<Ask>,
+) {
+    let input = state;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut frames = false;
+    let note = |outcome: Result<u64, String>| {
+        if let Err(why) = &outcome {
+            tracing::info!(why, "CoT input refused");
+        }
+        Ask::Reply(outcome)
+    };
+    // A detection, or `None` for chatter.
+    let take =
+        async |d: Result<truce_cot::Detection, truce_cot::InputError>, raw: &[u8], media: &str| {
+            match d {
+                Err(truce_cot::InputError::NoSource) => {
+                    tracing::debug!("CoT event without a reporting sensor passed");
+                    None
                 }
+                Err(e) => Some(note(Err(e.to_string()))),
+                Ok(d) => Some(note(ingest(&input, &keys, d, raw, media, &via).await)),
             }
-            if !frames && buffer.len() > MAX_EVENT {
-                let _ = ask
-                    .send(Ask::Reply(Err(format!(
-                        "more than {MAX_EVENT} bytes without an </event>; closing"
-                    ))))
-                    .await;
+        };
+    loop {
+        let n = match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buffer.extend_from_slice(&chunk[..n]);
+        loop {
+            let request = if frames {
+                match truce_cot::next_frame(&buffer) {
+                    Ok(None) => break,
+                    Ok(Some((message, used))) => {
+                        let raw: Vec<u8> = buffer.drain(..used).collect();
+                        let Some(event) = message.cot_event else {
+                            continue;
+                        };
+                        let d = truce_cot::proto_detection(&event);
+                        let media = truce_cot::PROTOBUF_MEDIA_TYPE;
+                        match take(d, &raw, media).await {
+                            Some(reply) => reply,
+                            None => continue,
+                        }
+                    }
+                    Err(e) => {
+                        // A stream cannot be followed past a bad frame: say why, close.
+                        tracing::info!(error = %e, "CoT protobuf input refused; closing");
+                        let _ = ask.send(Ask::Reply(Err(format!("{e}; closing")))).await;
+                        return;
+                    }
+                }
+            } else {
+                let Some(end) = find(&buffer, b"</event>") else {
+                    break;
+                };
+                let event: Vec<u8> = buffer.drain(..end + 8).collect();
+                if truce_cot::is_protocol_request(&String::from_utf8_lossy(&event)) {
+                    frames = true;
+                    // What follows the request is already protobuf.
+                    let start = buffer
+                        .iter()
+                        .position(|b| !b.is_ascii_whitespace())
+                        .unwrap_or(buffer.len());
+                    buffer.drain(..start);
+                    Ask::Protobuf
+                } else {
+                    let raw = trim_start(&event);
+                    let d = truce_cot::parse_detection(raw);
+                    match take(d, raw, truce_cot::XML_MEDIA_TYPE).await {
+                        Some(reply) => reply,
+                        None => continue,
+                    }
+                }
+            };
+            if ask.send(request).await.is_err() {
                 return;
             }
         }
-    });
+        if !frames && buffer.len() > MAX_EVENT {
+            let _ = ask
+                .send(Ask::Reply(Err(format!(
+                    "more than {MAX_EVENT} bytes without an </event>; closing"
+                ))))
+                .await;
+            return;
+        }
+    }
+}
 
+/// The server's side: the offer, then every event and finding, each change, and the
+/// replies the input side asks for, until the results end or the input side does.
+async fn write_output<W: AsyncWrite + Unpin>(
+    state: &AppState,
+    write: &mut W,
+    mut asked: mpsc::Receiver<Ask>,
+) -> Result<(), String> {
     let now = || state.clock.now();
-    let io = |e: std::io::Error| e.to_string();
-    write
-        .write_all(truce_cot::protocol_offer(now()).as_bytes())
-        .await
-        .map_err(io)?;
+    send(write, truce_cot::protocol_offer(now()).as_bytes()).await?;
     let mut protobuf = false;
     let mut replies = 0u64;
     let mut sent: BTreeMap<String, String> = BTreeMap::new();
@@ -351,7 +481,7 @@ where
     loop {
         let latest = results.borrow_and_update().clone();
         if let Some(r) = latest {
-            for (id, cot) in cots(&state, &r, now()) {
+            for (id, cot) in cots(state, &r, now()) {
                 let key = format!("{} {} {} {}", cot.kind, cot.lat, cot.lon, cot.remarks);
                 if sent.get(&id) == Some(&key) {
                     continue;
@@ -361,7 +491,7 @@ where
                 } else {
                     cot.xml().into_bytes()
                 };
-                write.write_all(&bytes).await.map_err(io)?;
+                send(write, &bytes).await?;
                 sent.insert(id, key);
             }
         }
@@ -369,10 +499,7 @@ where
             changed = results.changed() => if changed.is_err() { return Ok(()) },
             request = asked.recv() => match request {
                 Some(Ask::Protobuf) if !protobuf => {
-                    write
-                        .write_all(truce_cot::protocol_response(now(), true).as_bytes())
-                        .await
-                        .map_err(io)?;
+                    send(write, truce_cot::protocol_response(now(), true).as_bytes()).await?;
                     protobuf = true;
                     // Everything again, now in protobuf.
                     sent.clear();
@@ -386,7 +513,7 @@ where
                     } else {
                         reply.xml().into_bytes()
                     };
-                    write.write_all(&bytes).await.map_err(io)?;
+                    send(write, &bytes).await?;
                 }
                 None => return Ok(()),
             },

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use truce_commission::roles::Scope;
 
-use super::{HANDSHAKE, Keys, session};
+use super::{HANDSHAKE, Keys, Slots, accept, session};
 use crate::state::AppState;
 
 /// The files of the TLS listener.
@@ -93,18 +93,13 @@ pub async fn run(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     keys: Option<Keys>,
+    slots: Slots,
 ) {
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(error = %e, "CoT TLS accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                continue;
-            }
-        };
+        let (stream, peer, slot) = accept(&listener, &slots).await;
         let (state, keys, acceptor) = (state.clone(), keys.clone(), acceptor.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
@@ -139,7 +134,8 @@ pub async fn run(
                 let _ = write.shutdown().await;
                 return;
             };
-            if let Err(why) = session(state, account, BufReader::new(read), write, keys).await {
+            let reader = BufReader::new(read);
+            if let Err(why) = session(state, account, "tls", reader, write, keys).await {
                 tracing::info!(%peer, why, "CoT TLS connection closed");
             }
         });

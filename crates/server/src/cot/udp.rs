@@ -6,15 +6,16 @@
 //! A datagram has no connection to authenticate, so truce takes one only from a sender
 //! address in the allowed networks (loopback by default) and only when it reports a
 //! registered drone, camera or radar whose key the adapter holds; everything else is
-//! dropped, with its reason in the server's log and a count in `/metrics`. Nothing is
-//! sent back: UDP CoT has no reply.
+//! dropped, with its reason in the server's log and a count in `/metrics`
+//! (`truce_cot_datagrams_total{outcome}`: logged, refused, ignored, not_allowed). Nothing
+//! is sent back: UDP CoT has no reply.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use ipnet::IpNet;
 use tokio::net::UdpSocket;
 
-use super::{Keys, ingest};
+use super::{Keys, Via, ingest};
 use crate::state::AppState;
 
 /// The networks datagrams are taken from when none are configured.
@@ -60,7 +61,7 @@ pub fn bind(addr: SocketAddr, interface: Ipv4Addr) -> std::io::Result<UdpSocket>
 
 /// Takes datagrams until the process ends.
 pub async fn run(state: AppState, socket: UdpSocket, keys: Option<Keys>, allow: Vec<IpNet>) {
-    // A datagram is at most 64 KiB; one byte more tells a truncated one apart.
+    // A UDP datagram holds at most 65,507 bytes of payload: this takes any whole.
     let mut buf = vec![0u8; 65_536];
     loop {
         let (n, peer) = match socket.recv_from(&mut buf).await {
@@ -72,30 +73,30 @@ pub async fn run(state: AppState, socket: UdpSocket, keys: Option<Keys>, allow: 
             }
         };
         let outcome = take(&state, &keys, &allow, peer, &buf[..n]).await;
+        match &outcome {
+            Ok(index) => tracing::info!(%peer, index, "CoT UDP detection logged"),
+            // A shared group carries every device's position reports, chat and markers, and
+            // may carry other networks' traffic: not worth a line each at the default level.
+            Err(Refused { why, outcome }) if *outcome != "refused" => {
+                tracing::debug!(%peer, why, outcome, "CoT UDP datagram not taken")
+            }
+            Err(Refused { why, .. }) => tracing::info!(%peer, why, "CoT UDP datagram refused"),
+        }
         let label = match &outcome {
-            Ok(index) => {
-                tracing::info!(%peer, index, "CoT UDP detection logged");
-                "logged"
-            }
-            // A shared group carries every device's position reports, chat and markers:
-            // those are not worth a line each at the default level.
-            Err(Refused { why, chatter: true }) => {
-                tracing::debug!(%peer, why, "CoT UDP datagram refused");
-                "refused"
-            }
-            Err(Refused { why, .. }) => {
-                tracing::info!(%peer, why, "CoT UDP datagram refused");
-                "refused"
-            }
+            Ok(_) => "logged",
+            Err(r) => r.outcome,
         };
         state.metrics.cot_datagram(label);
     }
 }
 
-/// Why a datagram was refused; `chatter` when it is CoT that is not a detection.
+/// Why a datagram was not taken, and the outcome it is counted as: `not_allowed` (from
+/// outside the allowed networks), `ignored` (CoT naming no reporting sensor: a device's
+/// own position report, a ping, chat) or `refused` (a detection, or meant as one, that
+/// fails a check).
 struct Refused {
     why: String,
-    chatter: bool,
+    outcome: &'static str,
 }
 
 /// One datagram: its log index, or why it was refused.
@@ -115,25 +116,37 @@ async fn take(
     };
     let refused = |why: String| Refused {
         why,
-        chatter: false,
+        outcome: "refused",
     };
     if !allow.iter().any(|net| net.contains(&from)) {
-        return Err(refused(format!(
-            "{from} is not in the allowed networks (cot_udp_allow)"
-        )));
+        return Err(Refused {
+            why: format!("{from} is not in the allowed networks (cot_udp_allow)"),
+            outcome: "not_allowed",
+        });
     }
     let (detection, media_type) = match truce_cot::datagram_detection(datagram) {
         Ok(got) => got,
         Err(e) => {
             return Err(Refused {
-                chatter: matches!(e, truce_cot::InputError::NotDetection(_)),
+                outcome: if e == truce_cot::InputError::NoSource {
+                    "ignored"
+                } else {
+                    "refused"
+                },
                 why: e.to_string(),
             });
         }
     };
-    ingest(state, keys, Ok(detection), datagram, media_type)
-        .await
-        .map_err(refused)
+    ingest(
+        state,
+        keys,
+        detection,
+        datagram,
+        media_type,
+        &Via::Datagram { from },
+    )
+    .await
+    .map_err(refused)
 }
 
 #[cfg(test)]

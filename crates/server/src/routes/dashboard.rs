@@ -60,6 +60,7 @@ pub async fn me(
         (Scope::Allege, "allege"),
         (Scope::Rule, "rule"),
         (Scope::Answer, "answer"),
+        (Scope::Report, "report"),
     ]
     .into_iter()
     .filter(|(scope, _)| account.role.may(*scope))
