@@ -43,7 +43,7 @@ pub enum CommissionCommand {
         id: String,
         #[arg(long)]
         name: String,
-        /// admin, analyst, commissioner, liaison, guarantor or auditor.
+        /// admin, analyst, commissioner, liaison, guarantor, auditor or gateway (a sensor gateway that sends CoT detections).
         #[arg(long)]
         role: String,
         /// The party a liaison speaks for.

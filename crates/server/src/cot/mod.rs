@@ -5,21 +5,26 @@
 //! Protocol version 1 protobuf in the stream framing.
 //!
 //! A connection is authenticated either by a client certificate on the TLS listener
-//! ([`tls`]: the certificate's common name names the account) or, on plain TCP, by its
-//! first line, `truce-token <account token>`, read within ten seconds (meant for loopback
-//! and trusted links). The account needs the read scope. Then the server offers protobuf
-//! (`t-x-takp-v`), sends every current event and finding, and each new or changed one as
-//! the results follow the log.
+//! ([`tls`]: the certificate's common name names the account) or, on the plain TCP
+//! listener (loopback only: the token travels in the clear), by its first line,
+//! `truce-token <account token>`, read within ten seconds. Any enabled account may read.
+//! Then the server offers protobuf (`t-x-takp-v`), sends every current event and finding,
+//! and each new or changed one as the results follow the log. At most
+//! [`MAX_CONNECTIONS`] are served at once, and a client that stops reading for
+//! [`WRITE_TIMEOUT`] is dropped.
 //!
 //! In: what a client sends is read too: the negotiation, and detections. A detection from
 //! a registered drone, camera or radar whose key the server holds (`--cot-keys`, the
-//! adapter's keys) becomes a `*.detection` observation signed with that key, its raw CoT
-//! kept as an evidence blob (by SHA-256); the client is told by a CoT reply event, in XML
-//! or protobuf as the connection speaks: `y-a-r` (received) with the remarks `truce:
-//! logged observation N`, or `y-c-f` (failed) with `truce: refused: why`. A refused event
-//! logs nothing; a bad protobuf frame is refused and then the stream is closed, since it
-//! cannot be followed past it. Detections also come as UDP datagrams ([`udp`]: CoT XML or
-//! the TAK mesh framing, unicast or on a multicast group), from allowed networks only.
+//! adapter's keys), passed by a `gateway` account, becomes a `*.detection` observation
+//! signed with that key, its raw CoT kept as an evidence blob (by SHA-256) and the gateway
+//! recorded in `data.gateway`. The client is told by a CoT reply event, in XML or protobuf
+//! as the connection speaks: `y-a-r` (received) with the remarks `truce: logged
+//! observation N`, or `y-c-f` (failed) with `truce: refused: why`. Events that name no
+//! reporting sensor (a device's own position reports, pings, chat) pass unanswered. A
+//! refused event logs nothing; a bad protobuf frame is refused and then the stream is
+//! closed, since it cannot be followed past it. Detections also come as UDP datagrams
+//! ([`udp`]: CoT XML or the TAK mesh framing, unicast or on a multicast group), from
+//! allowed networks only.
 
 pub mod tls;
 pub mod udp;
