@@ -559,3 +559,61 @@ fn trim_start(event: &[u8]) -> &[u8] {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
+        // The client's end is never read: the pipe fills and the write waits, until the
+        // timeout (on the paused clock, which jumps ahead while everything waits).
+        let (mut server, _client) = tokio::io::duplex(64);
+        let started = tokio::time::Instant::now();
+        let err = send(&mut server, &[0u8; 1024]).await.unwrap_err();
+        assert_eq!(err, "the client stopped reading");
+        assert_eq!(started.elapsed(), WRITE_TIMEOUT);
+        // A reading client gets what is sent.
+        let (mut server, mut client) = tokio::io::duplex(64);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.map(|_| got.len())
+        });
+        send(&mut server, &[1u8; 1024]).await.unwrap();
+        drop(server);
+        assert_eq!(reader.await.unwrap().unwrap(), 1024);
+    }
+
+    #[tokio::test]
+    async fn a_connection_beyond_the_slots_is_closed_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let slots: Slots = Arc::new(Semaphore::new(1));
+        let _first = TcpStream::connect(addr).await.unwrap();
+        let (_stream, _, slot) = accept(&listener, &slots).await;
+        // The one slot is held: the next connection is accepted and closed.
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        let pending = tokio::spawn({
+            let slots = slots.clone();
+            async move {
+                let got = accept(&listener, &slots).await;
+                (got.1, listener)
+            }
+        });
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(10), second.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "closed at once: {read:?}"
+        );
+        // Once the slot is free, the next connection is served.
+        drop(slot);
+        let third = TcpStream::connect(addr).await.unwrap();
+        let (peer, _listener) = tokio::time::timeout(Duration::from_secs(10), pending)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(peer, third.local_addr().unwrap());
+    }
+}
