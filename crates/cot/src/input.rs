@@ -51,6 +51,15 @@ pub enum InputError {
     Frame(#[from] FrameError),
 }
 
+impl InputError {
+    /// Whether the event is chatter rather than a detection gone wrong: it names no
+    /// reporting sensor, as a device's own position reports, pings and chat do. Such events
+    /// are passed over without an answer (CoT over a shared link carries many).
+    pub fn is_chatter(&self) -> bool {
+        matches!(self, InputError::NoSource)
+    }
+}
+
 /// truce's object class for a CoT atom type, or `None` when it is not a detection.
 pub fn object_class(cot_type: &str) -> Option<&'static str> {
     let parts: Vec<&str> = cot_type.split('-').collect();
@@ -542,5 +551,8 @@ mod tests {
             proto_detection(message.cot_event.as_ref().unwrap()),
             Err(InputError::NoSource)
         );
+        // ... and is chatter, unlike an event that names its sensor but is no detection.
+        assert!(InputError::NoSource.is_chatter());
+        assert!(!InputError::NotDetection("b-t-f".into()).is_chatter());
     }
 }

@@ -128,8 +128,13 @@ async def main(host, port, token, source):
     events, rest = await read_xml_events(reader, is_finding)
     offer = [e for e in events if e.get("type") == "t-x-takp-v"]
 
-    # Detections in: a good one, a broken one, a chat message, one from nobody.
-    for raw in (detection(source),
+    # First the client's own position report (no reporting sensor): passed unanswered, so
+    # the first reply is the good detection's. Then detections: a good one, a broken one, a
+    # chat message, one from nobody.
+    own_position = pytak.gen_cot(lat=48.1, lon=37.9, ce=10, le=9999999, hae=0,
+                                 uid="pytak-test", cot_type="a-f-G-U-C")
+    for raw in (own_position,
+                detection(source),
                 b'<event version="2.0" uid="bad" type="a-h-G-E-W-R" time="2026-01-07T11:00:00Z"><point lat="48" lon="37" ce="5"></event>',
                 detection(source, uid="chat-1", cot_type="b-t-f"),
                 detection("nobody")):

@@ -44,9 +44,10 @@ use truce_pipeline::Results;
 
 use crate::state::AppState;
 
-/// The longest first line (the token) and the most a client may send between events.
+/// The longest first line (the token).
 const MAX_LINE: u64 = 512;
-const MAX_EVENT: usize = 64 * 1024;
+/// The most a client may send between events.
+const MAX_EVENT: usize = truce_cot::MAX_EVENT_BYTES;
 
 /// Starts the configured CoT listeners: plain TCP, TLS with client certificates, UDP.
 pub async fn start(state: &AppState) -> Result<(), crate::ServerError> {
@@ -381,27 +382,24 @@ async fn read_input<R: AsyncRead + Unpin>(
     via: Via,
     ask: mpsc::Sender<Ask>,
 ) {
-    let input = state;
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut frames = false;
-    let note = |outcome: Result<u64, String>| {
-        if let Err(why) = &outcome {
-            tracing::info!(why, "CoT input refused");
-        }
-        Ask::Reply(outcome)
-    };
-    // A detection, or `None` for chatter.
+    // The reply to an event, or `None` for chatter.
     let take =
         async |d: Result<truce_cot::Detection, truce_cot::InputError>, raw: &[u8], media: &str| {
-            match d {
-                Err(truce_cot::InputError::NoSource) => {
-                    tracing::debug!("CoT event without a reporting sensor passed");
-                    None
+            let outcome = match d {
+                Err(e) if e.is_chatter() => {
+                    tracing::debug!(why = %e, "CoT event passed");
+                    return None;
                 }
-                Err(e) => Some(note(Err(e.to_string()))),
-                Ok(d) => Some(note(ingest(&input, &keys, d, raw, media, &via).await)),
+                Err(e) => Err(e.to_string()),
+                Ok(d) => ingest(&state, &keys, d, raw, media, &via).await,
+            };
+            if let Err(why) = &outcome {
+                tracing::info!(why, "CoT input refused");
             }
+            Some(Ask::Reply(outcome))
         };
     loop {
         let n = match reader.read(&mut chunk).await {

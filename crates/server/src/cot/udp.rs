@@ -72,19 +72,21 @@ pub async fn run(state: AppState, socket: UdpSocket, keys: Option<Keys>, allow: 
                 continue;
             }
         };
-        let outcome = take(&state, &keys, &allow, peer, &buf[..n]).await;
-        match &outcome {
-            Ok(index) => tracing::info!(%peer, index, "CoT UDP detection logged"),
+        let label = match take(&state, &keys, &allow, peer, &buf[..n]).await {
+            Ok(index) => {
+                tracing::info!(%peer, index, "CoT UDP detection logged");
+                "logged"
+            }
+            Err(Refused { why, outcome }) if outcome == "refused" => {
+                tracing::info!(%peer, why, "CoT UDP datagram refused");
+                outcome
+            }
             // A shared group carries every device's position reports, chat and markers, and
             // may carry other networks' traffic: not worth a line each at the default level.
-            Err(Refused { why, outcome }) if *outcome != "refused" => {
-                tracing::debug!(%peer, why, outcome, "CoT UDP datagram not taken")
+            Err(Refused { why, outcome }) => {
+                tracing::debug!(%peer, why, outcome, "CoT UDP datagram not taken");
+                outcome
             }
-            Err(Refused { why, .. }) => tracing::info!(%peer, why, "CoT UDP datagram refused"),
-        }
-        let label = match &outcome {
-            Ok(_) => "logged",
-            Err(r) => r.outcome,
         };
         state.metrics.cot_datagram(label);
     }
@@ -128,11 +130,7 @@ async fn take(
         Ok(got) => got,
         Err(e) => {
             return Err(Refused {
-                outcome: if e == truce_cot::InputError::NoSource {
-                    "ignored"
-                } else {
-                    "refused"
-                },
+                outcome: if e.is_chatter() { "ignored" } else { "refused" },
                 why: e.to_string(),
             });
         }
