@@ -1584,10 +1584,50 @@ async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
         );
     }
 
+    // Disabling the account ends its open TAK session and its event stream.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut session = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    session
+        .write_all(format!("truce-token {token}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut stream = api
+        .client
+        .get(api.url("/v1/stream"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(stream.status().is_success());
+    let mut heard = Vec::new();
+    while !String::from_utf8_lossy(&heard).contains("truce finding") {
+        let mut chunk = [0u8; 4096];
+        let n = session.read(&mut chunk).await.unwrap();
+        assert!(
+            n > 0,
+            "the session serves the map until the account is disabled"
+        );
+        heard.extend_from_slice(&chunk[..n]);
+    }
+    assert!(stream.chunk().await.unwrap().is_some());
+    api.ok(
+        "DELETE",
+        "/v1/accounts/gw-tak",
+        TOKEN,
+        Some(json!({"reason": "the ground station was lost"})),
+    )
+    .await;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut rest = Vec::new();
+        let _ = session.read_to_end(&mut rest).await;
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the session and the stream end");
+
     // No token, or a wrong one: refused, nothing sent.
     for first in ["", "truce-token not-a-token"] {
         let mut stream = tokio::net::TcpStream::connect(&listen).await.unwrap();
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         stream
             .write_all(format!("{first}\n").as_bytes())
             .await

@@ -351,6 +351,18 @@ async fn tak_clients_connect_over_tls_with_certificates_naming_their_accounts() 
             .is_some_and(|r| r.contains("\"nobody\" is no enabled account")),
         "{stranger}"
     );
+    // Nor do the built-in accounts hold certificates, even from the right authority.
+    for builtin in ["admin", "system"] {
+        let pretender = connect(pki.issue(builtin, &[], true)).await;
+        assert!(
+            pretender["refused"]
+                .as_str()
+                .is_some_and(|r| r.contains(&format!(
+                    "{builtin:?} is no enabled account that takes certificates"
+                ))),
+            "{pretender}"
+        );
+    }
     // A certificate of another authority, for the same account: the handshake fails.
     let forged = connect(rogue.issue("gs-tls", &[], true)).await;
     assert!(

@@ -157,22 +157,34 @@ impl Cot {
     /// truce's reply to an event a client sent, in CoT's request/response vocabulary:
     /// `y-a-r` (acknowledged, received) with the log index when it was logged, `y-c-f`
     /// (complete, failure) with the reason when it was refused. The remarks say which
-    /// (`truce: logged observation N` or `truce: refused: why`); `n` numbers the replies
-    /// of one connection.
-    pub fn reply(n: u64, outcome: &Result<u64, String>, now: Timestamp) -> Self {
+    /// (`truce: logged observation N` or `truce: refused: why`). A reply about a detection
+    /// that could be read is named after it (`truce-reply-<its uid>`, so that a later reply
+    /// about the same object replaces the earlier one on the client's map) and placed at
+    /// its point; one about input that could not be read is `truce-reply-<n>` at 0, 0 (as
+    /// CoT's other messages without a place), `n` numbering such replies.
+    pub fn reply(
+        about: Option<&Detection>,
+        n: u64,
+        outcome: &Result<u64, String>,
+        now: Timestamp,
+    ) -> Self {
         let (kind, remarks) = match outcome {
             Ok(index) => ("y-a-r", format!("truce: logged observation {index}")),
             Err(why) => ("y-c-f", format!("truce: refused: {why}")),
         };
+        let (uid, lat, lon) = match about {
+            Some(d) => (format!("truce-reply-{}", d.uid), d.lat, d.lon),
+            None => (format!("truce-reply-{n}"), 0.0, 0.0),
+        };
         Cot {
-            uid: format!("truce-reply-{n}"),
+            uid,
             kind: kind.into(),
             how: "m-g".into(),
             time: now,
             start: now,
             stale: now.plus_nanos(REPLY_STALE_NS),
-            lat: 0.0,
-            lon: 0.0,
+            lat,
+            lon,
             ce: UNKNOWN,
             callsign: "truce".into(),
             remarks,

@@ -104,13 +104,35 @@ fn the_protocol_negotiation_messages() {
 #[test]
 fn replies_acknowledge_or_refuse_in_cot_request_response_types() {
     let now = Timestamp::parse("2026-01-07T11:00:00Z").unwrap();
-    let ok = Cot::reply(1, &Ok(42), now);
+    let track = Detection {
+        uid: "track-7".into(),
+        cot_type: "a-h-G-U-C-F".into(),
+        object_class: "mlrs",
+        source: "tr-dr-001".into(),
+        time: now,
+        lat: 48.1,
+        lon: 37.6,
+        ce: 20.0,
+        confidence: None,
+    };
+    // A reply about a detection is named after it and placed at its point.
+    let ok = Cot::reply(Some(&track), 1, &Ok(42), now);
     assert_eq!(
-        (ok.kind.as_str(), ok.uid.as_str()),
-        ("y-a-r", "truce-reply-1")
+        (ok.kind.as_str(), ok.uid.as_str(), ok.lat, ok.lon),
+        ("y-a-r", "truce-reply-track-7", 48.1, 37.6)
     );
     assert_eq!(ok.remarks, "truce: logged observation 42");
-    let no = Cot::reply(2, &Err("a <bad> frame".into()), now);
+    let again = Cot::reply(Some(&track), 2, &Err("a replay".into()), now);
+    assert_eq!(
+        (again.kind.as_str(), again.uid.as_str()),
+        ("y-c-f", ok.uid.as_str())
+    );
+    // One about input that could not be read is numbered, at no place.
+    let no = Cot::reply(None, 2, &Err("a <bad> frame".into()), now);
+    assert_eq!(
+        (no.uid.as_str(), no.lat, no.lon),
+        ("truce-reply-2", 0.0, 0.0)
+    );
     assert_eq!(no.kind, "y-c-f");
     assert!(
         no.xml()

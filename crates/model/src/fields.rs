@@ -28,25 +28,56 @@ impl FieldError {
 pub(crate) use serde_json::value::RawValue as Raw;
 
 /// The members of one JSON object, borrowed from the input (keys with escapes are copied).
-enum Members<'a> {
-    Borrowed(BTreeMap<&'a str, &'a Raw>),
-    Owned(BTreeMap<String, &'a Raw>),
+/// An object that repeats a member is refused: JSON parsers differ on which of the two
+/// they keep, and a sensor must not be able to say one thing to truce and another to an
+/// auditor's parser.
+struct Members<'a>(BTreeMap<Cow<'a, str>, &'a Raw>);
+
+/// Why a value is not an object truce reads.
+enum NotMembers {
+    NotAnObject,
+    Repeated(String),
 }
 
 impl<'a> Members<'a> {
-    fn parse(raw: &'a Raw) -> Option<Self> {
-        serde_json::from_str(raw.get())
-            .map(Members::Borrowed)
-            .or_else(|_| serde_json::from_str(raw.get()).map(Members::Owned))
-            .ok()
+    fn parse(raw: &'a Raw) -> Result<Self, NotMembers> {
+        use serde::de::{Deserializer, Error, MapAccess, Visitor};
+
+        #[derive(serde::Deserialize)]
+        struct Key<'k>(#[serde(borrow)] Cow<'k, str>);
+
+        /// Collects the members; the first repeated one is kept in `.0`.
+        struct Unique<'r>(&'r mut Option<String>);
+        impl<'de> Visitor<'de> for Unique<'_> {
+            type Value = BTreeMap<Cow<'de, str>, &'de Raw>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &'de Raw>()? {
+                    if out.contains_key(&key) {
+                        *self.0 = Some(key.into_owned());
+                        return Err(A::Error::custom("a repeated member"));
+                    }
+                    out.insert(key, value);
+                }
+                Ok(out)
+            }
+        }
+        let mut repeated = None;
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let members = (&mut de).deserialize_map(Unique(&mut repeated));
+        match (members, repeated) {
+            (Ok(map), _) => Ok(Members(map)),
+            (Err(_), Some(name)) => Err(NotMembers::Repeated(name)),
+            (Err(_), None) => Err(NotMembers::NotAnObject),
+        }
     }
 
     /// The member `name`, unless absent or `null`.
     fn get(&self, name: &str) -> Option<&'a Raw> {
-        let raw = match self {
-            Members::Borrowed(map) => map.get(name),
-            Members::Owned(map) => map.get(name),
-        }?;
+        let raw = self.0.get(name)?;
         (raw.get() != "null").then_some(*raw)
     }
 }
@@ -69,7 +100,7 @@ impl<'a, 'e> Fields<'a, 'e> {
         errors: &'e mut Vec<FieldError>,
     ) -> Option<Self> {
         match Members::parse(value) {
-            Some(members) => Some(Self {
+            Ok(members) => Some(Self {
                 members,
                 prefix: if path.is_empty() {
                     String::new()
@@ -78,8 +109,20 @@ impl<'a, 'e> Fields<'a, 'e> {
                 },
                 errors,
             }),
-            None => {
+            Err(NotMembers::NotAnObject) => {
                 errors.push(FieldError::new(path, "must be a JSON object"));
+                None
+            }
+            Err(NotMembers::Repeated(name)) => {
+                let field = if path.is_empty() {
+                    name
+                } else {
+                    format!("{path}.{name}")
+                };
+                errors.push(FieldError::new(
+                    field,
+                    "appears more than once in its object (JSON parsers differ on which they keep)",
+                ));
                 None
             }
         }

@@ -621,6 +621,25 @@ mod tests {
     }
 
     #[test]
+    fn an_object_that_repeats_a_member_is_refused() {
+        // serde_json keeps the last of two; other parsers keep the first: refuse both.
+        let text = arrival().to_string();
+        let twice = text.replacen("\"seq\":", "\"seq\":99,\"seq\":", 1);
+        let Err(ObservationError::Fields(errors)) = Observation::parse(twice.as_bytes()) else {
+            panic!("should fail: {twice}")
+        };
+        assert_eq!(errors[0].field, "seq");
+        assert!(errors[0].message.contains("more than once"), "{errors:?}");
+        // Inside `data` too, named by its path; an escaped spelling is the same name.
+        let twice = text.replacen("\"class\":", "\"cl\\u0061ss\":\"impact\",\"class\":", 1);
+        let Err(ObservationError::Fields(errors)) = Observation::parse(twice.as_bytes()) else {
+            panic!("should fail: {twice}")
+        };
+        assert_eq!(errors[0].field, "data.class");
+        Observation::parse(text.as_bytes()).unwrap();
+    }
+
+    #[test]
     fn checks_coordinates_and_kinds() {
         let v = json!({"sensor": "ua-dr-1", "seq": 1, "observed_at": "2026-01-07T03:04:05Z",
             "kind": "drone.detection", "data": {"object_class": "mlrs",

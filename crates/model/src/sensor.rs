@@ -231,6 +231,20 @@ pub struct SensorRecord {
     /// Log index of the revocation entry, once revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_index: Option<u64>,
+    /// The keys this sensor was registered with before, every one revoked (oldest first):
+    /// none of them may be registered again, for this sensor or any other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_keys: Vec<String>,
+}
+
+impl SensorRecord {
+    /// The public keys of this record that are revoked: the earlier ones, and the current
+    /// one once the sensor is revoked.
+    pub fn revoked_keys(&self) -> impl Iterator<Item = &str> {
+        let current =
+            (self.status == SensorStatus::Revoked).then_some(self.registration.public_key.as_str());
+        self.earlier_keys.iter().map(String::as_str).chain(current)
+    }
 }
 
 /// Whether a sensor's key is still accepted.

@@ -14,7 +14,7 @@ use std::sync::{Mutex, RwLock};
 use ed25519_consensus::VerificationKey;
 use sha2::{Digest, Sha256};
 use truce_agreement::Agreement;
-use truce_commission::roles::{ADMIN, SYSTEM};
+use truce_commission::roles::{ADMIN, SYSTEM, Scope};
 use truce_commission::{
     ACTION_PAYLOAD_TYPE, Account, Action, Commission, Denied, Guarantees, Reason, Signer, What,
     triggers,
@@ -146,6 +146,12 @@ impl Desk {
     /// An enabled account, by id.
     pub fn account(&self, id: &str) -> Option<Account> {
         self.read(|c| c.account(id).cloned())
+    }
+
+    /// Whether the account `id` is (still) enabled and its role has `scope`: what a
+    /// long-lived connection (the stream, a TAK client) checks as the log moves on.
+    pub fn may(&self, id: &str, scope: Scope) -> bool {
+        self.read(|c| c.account(id).is_some_and(|a| a.role.may(scope)))
     }
 
     /// The enabled account a bearer token belongs to (the configured admin token is the

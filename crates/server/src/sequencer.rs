@@ -602,18 +602,32 @@ impl Round<'_> {
                     )
                     .with_field("id"));
                 }
-                SensorStatus::Revoked
-                    if existing.registration.public_key == registration.public_key =>
-                {
-                    return Err(Problem::new(
-                        ProblemType::KeyRevoked,
-                        "a revoked key cannot be registered again",
-                    )
-                    .with_field("public_key"));
-                }
                 SensorStatus::Revoked => {}
             }
         }
+        // A revoked key stays revoked: not for this sensor again, nor for another one.
+        // (Keys are compared as bytes: base64 can spell one key in more than one way.)
+        let key = registration
+            .public_key_bytes()
+            .map_err(|e| Problem::new(ProblemType::InvalidField, e).with_field("public_key"))?;
+        let revoked_by = self.sensors.values().find(|r| {
+            r.revoked_keys()
+                .any(|k| truce_model::envelope::decode_base64(k).is_ok_and(|b| b == key))
+        });
+        if let Some(holder) = revoked_by {
+            return Err(Problem::new(
+                ProblemType::KeyRevoked,
+                format!(
+                    "a revoked key cannot be registered again (it was sensor {}'s)",
+                    holder.registration.id
+                ),
+            )
+            .with_field("public_key"));
+        }
+        let earlier_keys = match self.sensors.get(&registration.id) {
+            Some(revoked) => revoked.revoked_keys().map(str::to_string).collect(),
+            None => Vec::new(),
+        };
         let body = serde_json::to_vec(&serde_json::json!({
             "sensor": registration,
             "registered_at": at,
@@ -625,6 +639,7 @@ impl Round<'_> {
             status: SensorStatus::Active,
             registered_index: base + position as u64,
             revoked_index: None,
+            earlier_keys,
         };
         self.push_sensor_entry(EntryKind::SensorRegistration, &body, &record, entries)?;
         Ok((Slot::New(position), record))

@@ -71,6 +71,14 @@ impl Harness {
         .await
     }
 
+    async fn revoke(&self, id: &str, reason: &str) -> u16 {
+        let body = serde_json::to_vec(&json!({ "reason": reason })).unwrap();
+        let path = format!("/v1/sensors/{id}");
+        self.send("DELETE", &path, "application/json", body, Some(TOKEN))
+            .await
+            .0
+    }
+
     async fn send(
         &self,
         method: &str,
@@ -220,6 +228,35 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
         p["data"]["class"] = json!("impact");
         seal(&p, 1)
     };
+    let mut bad_sig_base64: Value = serde_json::from_slice(&good(10)).unwrap();
+    bad_sig_base64["signatures"][0]["sig"] = json!("***");
+    // `seq` twice: parsers differ on which they keep, so neither is taken.
+    let repeated = {
+        let text = payload("ua-ac-1", 11).to_string();
+        let twice = text.replacen("\"seq\":", "\"seq\":12,\"seq\":", 1);
+        let env = Envelope::signed(OBSERVATION_PAYLOAD_TYPE, twice.as_bytes(), "ua-ac-1", |m| {
+            key(1).sign(m).to_bytes()
+        });
+        serde_json::to_vec(&env).unwrap()
+    };
+    // An acoustic sensor reporting a drone's detection.
+    let not_its_kind = {
+        let mut p = payload("ua-ac-1", 13);
+        p["kind"] = json!("drone.detection");
+        p["data"] = json!({"object_class": "mlrs", "position": {"lat": 48.0, "lon": 37.0},
+            "position_sigma_m": 20, "count": 1, "confidence": 0.9});
+        seal(&p, 1)
+    };
+    // A body within the limit whose entry (with its header line) is not.
+    let oversized_entry = (48_000..)
+        .map(|n| {
+            let mut p = payload("ua-ac-1", 14);
+            p["data"]["note"] = json!("x".repeat(n));
+            seal(&p, 1)
+        })
+        .find(|e| e.len() > truce_model::entry::MAX_ENTRY_BYTES - 8)
+        .unwrap();
+    assert!(oversized_entry.len() <= 64 * 1024);
     let cases: Vec<BadCase> = vec![
         (
             "malformed JSON",
@@ -279,6 +316,34 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
             Some("payload.observed_at"),
         ),
         (
+            "bad base64 in a signature",
+            serde_json::to_vec(&bad_sig_base64).unwrap(),
+            400,
+            "bad-base64",
+            Some("signatures[0].sig"),
+        ),
+        (
+            "a member given twice",
+            repeated,
+            422,
+            "invalid-field",
+            Some("payload.seq"),
+        ),
+        (
+            "a kind the sensor may not report",
+            not_its_kind,
+            422,
+            "kind-not-allowed",
+            Some("payload.kind"),
+        ),
+        (
+            "an entry over 65,535 bytes",
+            oversized_entry,
+            413,
+            "entry-too-large",
+            None,
+        ),
+        (
             "wrong payload type",
             serde_json::to_vec(&wrong_type).unwrap(),
             400,
@@ -331,16 +396,7 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
     assert_eq!(h.size().await, size);
 
     // A revoked key: refused from the revocation on, with nothing logged.
-    let (status, _) = h
-        .send(
-            "DELETE",
-            "/v1/sensors/fr-ac-2",
-            "application/json",
-            b"{\"reason\":\"key lost\"}".to_vec(),
-            Some(TOKEN),
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(h.revoke("fr-ac-2", "key lost").await, 200);
     let size = h.size().await;
     let (status, problem) = h.post_one(&seal(&payload("fr-ac-2", 1), 2)).await;
     assert_eq!(
@@ -358,6 +414,32 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
     let (status, _) = h.register("fr-ac-2", 22, TOKEN).await;
     assert_eq!(status, 201);
     assert_eq!(h.post_one(&seal(&payload("fr-ac-2", 1), 22)).await.0, 201);
+    // Revoking the new key does not bring the first one back, for this sensor or another.
+    assert_eq!(h.revoke("fr-ac-2", "rotated").await, 200);
+    for (id, seed) in [("fr-ac-2", 2), ("fr-ac-3", 2), ("fr-ac-4", 22)] {
+        let (status, problem) = h.register(id, seed, TOKEN).await;
+        assert_eq!(
+            (status, problem["type"].as_str(), problem["field"].as_str()),
+            (
+                403,
+                Some("urn:truce:problem:key-revoked"),
+                Some("public_key")
+            ),
+            "{id} with key {seed}: {problem}"
+        );
+    }
+    let record = h
+        .get("/v1/sensors/fr-ac-2")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(record["status"], "revoked", "{record}");
+    assert_eq!(
+        record["earlier_keys"].as_array().map(Vec::len),
+        Some(1),
+        "{record}"
+    );
 
     let metrics = h.get("/metrics").await.text().await.unwrap();
     assert!(

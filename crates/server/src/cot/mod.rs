@@ -7,7 +7,8 @@
 //! A connection is authenticated either by a client certificate on the TLS listener
 //! ([`tls`]: the certificate's common name names the account) or, on the plain TCP
 //! listener (loopback only: the token travels in the clear), by its first line,
-//! `truce-token <account token>`, read within ten seconds. Any enabled account may read.
+//! `truce-token <account token>`, read within ten seconds. Any enabled account may read;
+//! a session ends when its account is disabled.
 //! Then the server offers protobuf (`t-x-takp-v`), sends every current event and finding,
 //! and each new or changed one as the results follow the log. At most
 //! [`MAX_CONNECTIONS`] are served at once, and a client that stops reading for
@@ -142,8 +143,9 @@ pub async fn run(state: AppState, listener: TcpListener, keys: Option<Keys>, slo
 enum Ask {
     /// Switch to protobuf after answering in XML.
     Protobuf,
-    /// Tell the client what became of an event it sent (a CoT reply event).
-    Reply(Result<u64, String>),
+    /// Tell the client what became of an event it sent (a CoT reply event), and which
+    /// detection it was when it could be read.
+    Reply(Option<Box<truce_cot::Detection>>, Result<u64, String>),
 }
 
 /// The adapter's keys: sensor id → the key it signs that sensor's observations with.
@@ -365,7 +367,7 @@ where
         transport,
     };
     let input = tokio::spawn(read_input(state.clone(), reader, keys, via, ask));
-    let result = write_output(&state, &mut write, asked).await;
+    let result = write_output(&state, &account.id, &mut write, asked).await;
     input.abort();
     let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
     result
@@ -388,18 +390,21 @@ async fn read_input<R: AsyncRead + Unpin>(
     // The reply to an event, or `None` for chatter.
     let take =
         async |d: Result<truce_cot::Detection, truce_cot::InputError>, raw: &[u8], media: &str| {
-            let outcome = match d {
+            let (about, outcome) = match d {
                 Err(e) if e.is_chatter() => {
                     tracing::debug!(why = %e, "CoT event passed");
                     return None;
                 }
-                Err(e) => Err(e.to_string()),
-                Ok(d) => ingest(&state, &keys, d, raw, media, &via).await,
+                Err(e) => (None, Err(e.to_string())),
+                Ok(d) => {
+                    let outcome = ingest(&state, &keys, d.clone(), raw, media, &via).await;
+                    (Some(Box::new(d)), outcome)
+                }
             };
             if let Err(why) = &outcome {
                 tracing::info!(why, "CoT input refused");
             }
-            Some(Ask::Reply(outcome))
+            Some(Ask::Reply(about, outcome))
         };
     loop {
         let n = match reader.read(&mut chunk).await {
@@ -426,7 +431,9 @@ async fn read_input<R: AsyncRead + Unpin>(
                     Err(e) => {
                         // A stream cannot be followed past a bad frame: say why, close.
                         tracing::info!(error = %e, "CoT protobuf input refused; closing");
-                        let _ = ask.send(Ask::Reply(Err(format!("{e}; closing")))).await;
+                        let _ = ask
+                            .send(Ask::Reply(None, Err(format!("{e}; closing"))))
+                            .await;
                         return;
                     }
                 }
@@ -459,9 +466,12 @@ async fn read_input<R: AsyncRead + Unpin>(
         }
         if !frames && buffer.len() > MAX_EVENT {
             let _ = ask
-                .send(Ask::Reply(Err(format!(
-                    "more than {MAX_EVENT} bytes without an </event>; closing"
-                ))))
+                .send(Ask::Reply(
+                    None,
+                    Err(format!(
+                        "more than {MAX_EVENT} bytes without an </event>; closing"
+                    )),
+                ))
                 .await;
             return;
         }
@@ -469,9 +479,11 @@ async fn read_input<R: AsyncRead + Unpin>(
 }
 
 /// The server's side: the offer, then every event and finding, each change, and the
-/// replies the input side asks for, until the results end or the input side does.
+/// replies the input side asks for, until the results end or the input side does, or the
+/// account may no longer read (disabling it is logged, so the results move on after it).
 async fn write_output<W: AsyncWrite + Unpin>(
     state: &AppState,
+    account: &str,
     write: &mut W,
     mut asked: mpsc::Receiver<Ask>,
 ) -> Result<(), String> {
@@ -482,6 +494,9 @@ async fn write_output<W: AsyncWrite + Unpin>(
     let mut sent: BTreeMap<String, String> = BTreeMap::new();
     let mut results = state.results.clone();
     loop {
+        if !state.desk.may(account, Scope::Read) {
+            return Err(format!("account {account} may no longer read"));
+        }
         let latest = results.borrow_and_update().clone();
         if let Some(r) = latest {
             for (id, cot) in cots(state, &r, now()) {
@@ -508,9 +523,9 @@ async fn write_output<W: AsyncWrite + Unpin>(
                     sent.clear();
                 }
                 Some(Ask::Protobuf) => {}
-                Some(Ask::Reply(outcome)) => {
+                Some(Ask::Reply(about, outcome)) => {
                     replies += 1;
-                    let reply = Cot::reply(replies, &outcome, now());
+                    let reply = Cot::reply(about.as_deref(), replies, &outcome, now());
                     let bytes = if protobuf {
                         truce_cot::stream_frame(&reply.proto())
                     } else {

@@ -13,7 +13,7 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use truce_commission::roles::Scope;
+use truce_commission::roles::{ADMIN, SYSTEM, Scope};
 
 use super::{HANDSHAKE, Keys, Slots, accept, session};
 use crate::state::AppState;
@@ -117,14 +117,19 @@ pub async fn run(
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|cert| common_name(cert));
+            // The built-in accounts (the configured admin token's, the server's own) hold
+            // no certificates: a CN naming one is refused like any unknown name.
             let account = name
                 .as_deref()
+                .filter(|id| *id != ADMIN && *id != SYSTEM)
                 .and_then(|id| state.desk.account(id))
                 .filter(|a| a.role.may(Scope::Read));
             let (read, mut write) = tokio::io::split(tls);
             let Some(account) = account else {
                 let why = match name {
-                    Some(id) => format!("the certificate's CN {id:?} is no enabled account"),
+                    Some(id) => format!(
+                        "the certificate's CN {id:?} is no enabled account that takes certificates"
+                    ),
                     None => "the certificate has no CN".to_string(),
                 };
                 tracing::info!(%peer, why, "CoT TLS client refused");

@@ -231,7 +231,7 @@ pub async fn stream(
     >,
     ApiError,
 > {
-    allowed(&state, &headers, Scope::Read)?;
+    let reader = allowed(&state, &headers, Scope::Read)?.id;
     use axum::response::sse::{Event, KeepAlive, Sse};
     use std::collections::{BTreeMap, VecDeque};
 
@@ -280,14 +280,22 @@ pub async fn stream(
         (follow.events, follow.findings) = jsons(r);
         follow.queue.push_back(summary(r));
     }
+    let accounts = state.desk.clone();
     let stream = futures_util::stream::unfold(follow, move |mut f| {
         let jsons = jsons.clone();
+        let (accounts, reader) = (accounts.clone(), reader.clone());
         async move {
             loop {
                 if let Some(next) = f.queue.pop_front() {
                     return Some((Ok(next), f));
                 }
                 if f.rx.changed().await.is_err() {
+                    return None;
+                }
+                // Disabling an account is logged, so the results move on after it: the
+                // stream of an account that may no longer read ends there.
+                if !accounts.may(&reader, Scope::Read) {
+                    tracing::info!(account = %reader, "stream closed: the account may no longer read");
                     return None;
                 }
                 let Some(r) = f.rx.borrow_and_update().clone() else {
