@@ -197,12 +197,15 @@ export class TruceMap {
         return layers;
       });
     sync(this.drawn.findings, this.layers.findings, findings,
-      (f) => `${f.state} ${f.location.lat} ${f.location.lon} ${f.attribution.party}`,
+      (f) => `${f.state} ${f.location.lat} ${f.location.lon} ${f.attribution.party} ${!!f.provisional}`,
       (f) => {
+        // A provisional finding (its event still open) is drawn dashed until it is final.
+        const state = f.provisional ? `${f.state}, provisional` : f.state;
         const marker = L.circleMarker([f.location.lat, f.location.lon], { pane: 'findings', radius: 9,
           weight: 3, color: STATE_COLOURS[f.state] || '#000', fillColor: '#ffffff', fillOpacity: 0.35,
-          className: `truce-finding truce-finding-${f.state}` })
-          .bindTooltip(`clause ${f.clause} · ${f.attribution.party || 'undetermined'} · ${f.state}`)
+          dashArray: f.provisional ? '3 3' : null,
+          className: `truce-finding truce-finding-${f.state}${f.provisional ? ' truce-provisional' : ''}` })
+          .bindTooltip(`clause ${f.clause} · ${f.attribution.party || 'undetermined'} · ${state}`)
           .on('click', () => this.onSelect('finding', f.id))
           .on('add', () => marker.getElement()?.setAttribute('data-finding', f.id));
         return [marker];

@@ -1,7 +1,7 @@
 // The side panel's contents: the detail of an event, finding or sensor with its evidence
 // chain and inclusion check, the review queue and the escalation board.
 import * as api from './api.js';
-import { parseCheckpoint, checkSignature, verifyInclusion } from './proof.js';
+import { parseCheckpoint, checkSignature, verifyInclusion, observationOf } from './proof.js';
 import { h, definitions, km, pct, place } from './dom.js';
 
 const MAX_EVIDENCE = 60;
@@ -30,7 +30,8 @@ function evidence(indices, sensors) {
         body.append(row);
         try {
           const entry = await api.get(`/v1/entries/${index}`);
-          const o = entry.observation || entry.action || entry.record || {};
+          // An observation's fields are read from the entry's own bytes, which are proved.
+          const o = observationOf(entry.entry) || entry.action || entry.record || {};
           const sensor = sensors.get(o.sensor);
           row.append(h('td', {}, o.sensor || entry.kind), h('td', {}, sensor?.operator || ''),
             h('td', {}, o.kind || entry.kind), h('td', {}, o.observed_at || ''), cell);
@@ -48,9 +49,15 @@ function evidence(indices, sensors) {
         : signature === null ? 'this browser cannot check Ed25519 signatures (truce verify does)'
           : 'checkpoint signature INVALID';
       status.replaceChildren();
-      if (verified === shown.length && signature !== false) {
+      if (shown.length === 0) {
+        status.append(h('span', { class: 'partial' }, 'no evidence to check'));
+      } else if (verified === shown.length && signature === true) {
         status.append(h('span', { class: 'ok' }, 'inclusion verified'),
           ` — ${verified} of ${shown.length} entries are in the log at checkpoint size ${checkpoint.size} (root ${root}…); ${sig}.`);
+      } else if (verified === shown.length && signature === null) {
+        // Proved against a root whose signature this browser could not check.
+        status.append(h('span', { class: 'partial' }, 'inclusion proved, checkpoint unchecked'),
+          ` — ${verified} of ${shown.length} entries lead to the root of checkpoint size ${checkpoint.size} (root ${root}…); ${sig}.`);
       } else {
         status.append(h('span', { class: 'bad' }, 'inclusion NOT verified'),
           ` — ${verified} of ${shown.length} entries proved at checkpoint size ${checkpoint.size}; ${sig}.`);
@@ -73,7 +80,8 @@ function attribution(a) {
 export function findingDetail(f, ctx) {
   const clause = ctx.clauses.get(f.clause);
   return h('article', { class: 'detail', 'data-finding': f.id },
-    h('h2', {}, `Finding: clause ${f.clause} `, h('span', { class: `state state-${f.state}` }, f.state)),
+    h('h2', {}, `Finding: clause ${f.clause} `, h('span', { class: `state state-${f.state}` }, f.state),
+      f.provisional ? h('span', { class: 'provisional', title: 'its event is still open to new observations; it is reviewed once final' }, ' provisional') : null),
     clause ? h('p', { class: 'clause-text' }, clause.text) : null,
     definitions([
       ['rule', f.rule], ['time', f.time], ['type', `${f.generic_type}${f.sub_type ? ` / ${f.sub_type}` : ''}`],

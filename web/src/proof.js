@@ -103,3 +103,18 @@ export async function verifyInclusion(get, index, entryB64, checkpoint) {
   const root = await rootFromInclusion(index, checkpoint.size, leaf, proof.proof.map(fromBase64));
   return root !== null && equal(root, checkpoint.root);
 }
+
+// The observation payload an entry's bytes hold (a `truce.observation.v1` header line, then
+// the DSSE envelope), or null for other entries: the evidence table shows what was proved,
+// not what the server's JSON view says.
+export function observationOf(entryB64) {
+  const text = new TextDecoder().decode(fromBase64(entryB64));
+  const newline = text.indexOf('\n');
+  if (newline < 0 || !text.slice(0, newline).startsWith('truce.observation.')) return null;
+  try {
+    const envelope = JSON.parse(text.slice(newline + 1));
+    return JSON.parse(new TextDecoder().decode(fromBase64(envelope.payload)));
+  } catch {
+    return null;
+  }
+}

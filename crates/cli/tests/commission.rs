@@ -313,24 +313,36 @@ fn prepare(
     (work, sim, guarantees_file)
 }
 
-async fn setup(hour: Hour, guarantees: &str, extra: &[&str]) -> Setup {
+/// A server judging against the sample agreement under `guarantees`, with the flags
+/// `extra` gives for the simulation's directory; `hour` simulated (in `sim`), not yet fed.
+async fn start(
+    hour: Hour,
+    guarantees: &str,
+    extra: impl FnOnce(&Path) -> Vec<String>,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Server,
+) {
     let (work, sim, guarantees_file) = prepare(hour, guarantees);
+    let mut args = vec![
+        "--agreement".to_string(),
+        repo("examples/agreement/agreement.toml"),
+        "--guarantees".to_string(),
+        guarantees_file.display().to_string(),
+    ];
+    args.extend(extra(&sim));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_with(&work.path().join("data"), 100, &args).await;
+    (work, sim, guarantees_file, server)
+}
+
+async fn setup(hour: Hour, guarantees: &str, extra: &[&str]) -> Setup {
+    let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+    let (work, sim, guarantees_file, server) = start(hour, guarantees, |_| extra).await;
     let data = work.path().join("data");
     let agreement = repo("examples/agreement/agreement.toml");
-    let server = Server::start_with(
-        &data,
-        100,
-        &[
-            "--agreement",
-            &agreement,
-            "--guarantees",
-            guarantees_file.to_str().unwrap(),
-        ]
-        .into_iter()
-        .chain(extra.iter().copied())
-        .collect::<Vec<_>>(),
-    )
-    .await;
     let finding = feed(&Api::new(&server.url, http()), &sim, hour).await;
     Setup {
         work,
@@ -1188,6 +1200,112 @@ async fn the_policy_verifies_what_it_admits_and_cites_itself() {
     assert_ne!(filed["assessment"]["outcome"], "not_corroborated");
 }
 
+/// Findings while the log grows: those of events still open are provisional (their ids
+/// may change as observations join); nobody reviews them, the policy waits for them to be
+/// final, and so no escalation is left pointing at a finding that gave way to another.
+#[tokio::test]
+async fn provisional_findings_wait_and_nothing_escalates_for_a_finding_that_went_away() {
+    let (_work, sim, _, server) = start(Hour::Sparse, GUARANTEES, |_| Vec::new()).await;
+    let api = Api::new(&server.url, http());
+    let analyst = api.account("an-p", "analyst", None).await;
+    let sensors: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
+    for s in &sensors {
+        api.ok("POST", "/v1/sensors", TOKEN, Some(s.clone())).await;
+    }
+    // The policy first, as in `truce demo`: it then meets every finding as it comes.
+    api.ok(
+        "PUT",
+        "/v1/policy",
+        TOKEN,
+        Some(json!({"min_operators": 2, "min_modalities": 1, "rules": ["no_fire"]})),
+    )
+    .await;
+    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+    let findings = |api: &Api| {
+        let url = api.url("/v1/findings?limit=10000");
+        let client = api.client.clone();
+        async move { get_json(&client, &url).await["findings"].clone() }
+    };
+    let mut refused = 0;
+    for chunk in envelopes.chunks(400) {
+        common::submit(&api.client, &api.base, chunk).await.unwrap();
+        let size = api.size().await;
+        for _ in 0..600 {
+            if get_json(&api.client, &api.url("/v1/results")).await["size"].as_u64() >= Some(size) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let now = findings(&api).await;
+        for f in now.as_array().unwrap() {
+            if f["provisional"] == true {
+                assert_eq!(f["state"], "candidate", "{f}");
+                if refused < 3 {
+                    let path = format!("/v1/findings/{}/review", f["id"].as_str().unwrap());
+                    let (status, problem) = api
+                        .call(
+                            "POST",
+                            &path,
+                            Some(&analyst),
+                            Some(json!({"verdict": "verify"})),
+                        )
+                        .await;
+                    assert_eq!(status, 409, "{problem}");
+                    assert!(problem["detail"].as_str().unwrap().contains("provisional"));
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(refused > 0, "the log grew through open events");
+    // At the end every admitted finding is final and verified, each once, and every
+    // escalation names a finding that is still there.
+    let admitted =
+        |f: &&Value| f["rule"] == "no_fire" && f["operators"].as_array().unwrap().len() >= 2;
+    let mut all = Value::Null;
+    for _ in 0..600 {
+        all = findings(&api).await;
+        let list = all.as_array().unwrap();
+        if list
+            .iter()
+            .filter(admitted)
+            .all(|f| f["state"] == "verified" || f["provisional"] == true)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let list = all.as_array().unwrap();
+    let ids: Vec<&str> = list.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let verified = list.iter().filter(|f| f["state"] == "verified").count();
+    assert!(verified > 0);
+    assert_eq!(
+        verified,
+        list.iter()
+            .filter(admitted)
+            .filter(|f| f["provisional"] != true)
+            .count()
+    );
+    let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+    let escalated = board["escalations"].as_object().unwrap();
+    assert!(!escalated.is_empty());
+    let mut seen = std::collections::BTreeSet::new();
+    for e in escalated.values() {
+        let finding = e["escalation"]["finding"].as_str().unwrap();
+        assert!(
+            ids.contains(&finding),
+            "an escalation for a finding gone: {e}"
+        );
+        let commitment = e["escalation"]["commitment"].to_string();
+        assert!(seen.insert((finding.to_string(), commitment)), "twice: {e}");
+    }
+}
+
 /// `truce commission ...` prints the server's JSON answer.
 fn cli(url: &str, token: &str, args: &[&str]) -> Value {
     let out = Command::new(truce_bin())
@@ -1427,22 +1545,15 @@ async fn the_daily_bulletin_counts_what_the_findings_say_and_verifies_in_the_log
 async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
     let listen = format!("127.0.0.1:{}", common::free_port());
     // The CoT adapter holds the simulated sensors' keys (the sim writes them).
-    let (work, sim, guarantees_file) = prepare(Hour::Sparse, GUARANTEES);
-    let keys = sim.join("keys.json");
-    let server = Server::start_with(
-        &work.path().join("data"),
-        100,
-        &[
-            "--agreement",
-            &repo("examples/agreement/agreement.toml"),
-            "--guarantees",
-            guarantees_file.to_str().unwrap(),
-            "--cot-listen",
-            &listen,
-            "--cot-keys",
-            keys.to_str().unwrap(),
-        ],
-    )
+    let (_work, sim, _, server) = start(Hour::Sparse, GUARANTEES, |sim| {
+        let keys = sim.join("keys.json").display().to_string();
+        vec![
+            "--cot-listen".into(),
+            listen.clone(),
+            "--cot-keys".into(),
+            keys,
+        ]
+    })
     .await;
     let api = Api::new(&server.url, http());
     feed(&api, &sim, Hour::Sparse).await;

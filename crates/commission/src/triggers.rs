@@ -200,6 +200,7 @@ pub(crate) mod tests {
             operators: vec!["FR".into(), "UA".into()],
             modalities: vec!["acoustic".into()],
             detail: String::new(),
+            provisional: false,
         }
     }
 

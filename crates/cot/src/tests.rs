@@ -33,6 +33,7 @@ fn finding() -> Finding {
         operators: vec!["FR".into(), "UA".into()],
         modalities: vec!["acoustic".into()],
         detail: "launch <3.2 km> & across".into(),
+        provisional: false,
     }
 }
 

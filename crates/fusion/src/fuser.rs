@@ -384,12 +384,28 @@ impl Fuser {
 
     /// The events of the log so far (final and open), then launch–impact pairs, presence
     /// tracks, corroboration and fires; ordered by origin time and id.
+    /// Events still open are marked provisional, as are tracks and fires that an
+    /// observation logged later could still change.
     pub fn events(&self) -> Vec<FusedEvent> {
         let mut events = self.closed.clone();
-        events.extend(self.open_events.iter().map(|e| self.open_event(e)));
+        events.extend(self.open_events.iter().map(|e| {
+            let mut event = self.open_event(e);
+            event.event.provisional = true;
+            event
+        }));
         let registry: BTreeMap<&str, &SensorRegistration> =
             self.registry.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        finish(&self.earth, &self.config, &registry, &self.others, events)
+        let final_before = self
+            .final_before_ns
+            .map(|ns| Timestamp::from_unix_nanos(clamp(ns)));
+        finish(
+            &self.earth,
+            &self.config,
+            &registry,
+            &self.others,
+            final_before,
+            events,
+        )
     }
 
     fn epoch(&self) -> i128 {
@@ -786,6 +802,22 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// Standard weather reported ten minutes after the last of `observations`: it moves
+    /// the watermark past every round of the scene.
+    fn ten_minutes_after(observations: &[Observation]) -> Observation {
+        let last = observations.last().unwrap().observed_at;
+        let mut met = arrival("ac-00", 9_999, last.plus_nanos(600_000_000_000));
+        met.kind = "met.surface";
+        met.data = ObservationData::Met {
+            temperature_c: 15.0,
+            wind_speed_mps: 0.0,
+            wind_from_deg: 0.0,
+            pressure_hpa: None,
+            relative_humidity: None,
+        };
+        met
+    }
+
     fn feed(fuser: &mut Fuser, registry: &[SensorRegistration], observations: &[Observation]) {
         let first = registry.len() as u64;
         for r in registry {
@@ -851,20 +883,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_event_is_provisional_until_the_watermark_passes_it() {
+        let rounds = rounds();
+        let (registry, observations) = scene(&rounds);
+        let mut fuser = Fuser::new(FusionConfig::default());
+        feed(&mut fuser, &registry, &observations);
+        let events = fuser.events();
+        assert_eq!(events.len(), rounds.len());
+        // The early rounds are final; the last ones, whose arrivals may still come, not.
+        assert!(!events[0].event.provisional);
+        assert!(events.last().unwrap().event.provisional);
+        let open: Vec<&str> = events
+            .iter()
+            .filter(|e| e.event.provisional)
+            .map(|e| e.event.id.as_str())
+            .collect();
+        assert!(open.len() < rounds.len(), "{open:?}");
+        // Weather ten minutes later moves the watermark past every round: all are final,
+        // the same events with the same ids.
+        let met = ten_minutes_after(&observations);
+        fuser.push(Logged {
+            index: 100_000,
+            observation: met,
+        });
+        let after = fuser.events();
+        assert!(after.iter().all(|e| !e.event.provisional));
+        let ids = |v: &[FusedEvent]| v.iter().map(|e| e.event.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&after), ids(&events));
+    }
+
+    #[test]
     fn a_final_event_stays_and_a_late_arrival_is_counted() {
         let rounds = rounds();
         let (registry, mut observations) = scene(&rounds);
         // Weather ten minutes after the last round moves the watermark past every event.
-        let last = observations.last().unwrap().observed_at;
-        let mut met = arrival("ac-00", 9_999, last.plus_nanos(600_000_000_000));
-        met.kind = "met.surface";
-        met.data = ObservationData::Met {
-            temperature_c: 15.0,
-            wind_speed_mps: 0.0,
-            wind_from_deg: 0.0,
-            pressure_hpa: None,
-            relative_humidity: None,
-        };
+        let met = ten_minutes_after(&observations);
         observations.push(met);
         let mut fuser = Fuser::new(FusionConfig::default());
         feed(&mut fuser, &registry, &observations);

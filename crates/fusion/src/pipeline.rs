@@ -109,19 +109,34 @@ pub fn fuse(
 
 /// What follows association, over all events: launch–impact pairs, presence tracks from
 /// detections, corroboration by thermal detections and patrol reports, fires; then the
-/// order (origin time, id).
+/// order (origin time, id). `final_before` is the origin time before which arrival events
+/// are final (none yet: nothing is): a track or a fire that an observation logged later
+/// could still join or absorb is provisional.
 pub(crate) fn finish(
     earth: &Earth,
     config: &FusionConfig,
     sensors: &BTreeMap<&str, &SensorRegistration>,
     others: &[Logged],
+    final_before: Option<Timestamp>,
     mut events: Vec<FusedEvent>,
 ) -> Vec<FusedEvent> {
     let sorted: Vec<&Logged> = others.iter().collect();
     let seconds = |t: Timestamp| t.unix_nanos() as f64 * 1e-9;
+    // Whether something at `t` may still change: until `margin_s` after it is final.
+    let open = |t: Timestamp, margin_s: f64| {
+        final_before.is_none_or(|f| seconds(t) + margin_s >= seconds(f))
+    };
     pair_launches_and_impacts(earth, config, &mut events);
-    presence_events(&sorted, sensors, config, earth, &mut events);
-    corroborate(&sorted, sensors, config, earth, &seconds, &mut events);
+    presence_events(&sorted, sensors, config, earth, &open, &mut events);
+    corroborate(
+        &sorted,
+        sensors,
+        config,
+        earth,
+        &seconds,
+        &open,
+        &mut events,
+    );
     events.sort_by(|a, b| {
         (a.event.origin_time, &a.event.id).cmp(&(b.event.origin_time, &b.event.id))
     });
@@ -204,6 +219,7 @@ fn presence_events(
     sensors: &BTreeMap<&str, &SensorRegistration>,
     config: &FusionConfig,
     earth: &Earth,
+    open: &dyn Fn(Timestamp, f64) -> bool,
     events: &mut Vec<FusedEvent>,
 ) {
     struct Track {
@@ -308,6 +324,8 @@ fn presence_events(
                 object_class: Some(tr.object),
                 fired_from: None,
                 landed_at: None,
+                // A detection within the merge window after the last one would join.
+                provisional: open(tr.last_time, config.presence_merge_window_s),
             },
             crb_m: None,
             ellipse_90: [major, minor, azimuth],
@@ -315,6 +333,10 @@ fn presence_events(
         });
     }
 }
+
+/// How long before an explosion a thermal detection or patrol report may be timed and
+/// still corroborate it, seconds.
+const CORROBORATION_LEAD_S: f64 = 300.0;
 
 /// Satellite thermal detections and patrol reports near an explosion (in space, and from
 /// five minutes before it to the corroboration window after it) join that explosion's
@@ -325,6 +347,7 @@ fn corroborate(
     config: &FusionConfig,
     earth: &Earth,
     seconds: &dyn Fn(Timestamp) -> f64,
+    open: &dyn Fn(Timestamp, f64) -> bool,
     events: &mut Vec<FusedEvent>,
 ) {
     let mut fires = Vec::new();
@@ -364,7 +387,7 @@ fn corroborate(
             .filter(|e| e.event.kind.is_explosion())
             .filter(|e| {
                 let dt = t - seconds(e.event.origin_time);
-                (-300.0..=config.corroboration_window_s).contains(&dt)
+                (-CORROBORATION_LEAD_S..=config.corroboration_window_s).contains(&dt)
             })
             .map(|e| {
                 let d = earth.distance(
@@ -407,6 +430,8 @@ fn corroborate(
         event.observations = vec![index];
         event.operators = operator.into_iter().collect();
         event.modalities = vec!["satellite".into()];
+        // An explosion up to five minutes later would absorb it, once located.
+        event.provisional = open(time, CORROBORATION_LEAD_S);
         events.push(FusedEvent {
             event,
             crb_m: None,
@@ -631,6 +656,65 @@ mod tests {
                 .iter()
                 .all(|e| e.event.fired_from.is_none() && e.event.landed_at.is_none())
         );
+    }
+
+    #[test]
+    fn tracks_and_fires_are_provisional_while_the_log_could_still_change_them() {
+        let (registry, mut observations, _, t0) = scene(true);
+        let earth = Earth::default();
+        // A hotspot 30 km from the launch, two minutes after it: a fire of its own.
+        let far = earth.from_local_xy([37.6, 48.4], [30_000.0, 0.0]);
+        let index = observations.len() as u64;
+        let acquired_at = t0.plus_nanos(130_000_000_000);
+        observations.push(Logged {
+            index,
+            observation: observation(
+                "sat-1",
+                1,
+                acquired_at,
+                "satellite.thermal",
+                ObservationData::Thermal {
+                    position: Position::new(far[1], far[0]),
+                    acquired_at,
+                    satellite: "N20".into(),
+                    instrument: "VIIRS".into(),
+                    scan_km: 0.4,
+                    track_km: 0.4,
+                    brightness_k: 340.0,
+                    frp_mw: 5.0,
+                    confidence: truce_model::observation::ThermalConfidence::Level(
+                        "nominal".into(),
+                    ),
+                    daynight: "D".into(),
+                },
+            ),
+        });
+        let config = FusionConfig::default();
+        let kinds = |events: &[FusedEvent]| -> Vec<(EventType, String, bool)> {
+            events
+                .iter()
+                .map(|e| (e.event.kind, e.event.id.clone(), e.event.provisional))
+                .collect()
+        };
+        let now = kinds(&fuse(&registry, &observations, &config));
+        let of = |kind: EventType, v: &[(EventType, String, bool)]| {
+            v.iter().find(|e| e.0 == kind).cloned().expect("present")
+        };
+        // Just after the detections, another could still join the track, and an explosion
+        // located later could still absorb the hotspot.
+        assert!(of(EventType::WeaponPresence, &now).2, "{now:?}");
+        assert!(of(EventType::Fire, &now).2, "{now:?}");
+        // Weather an hour later moves the log past both: final, with the same ids.
+        let index = observations.len() as u64;
+        observations.push(Logged {
+            index,
+            observation: met_report(2, t0.plus_nanos(3_600_000_000_000)),
+        });
+        let later = kinds(&fuse(&registry, &observations, &config));
+        assert!(later.iter().all(|e| !e.2), "{later:?}");
+        for kind in [EventType::WeaponPresence, EventType::Fire] {
+            assert_eq!(of(kind, &later).1, of(kind, &now).1);
+        }
     }
 
     #[test]

@@ -193,6 +193,11 @@ pub struct Event {
     /// Where a launched round landed, when located.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landed_at: Option<Located>,
+    /// True while the event may still change as the log grows: observations may still
+    /// join it, and then its id (drawn from its evidence) and location change too. Absent
+    /// once the event is final. Nobody reviews a provisional event's findings.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
 
 impl Event {
@@ -219,6 +224,7 @@ impl Event {
             object_class: None,
             fired_from: None,
             landed_at: None,
+            provisional: false,
         }
     }
 

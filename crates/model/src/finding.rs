@@ -76,4 +76,8 @@ pub struct Finding {
     pub modalities: Vec<String>,
     /// Why the rule fired, in a sentence.
     pub detail: String,
+    /// True while its event is provisional (it may still change or be replaced as the log
+    /// grows): such a finding is shown but not reviewed. Absent once final.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }

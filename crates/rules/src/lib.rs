@@ -392,6 +392,7 @@ impl<'a> Judge<'a> {
             operators,
             modalities,
             detail: breach.detail,
+            provisional: event.provisional,
         }
     }
 }

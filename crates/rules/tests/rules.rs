@@ -145,6 +145,7 @@ fn event(id: &str, kind: EventType, time: &str, location: Position) -> Event {
         object_class: None,
         fired_from: None,
         landed_at: None,
+        provisional: false,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The automatic verification policy at work: whenever the results change, and right
-//! after a policy is set, every candidate finding the policy admits is verified by the
-//! server, citing the policy's log entry, with the escalations that verification opens.
+//! after a policy is set, every final candidate finding the policy admits is verified by
+//! the server, citing the policy's log entry, with the escalations that verification
+//! opens. A provisional finding waits: its event may still change, and with it its id.
 
 use truce_commission::What;
 use truce_commission::roles::SYSTEM;
@@ -22,7 +23,11 @@ pub async fn apply(state: &AppState) -> Result<usize, ApiError> {
         results
             .findings
             .iter()
-            .filter(|f| c.state_of(&f.id) == VerificationState::Candidate && policy.admits(f))
+            .filter(|f| {
+                !f.provisional
+                    && c.state_of(&f.id) == VerificationState::Candidate
+                    && policy.admits(f)
+            })
             .map(|f| (f.id.clone(), *index))
             .collect()
     });

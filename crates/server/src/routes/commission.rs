@@ -181,8 +181,8 @@ pub async fn set_policy(
     Ok(Json(json!({"log_index": index, "verified": verified})))
 }
 
-/// `GET /v1/review/queue`: findings not yet verified or discounted, oldest first, with
-/// their reviews so far.
+/// `GET /v1/review/queue`: final findings not yet verified or discounted, oldest first,
+/// with their reviews so far.
 pub async fn queue(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -192,10 +192,11 @@ pub async fn queue(
     let items: Vec<Value> = state.desk.read(|c| {
         all.iter()
             .filter(|f| {
-                !matches!(
-                    c.state_of(&f.id),
-                    VerificationState::Verified | VerificationState::Discounted
-                )
+                !f.provisional
+                    && !matches!(
+                        c.state_of(&f.id),
+                        VerificationState::Verified | VerificationState::Discounted
+                    )
             })
             .map(|f| {
                 let mut f = f.clone();
@@ -256,12 +257,23 @@ pub async fn allege(
 }
 
 /// What the Commission's fold cannot know: a reviewed finding must be among the current
-/// results.
+/// results, and final (a provisional one may yet change, or give way to another).
 fn known(state: &AppState, what: &What) -> Result<(), ApiError> {
     match what {
-        What::Review { finding, .. } if !findings(state).iter().any(|f| f.id == *finding) => Err(
-            ApiError::new(ProblemType::NotFound, format!("no finding {finding}")),
-        ),
+        What::Review { finding, .. } => match findings(state).iter().find(|f| f.id == *finding) {
+            None => Err(ApiError::new(
+                ProblemType::NotFound,
+                format!("no finding {finding}"),
+            )),
+            Some(f) if f.provisional => Err(ApiError::new(
+                ProblemType::Conflict,
+                format!(
+                    "finding {finding} is provisional: its event is still open to new \
+                         observations; review it once it is final"
+                ),
+            )),
+            Some(_) => Ok(()),
+        },
         What::AllegationFile { allegation } => {
             let blobs = Blobs::new(&state.config.data);
             match allegation.evidence.iter().find(|e| !blobs.has(&e.sha256)) {
