@@ -43,21 +43,40 @@ try {
     check(who.includes(`(${role}`), `logged in as ${role}, the page says ${who}`);
     step(`logged in: ${who}`);
   };
-  // A real click, hit-tested by the browser, on one of the markers `selector` finds: the
-  // first whose click opens its own detail (a marker under another marker or under a map
-  // control is passed over). Its finding id, or null.
+  // A real click, hit-tested by the browser, on one of the markers `selector` finds: at a
+  // point where the browser hits that marker itself (not a marker drawn over it, nor a map
+  // control), within the window. Its finding id once its detail opens, or null (with what
+  // the browser hit instead, in `missed`).
+  const missed = [];
   const openFinding = async (selector) => {
-    const markers = page.locator(selector);
-    const n = await markers.count();
-    for (let i = 0; i < n; i++) {
-      const marker = markers.nth(i);
-      const id = await marker.getAttribute('data-finding').catch(() => null);
-      const box = await marker.boundingBox().catch(() => null);
-      if (!id || !box) continue;
-      await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-      const opened = await page.waitForSelector(`article.detail[data-finding="${id}"]`, { timeout: 2000 })
+    const ids = await page.$$eval(selector, (els) => els.map((e) => e.getAttribute('data-finding')).filter(Boolean));
+    for (const id of ids) {
+      const point = await page.evaluate((id) => {
+        const el = document.querySelector(`path.truce-finding[data-finding="${id}"]`);
+        if (!el) return { miss: 'gone' };
+        const r = el.getBoundingClientRect();
+        let hit = 'outside the window';
+        for (let i = 1; i < 8; i++) {
+          for (let j = 1; j < 8; j++) {
+            const x = r.left + (r.width * i) / 8;
+            const y = r.top + (r.height * j) / 8;
+            if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;
+            const at = document.elementFromPoint(x, y);
+            if (at === el) return { x, y };
+            hit = `${at?.tagName} ${at?.getAttribute('class') || ''}`;
+          }
+        }
+        return { miss: hit };
+      }, id);
+      if (point.miss) {
+        missed.push(`${id}: ${point.miss}`);
+        continue;
+      }
+      await page.mouse.click(point.x, point.y);
+      const opened = await page.waitForSelector(`article.detail[data-finding="${id}"]`, { timeout: 5000 })
         .then(() => true, () => false);
       if (opened) return id;
+      missed.push(`${id}: clicked, no detail`);
     }
     return null;
   };
@@ -87,7 +106,7 @@ try {
   step(`${drawn} finding(s) drawn, live (${provisional} provisional)`);
 
   const finding = await openFinding(reviewable);
-  check(finding, 'a click on a final candidate finding opens its detail');
+  check(finding, `a click on a final candidate finding opens its detail (${missed.slice(0, 5).join('; ')})`);
   await page.waitForSelector('.proof-status .ok, .proof-status .bad, .proof-status .partial', { timeout: 60_000 });
   const status = await page.textContent('.proof-status');
   check(status.startsWith('inclusion verified'), `the inclusion check says: ${status}`);
@@ -154,7 +173,7 @@ try {
   step(`filters and timeline: ${all} findings drawn, none of them candidates when those are hidden; ${early} at ${await page.textContent('#scrub-time')}`);
   await page.locator('#follow').check();
   await page.waitForFunction((n) => document.querySelectorAll('path.truce-finding').length >= n, all);
-  check(await openFinding('path.truce-finding-verified'), 'a click on a verified finding opens it');
+  check(await openFinding('path.truce-finding-verified'), `a click on a verified finding opens it (${missed.slice(-5).join('; ')})`);
   await page.waitForSelector('.proof-status .ok');
   await page.screenshot({ path: screenshot });
   step(`screenshot: ${screenshot}`);

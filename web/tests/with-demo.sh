@@ -13,7 +13,14 @@ log="$data/demo.log"
 "$truce" demo --fast --keep --data "$data/server" --listen 127.0.0.1:0 >"$log" 2>&1 &
 demo=$!
 cleanup() {
+    # Ctrl-C stops the demo (at once while it streams, gracefully once it has finished);
+    # should it not within 30 s, it is killed, so that a failed test never hangs CI.
     kill -INT "$demo" 2>/dev/null || true
+    for _ in $(seq 150); do
+        kill -0 "$demo" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -KILL "$demo" 2>/dev/null || true
     wait "$demo" 2>/dev/null || true
     rm -rf "$data"
 }

@@ -1,28 +1,42 @@
 //! A small HTTP client for truce's API.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, bail};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// A client of one truce server.
+/// A client of one truce server, or of a directory mirroring a log's checkpoint and tiles.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     /// Sent as `Authorization: Bearer` with every GET, when set.
     token: Option<String>,
+    /// Reads come from this directory instead (`checkpoint` and `tile/...` files).
+    mirror: Option<PathBuf>,
 }
 
 impl Client {
+    /// A client of `url`; a path to a directory (not `http://` or `https://`) is read as a
+    /// mirror of the log: its `checkpoint` and tiles, as `truce verify --save` writes them.
     pub fn new(url: &str) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .build()
             .context("cannot build the HTTP client")?;
+        let remote = url.starts_with("http://") || url.starts_with("https://");
+        let mirror = (!remote).then(|| PathBuf::from(url));
+        if let Some(dir) = &mirror
+            && !dir.is_dir()
+        {
+            bail!("{url} is neither an http(s) URL nor a directory");
+        }
         Ok(Self {
             http,
             base: url.trim_end_matches('/').to_string(),
             token: None,
+            mirror,
         })
     }
 
@@ -37,8 +51,24 @@ impl Client {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
     }
 
-    /// GETs `path`; `None` on 404.
+    /// GETs `path`; `None` on 404 (in a mirror: no such file).
     pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        if let Some(dir) = &self.mirror {
+            let relative = path.trim_start_matches('/');
+            if !(relative == "checkpoint" || relative.starts_with("tile/")) {
+                bail!(
+                    "{}: a mirror holds the checkpoint and the tiles only, not {path} (use the log's URL)",
+                    dir.display()
+                );
+            }
+            return match tokio::fs::read(dir.join(relative)).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => {
+                    Err(e).with_context(|| format!("reading {relative} in {}", dir.display()))
+                }
+            };
+        }
         let url = self.url(path);
         let mut request = self.http.get(&url);
         if let Some(token) = &self.token {

@@ -137,6 +137,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..ServerConfig::default()
     };
     let server = truce_server::start(config, Arc::new(SystemClock)).await?;
+    // Ctrl-C while the day streams stops the demo at once (what is logged stays in the
+    // data directory); once it has finished (`--keep`), it stops the server gracefully.
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn({
+        let finished = finished.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                if !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                    eprintln!("truce demo: interrupted");
+                    std::process::exit(130);
+                }
+                let _ = stop.send(true);
+            }
+        }
+    });
     let url = format!("http://{}", server.addr);
     println!(
         "truce demo: the dashboard is at {url}/ (data in {})",
@@ -295,6 +311,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         e.recall,
         e.error_median_m
     );
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
     if args.keep {
         println!("the server keeps running; the dashboard is at {url}/ — log in with a token:");
         for (id, role, token) in &accounts {
@@ -304,7 +321,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             "  (also in {}); press Ctrl-C to stop",
             data.join("demo-accounts.json").display()
         );
-        tokio::signal::ctrl_c().await?;
+        stopped.wait_for(|stop| *stop).await?;
     }
     server.shutdown().await?;
     Ok(())

@@ -9,7 +9,8 @@ use truce_agreement::Agreement;
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The log's base URL.
+    /// The log's base URL, or a directory mirroring it (as `truce verify --full --save DIR`
+    /// writes: the checkpoint and the tiles).
     #[arg(long)]
     log: String,
     /// The log's verifier key (C2SP vkey text), or a file holding it.

@@ -25,7 +25,8 @@ use crate::client::Client;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The log's base URL.
+    /// The log's base URL, or a directory mirroring it (`--save` writes one; `--entry`
+    /// needs the URL, `--full` checks every entry either way).
     #[arg(long)]
     log: String,
     /// The log's verifier key (C2SP vkey text), or a file holding it.
@@ -40,6 +41,10 @@ pub struct VerifyArgs {
     /// Prove that this entry is in the log (repeatable).
     #[arg(long = "entry")]
     entries: Vec<u64>,
+    /// With `--full`: write the checkpoint and every tile checked into this directory, a
+    /// mirror of the log that `--log DIR` (here and in `truce replay`) reads.
+    #[arg(long, requires = "full")]
+    save: Option<PathBuf>,
 }
 
 /// What the auditor remembers between runs.
@@ -55,6 +60,8 @@ struct AuditState {
 #[derive(Debug)]
 pub struct Audit {
     pub checkpoint: Checkpoint,
+    /// The checkpoint's signed note, as served.
+    pub note: String,
     pub lines: Vec<String>,
 }
 
@@ -67,6 +74,13 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         &args.entries,
     )
     .await?;
+    if let Some(dir) = &args.save {
+        let saved = save_mirror(&args.log, &audit, dir).await?;
+        println!(
+            "mirror: the checkpoint and {saved} tiles written to {}",
+            dir.display()
+        );
+    }
     for line in &audit.lines {
         println!("{line}");
     }
@@ -75,6 +89,33 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         audit.checkpoint.origin, audit.checkpoint.size
     );
     Ok(())
+}
+
+/// Writes the audited checkpoint and the tiles of its tree into `dir`, then audits the
+/// mirror as written (every entry against its leaf hash, the tree against the audited
+/// root); how many tiles.
+async fn save_mirror(log: &str, audit: &Audit, dir: &std::path::Path) -> anyhow::Result<usize> {
+    let tiles = tiles_for_size(audit.checkpoint.size);
+    let fetched = fetch_tiles(&Client::new(log)?, tiles.clone()).await?;
+    for tile in &tiles {
+        let name = tile.to_string();
+        let bytes = fetched
+            .get(&name)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| anyhow!("TILE {name}: missing (404)"))?;
+        let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    std::fs::write(dir.join("checkpoint"), &audit.note)?;
+    let mirror = Client::new(&dir.display().to_string())?;
+    check_all_tiles(&mirror, &audit.checkpoint)
+        .await
+        .map_err(|e| anyhow!("the mirror in {} does not verify: {e}", dir.display()))?;
+    Ok(tiles.len())
 }
 
 /// Runs every requested check; an error names what failed.
@@ -113,7 +154,7 @@ pub async fn audit(
             origin: checkpoint.origin.clone(),
             size: checkpoint.size,
             root: encode_base64(&checkpoint.root),
-            checkpoint: note,
+            checkpoint: note.clone(),
         };
         // Write beside, then rename: a crash never leaves a half-written state file.
         let temporary = path.with_extension("tmp");
@@ -121,7 +162,11 @@ pub async fn audit(
             .and_then(|()| std::fs::rename(&temporary, path))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(Audit { checkpoint, lines })
+    Ok(Audit {
+        checkpoint,
+        note,
+        lines,
+    })
 }
 
 fn decode_hash(text: &str) -> anyhow::Result<Hash> {

@@ -1306,6 +1306,68 @@ async fn provisional_findings_wait_and_nothing_escalates_for_a_finding_that_went
     }
 }
 
+/// A finding verified while no guarantees were loaded (as when a crash cuts a
+/// verification off from its escalations): once the server runs with guarantees, the
+/// escalations its triggers call for are opened, once each.
+#[tokio::test]
+async fn escalations_missing_for_a_verified_finding_are_opened_when_due() {
+    let (work, sim, guarantees_file) = prepare(Hour::CrossLine, GUARANTEES);
+    let data = work.path().join("data");
+    let agreement = repo("examples/agreement/agreement.toml");
+    let mut server = Server::start_with(&data, 100, &["--agreement", &agreement]).await;
+    let api = Api::new(&server.url, http());
+    let finding = feed(&api, &sim, Hour::CrossLine).await;
+    let id = finding["id"].as_str().unwrap().to_string();
+    let analyst = api.account("an-r", "analyst", None).await;
+    let path = format!("/v1/findings/{id}/review");
+    let reviewed = api
+        .ok("POST", &path, &analyst, Some(json!({"verdict": "verify"})))
+        .await;
+    assert_eq!(reviewed["escalations"], json!([]), "{reviewed}");
+    server.kill().await;
+
+    let flags = [
+        "--agreement",
+        &agreement,
+        "--guarantees",
+        guarantees_file.to_str().unwrap(),
+    ];
+    let server = Server::start_with(&data, 100, &flags).await;
+    let api = Api::new(&server.url, http());
+    let mut board = Value::Null;
+    for _ in 0..300 {
+        board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+        if board["escalations"]
+            .as_object()
+            .is_some_and(|e| !e.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let opened: Vec<&Value> = board["escalations"].as_object().unwrap().values().collect();
+    assert!(!opened.is_empty(), "{board}");
+    for e in &opened {
+        assert_eq!(e["escalation"]["finding"], id.as_str());
+        assert_eq!(e["opened"]["actor"], "truce");
+    }
+    // Results computed again (another entry) open nothing twice.
+    let size = api.size().await;
+    api.account("au-r", "auditor", None).await;
+    for _ in 0..300 {
+        if get_json(&api.client, &api.url("/v1/results")).await["size"].as_u64() > Some(size) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let again = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+    assert_eq!(
+        again["escalations"].as_object().unwrap().len(),
+        opened.len()
+    );
+}
+
 /// `truce commission ...` prints the server's JSON answer.
 fn cli(url: &str, token: &str, args: &[&str]) -> Value {
     let out = Command::new(truce_bin())

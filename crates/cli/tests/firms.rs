@@ -17,7 +17,7 @@ use serde_json::json;
 const FEEDS: &[&str] = &["firms-n", "firms-n20", "firms-n21", "firms-t", "firms-a"];
 
 /// Detections in the fixture files, as counted when they were copied (MANIFEST.txt).
-const EXPECTED_ROWS: usize = 55;
+const EXPECTED_ROWS: usize = 317;
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/firms");
@@ -27,7 +27,7 @@ fn fixtures() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "csv"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 8, "fixture files in {}", dir.display());
+    assert_eq!(files.len(), 12, "fixture files in {}", dir.display());
     files
 }
 
@@ -132,7 +132,7 @@ async fn real_firms_files_are_logged_once_and_reimport_adds_nothing() {
     }
     assert!(
         stdout.contains(&format!(
-            "total: 8 files, {EXPECTED_ROWS} rows, {EXPECTED_ROWS} imported, 0 already logged, 0 bad, 0 bad files"
+            "total: 12 files, {EXPECTED_ROWS} rows, {EXPECTED_ROWS} imported, 0 already logged, 0 bad, 0 bad files"
         )),
         "{stdout}"
     );

@@ -83,6 +83,21 @@ async fn independent_trees_under_one_key_are_a_fork() {
 
     // Without the memory of A, B on its own is a perfectly valid log.
     verify(&server_b.url, &vkey, &["--full"]).await.assert_ok();
+    // Remembering B's larger tree, A looks like a log that shrank.
+    let seen_larger = tmp.path().join("seen-larger.json");
+    let larger_state = seen_larger.to_str().unwrap().to_string();
+    verify(&server_b.url, &vkey, &["--state", &larger_state])
+        .await
+        .assert_ok();
+    verify(&server_a.url, &vkey, &["--state", &larger_state])
+        .await
+        .assert_fails_with("FORK: the log shrank");
+    // A checkpoint not signed by the pinned key is refused before anything else.
+    let dir_c = tmp.path().join("c");
+    let server_c = Server::start(&dir_c, 50).await;
+    verify(&server_c.url, &vkey, &["--full"])
+        .await
+        .assert_fails_with("BAD CHECKPOINT");
     // And A still extends what was seen on A.
     let state = state_copy(&seen, &tmp.path().join("s3.json"));
     verify(&server_a.url, &vkey, &["--state", &state])

@@ -182,4 +182,59 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
     // And judged: every event after entry into force breaches the ceasefire.
     let findings = std::fs::read_to_string(out.join("findings.ndjson")).unwrap();
     assert!(findings.lines().count() >= e["fused_events"].as_u64().unwrap() as usize);
+
+    // An auditor's mirror of the log (checkpoint and tiles, audited as written) replays
+    // to the same digest with the server gone.
+    let mirror = work.path().join("mirror");
+    let saved = run(&[
+        "verify",
+        "--log",
+        &server.url,
+        "--key",
+        key.to_str().unwrap(),
+        "--full",
+        "--save",
+        mirror.to_str().unwrap(),
+    ]);
+    assert!(saved.contains("mirror: the checkpoint and "), "{saved}");
+    let mut server = server;
+    server.kill().await;
+    let from_mirror = run(&[
+        "replay",
+        "--log",
+        mirror.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--agreement",
+        &agreement,
+    ]);
+    assert_eq!(digest(&from_mirror), digest(&first), "{from_mirror}");
+    let audited = run(&[
+        "verify",
+        "--log",
+        mirror.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--full",
+    ]);
+    assert!(
+        audited.contains(&format!("at size {size} verified")),
+        "{audited}"
+    );
+    // A tile missing from the mirror is named.
+    let tile = std::fs::read_dir(mirror.join("tile/entries"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file())
+        .unwrap();
+    std::fs::remove_file(&tile).unwrap();
+    let broken = std::process::Command::new(common::truce_bin())
+        .args(["verify", "--log", mirror.to_str().unwrap(), "--key"])
+        .arg(&key)
+        .arg("--full")
+        .output()
+        .unwrap();
+    assert!(!broken.status.success());
+    let said = String::from_utf8_lossy(&broken.stderr);
+    assert!(said.contains("TILE tile/entries/"), "{said}");
 }

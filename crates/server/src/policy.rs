@@ -7,8 +7,9 @@ use truce_commission::What;
 use truce_commission::roles::SYSTEM;
 use truce_model::VerificationState;
 
+use crate::desk::Subject;
 use crate::error::ApiError;
-use crate::routes::commission::follow_up;
+use crate::routes::commission::{escalate, follow_up};
 use crate::state::AppState;
 
 /// Verifies the candidate findings the policy in force admits; how many.
@@ -55,7 +56,45 @@ pub async fn apply(state: &AppState) -> Result<usize, ApiError> {
     Ok(verified)
 }
 
-/// Applies the policy after every change of the results, until the server stops.
+/// Opens the escalations that verified findings and adopted rulings call for and that
+/// are not open yet: those a crash cut off between a verification (or the deciding vote)
+/// and its escalations, and those of commitments added to the guarantees since. (Opening
+/// is idempotent: one escalation per commitment and subject.) How many were opened.
+pub async fn reconcile(state: &AppState) -> Result<usize, ApiError> {
+    let Some(results) = state.results.borrow().clone() else {
+        return Ok(0);
+    };
+    let (findings, rulings): (Vec<String>, Vec<u64>) = state.desk.read(|c| {
+        let findings = results
+            .findings
+            .iter()
+            .filter(|f| c.state_of(&f.id) == VerificationState::Verified)
+            .map(|f| f.id.clone())
+            .collect();
+        let rulings = c
+            .rulings()
+            .iter()
+            .filter(|(_, r)| r.adopted.is_some())
+            .map(|(index, _)| *index)
+            .collect();
+        (findings, rulings)
+    });
+    let mut opened = 0;
+    let subjects = findings
+        .into_iter()
+        .map(Subject::Finding)
+        .chain(rulings.into_iter().map(Subject::Ruling));
+    for subject in subjects {
+        opened += escalate(state, subject).await?.len();
+    }
+    if opened > 0 {
+        tracing::info!(opened, "escalations opened that were missing");
+    }
+    Ok(opened)
+}
+
+/// Applies the policy after every change of the results, and opens any escalation that is
+/// due and missing, until the server stops.
 pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>) {
     let mut results = state.results.clone();
     loop {
@@ -69,6 +108,9 @@ pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>) 
         }
         if let Err(e) = apply(&state).await {
             tracing::warn!(detail = %e.0.detail, "verification by policy");
+        }
+        if let Err(e) = reconcile(&state).await {
+            tracing::warn!(detail = %e.0.detail, "opening missing escalations");
         }
     }
 }

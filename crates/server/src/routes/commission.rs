@@ -473,7 +473,7 @@ pub async fn vote(
 }
 
 /// Opens the escalations `subject` calls for and queues their notifications.
-async fn escalate(state: &AppState, subject: Subject) -> Result<Vec<u64>, ApiError> {
+pub(crate) async fn escalate(state: &AppState, subject: Subject) -> Result<Vec<u64>, ApiError> {
     let opened = state
         .desk
         .escalate(
