@@ -127,35 +127,51 @@ export async function queue(container, ctx) {
   const answer = await api.get('/v1/review/queue');
   // The message outlives the list, which is drawn again after each verdict.
   const message = container.querySelector('.queue-message') || h('p', { class: 'queue-message' });
-  const items = answer.items.map(({ finding: f, reviews }) => {
+  // One item of the queue: what it is, and the verdict buttons that POST to `path`.
+  const item = (attrs, label, title, state, meta, path) => {
     const reason = h('input', { placeholder: 'reason (to discount)', 'aria-label': 'reason' });
     const act = async (verdict) => {
       try {
-        const r = await api.post(`/v1/findings/${encodeURIComponent(f.id)}/review`,
-          { verdict, reason: reason.value || undefined });
+        const r = await api.post(path, { verdict, reason: reason.value || undefined });
         const opened = (r.escalations || []).length;
-        message.textContent = `${f.id}: ${verdict} logged in entry ${r.log_index}${opened ? `; ${opened} escalation(s) opened` : ''}`;
+        message.textContent = `${label}: ${verdict} logged in entry ${r.log_index}${opened ? `; ${opened} escalation(s) opened` : ''}`;
         message.className = 'queue-message ok';
         await ctx.refresh();
       } catch (e) {
-        message.textContent = `${f.id}: ${e.message}`;
+        message.textContent = `${label}: ${e.message}`;
         message.className = 'queue-message bad';
       }
     };
-    return h('div', { class: 'item', 'data-finding': f.id },
-      h('div', {}, h('a', { href: '#', onclick: (e) => { e.preventDefault(); ctx.select('finding', f.id); } },
-        `clause ${f.clause} · ${f.event_type} · ${f.time}`),
-      ' ', h('span', { class: `state-${f.state}` }, f.state)),
-      h('div', { class: 'muted' }, `${f.attribution.party || 'undetermined'} · ${(f.operators || []).length} operator(s), ${(f.modalities || []).join('+')}`
-        + (reviews?.length ? ` · ${reviews.length} earlier review(s)` : '')),
+    return h('div', { class: 'item', ...attrs },
+      h('div', {}, title, ' ', h('span', { class: `state-${state}` }, state)),
+      h('div', { class: 'muted' }, meta),
       h('div', {},
         h('button', { type: 'button', class: 'verify', onclick: () => act('verify') }, 'Verify'),
         h('button', { type: 'button', class: 'contest', onclick: () => act('contest') }, 'Contest'),
         h('button', { type: 'button', class: 'discount', onclick: () => act('discount') }, 'Discount'),
         reason));
+  };
+  const findings = answer.items.map(({ finding: f, reviews }) => item({ 'data-finding': f.id }, f.id,
+    h('a', { href: '#', onclick: (e) => { e.preventDefault(); ctx.select('finding', f.id); } },
+      `clause ${f.clause} · ${f.event_type} · ${f.time}`),
+    f.state,
+    `${f.attribution.party || 'undetermined'} · ${(f.operators || []).length} operator(s), ${(f.modalities || []).join('+')}`
+      + (reviews?.length ? ` · ${reviews.length} earlier review(s)` : ''),
+    `/v1/findings/${encodeURIComponent(f.id)}/review`));
+  // Allegations, with what the cross-check against the sensors found.
+  const allegations = (answer.allegations || []).map(({ index, state, allegation: r }) => {
+    const a = r.allegation;
+    const check = r.assessment?.[1] || r.assessment;
+    return item({ 'data-allegation': index }, `allegation ${index}`,
+      h('span', {}, `allegation ${index} by ${a.party}: ${a.summary} · ${a.event_time}`),
+      state,
+      `cross-check: ${(check?.outcome || 'pending').replace(/_/g, ' ')}${check?.detail ? ` (${check.detail})` : ''}`
+        + (r.reviews?.length ? ` · ${r.reviews.length} earlier review(s)` : ''),
+      `/v1/allegations/${index}/review`);
   });
-  container.replaceChildren(h('h2', {}, `Review queue (${answer.count})`), message,
-    ...(items.length ? items : [h('p', { class: 'muted' }, 'Nothing to review.')]));
+  const all = [...findings, ...allegations];
+  container.replaceChildren(h('h2', {}, `Review queue (${answer.count} finding(s), ${allegations.length} allegation(s))`), message,
+    ...(all.length ? all : [h('p', { class: 'muted' }, 'Nothing to review.')]));
 }
 
 // The escalation board: each escalation, its deadlines judged now, and, for a guarantor,

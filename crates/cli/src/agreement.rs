@@ -347,8 +347,16 @@ fn locate(
             json!({"clause": f.clause, "rule": f.rule, "text": text})
         })
         .collect();
+    // Attributed to the party whose area holds the threshold's share of the probability.
+    let party = probabilities
+        .iter()
+        .find(|(k, v)| k.as_str() != truce_agreement::NONE && **v >= a.attribution_threshold)
+        .map(|(k, _)| k.as_str());
+    let attributed = party.unwrap_or("undetermined");
     if as_json {
         let out = json!({
+            "attribution": {"party": party, "probabilities": probabilities,
+                "threshold": a.attribution_threshold},
             "position": position,
             "covariance_m2": covariance,
             "time": time,
@@ -397,11 +405,6 @@ fn locate(
         .iter()
         .map(|(k, v)| format!("{k} {v:.4}"))
         .collect();
-    let attributed = probabilities
-        .iter()
-        .find(|(k, v)| k.as_str() != truce_agreement::NONE && **v >= a.attribution_threshold)
-        .map(|(k, _)| k.as_str())
-        .unwrap_or("undetermined");
     println!(
         "party probabilities (covariance {:?} m²): {} → {attributed} at threshold {}",
         covariance,

@@ -93,6 +93,15 @@ pub enum CommissionCommand {
     Allege { allegation: String },
     /// List allegations with their cross-checks.
     Allegations,
+    /// Review a cross-checked allegation (analyst), by the log index of its filing:
+    /// under_review, verify, contest or discount.
+    ReviewAllegation {
+        allegation: u64,
+        #[arg(long)]
+        verdict: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Propose a ruling on verified findings (commissioner).
     Rule {
         /// A finding id (repeat for several).
@@ -230,6 +239,20 @@ fn request(command: CommissionCommand) -> anyhow::Result<Request> {
             post("/v1/allegations".into(), body, Some(action))
         }
         Allegations => get("/v1/allegations"),
+        ReviewAllegation {
+            allegation,
+            verdict,
+            reason,
+        } => {
+            let body = json!({"verdict": verdict, "reason": reason});
+            let action = json!({"action": "allegation_review", "allegation": allegation,
+                "verdict": verdict, "reason": reason});
+            post(
+                format!("/v1/allegations/{allegation}/review"),
+                body,
+                Some(action),
+            )
+        }
         Rule {
             findings,
             attribution,

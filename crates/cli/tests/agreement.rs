@@ -203,6 +203,7 @@ fn locate_reports_distance_side_zones_and_probabilities() {
         .collect();
     assert!(zones.contains(&"security-zone") && zones.contains(&"drone-free"));
     assert!(v["party_probabilities"]["UA"].as_f64().unwrap() > 0.999);
+    assert_eq!(v["attribution"]["party"], "UA");
     // Before entry into force, only the window of silence applies.
     let clauses: Vec<&str> = v["explosion_breaches"]
         .as_array()
@@ -237,6 +238,8 @@ fn locate_reports_distance_side_zones_and_probabilities() {
     let ua = v["party_probabilities"]["UA"].as_f64().unwrap();
     let ru = v["party_probabilities"]["RU"].as_f64().unwrap();
     assert!(ua > 0.05 && ru > 0.05, "UA {ua}, RU {ru}");
+    assert!(v["attribution"]["party"].is_null(), "undetermined: {v}");
+    assert_eq!(v["attribution"]["threshold"], 0.95);
     assert!((ua + ru + v["party_probabilities"]["none"].as_f64().unwrap() - 1.0).abs() < 1e-9);
     assert_eq!(
         v["covariance_m2"],

@@ -452,6 +452,12 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
             Some(allegation.clone()),
             Some(&analyst),
         ),
+        (
+            "POST",
+            "/v1/allegations/1/review".into(),
+            Some(json!({"verdict": "verify"})),
+            Some(&li_ua),
+        ),
         ("GET", "/v1/rulings".into(), None, None),
         (
             "POST",
@@ -728,10 +734,50 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     );
     let mut nowhere = allegation.clone();
     nowhere["position"] = json!({"lat": 50.45, "lon": 30.52});
+    let supported = filed["log_index"].as_u64().unwrap();
     let filed = api
         .ok("POST", "/v1/allegations", &li_ua, Some(nowhere))
         .await;
     assert_eq!(filed["assessment"]["outcome"], "not_corroborated");
+    let unsupported = filed["log_index"].as_u64().unwrap();
+    // Both wait in the review queue with their cross-checks; an analyst verifies the one
+    // the sensors support and discounts the other, and the queue is clear of them.
+    let queued = |queue: &Value| -> Vec<u64> {
+        queue["allegations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["index"].as_u64().unwrap())
+            .collect()
+    };
+    let queue = api.ok("GET", "/v1/review/queue", &analyst, None).await;
+    assert_eq!(queued(&queue), [supported, unsupported], "{queue}");
+    assert!(queue["allegations"][0]["allegation"]["assessment"].is_array());
+    for (index, verdict) in [
+        (supported, json!({"verdict": "verify"})),
+        (
+            unsupported,
+            json!({"verdict": "discount", "reason": "no sensor heard anything there"}),
+        ),
+    ] {
+        let path = format!("/v1/allegations/{index}/review");
+        let (status, problem) = api
+            .call("POST", &path, Some(&li_ua), Some(verdict.clone()))
+            .await;
+        assert_eq!(status, 403, "a liaison does not review: {problem}");
+        api.ok("POST", &path, &analyst, Some(verdict)).await;
+    }
+    let queue = api.ok("GET", "/v1/review/queue", &analyst, None).await;
+    assert!(queued(&queue).is_empty(), "{queue}");
+    let all = api.ok("GET", "/v1/allegations", &analyst, None).await;
+    assert_eq!(
+        all[supported.to_string()]["reviews"][0]["state"],
+        "verified"
+    );
+    assert_eq!(
+        all[unsupported.to_string()]["reviews"][0]["state"],
+        "discounted"
+    );
 
     // The whole chain from the log alone: every entry, the actions folded with only the
     // log's public key and the guarantees, the findings recomputed by `truce replay`.

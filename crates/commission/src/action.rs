@@ -55,6 +55,14 @@ pub enum What {
         allegation: u64,
         assessment: Assessment,
     },
+    /// An analyst's review of the allegation logged at index `allegation` (with its
+    /// cross-check): verified, contested or discounted, as findings are.
+    AllegationReview {
+        allegation: u64,
+        verdict: Verdict,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// A proposed ruling on verified findings; the proposer concurs.
     RulingPropose {
         findings: Vec<String>,
@@ -107,6 +115,7 @@ impl What {
             What::Review { .. } => "review",
             What::AllegationFile { .. } => "allegation_file",
             What::AllegationAssess { .. } => "allegation_assess",
+            What::AllegationReview { .. } => "allegation_review",
             What::RulingPropose { .. } => "ruling_propose",
             What::RulingVote { .. } => "ruling_vote",
             What::EscalationOpen { .. } => "escalation_open",

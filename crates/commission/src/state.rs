@@ -97,6 +97,17 @@ pub struct AllegationRecord {
     pub filed: Stamp,
     pub allegation: Allegation,
     pub assessment: Option<(Stamp, Assessment)>,
+    /// Its reviews, oldest first; the last gives its state (`candidate` before any).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<ReviewRecord>,
+}
+
+impl AllegationRecord {
+    pub fn state(&self) -> VerificationState {
+        self.reviews
+            .last()
+            .map_or(VerificationState::Candidate, |r| r.state)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -264,6 +275,17 @@ impl Commission {
         &self.allegations
     }
 
+    /// The allegation filed at log index `index`, or why not.
+    fn allegation(&self, index: u64) -> Result<&AllegationRecord, Denied> {
+        self.allegations.get(&index).ok_or_else(|| {
+            denied(
+                Reason::NotFound,
+                Some("allegation"),
+                format!("no allegation {index}"),
+            )
+        })
+    }
+
     pub fn rulings(&self) -> &BTreeMap<u64, RulingRecord> {
         &self.rulings
     }
@@ -414,29 +436,13 @@ impl Commission {
             } => {
                 need(Scope::Review)?;
                 let state = self.state_of(finding);
-                if matches!(state, VerificationState::Discounted) {
-                    return Err(denied(
-                        Conflict,
-                        Some("finding"),
-                        format!("finding {finding} was discounted"),
-                    ));
-                }
-                if state == verdict.state() {
-                    return Err(denied(
-                        Conflict,
-                        Some("verdict"),
-                        format!("finding {finding} is already {}", crate::name(&state)),
-                    ));
-                }
-                if *verdict == Verdict::Discount
-                    && reason.as_deref().is_none_or(|r| r.trim().is_empty())
-                {
-                    return Err(denied(
-                        Invalid,
-                        Some("reason"),
-                        "discounting needs a reason",
-                    ));
-                }
+                verdict_problems(
+                    "finding",
+                    &format!("finding {finding}"),
+                    state,
+                    *verdict,
+                    reason,
+                )?;
                 match (actor.role, policy) {
                     (Role::System, Some(p)) => {
                         if self.policy.as_ref().map(|(i, _)| *i) != Some(*p) {
@@ -488,16 +494,32 @@ impl Commission {
             }
             What::AllegationAssess { allegation, .. } => {
                 need(Scope::Automate)?;
-                let record = self.allegations.get(allegation).ok_or_else(|| {
-                    denied(
-                        NotFound,
-                        Some("allegation"),
-                        format!("no allegation {allegation}"),
-                    )
-                })?;
+                let record = self.allegation(*allegation)?;
                 if record.assessment.is_some() {
                     return Err(denied(Conflict, Some("allegation"), "already assessed"));
                 }
+            }
+            What::AllegationReview {
+                allegation,
+                verdict,
+                reason,
+            } => {
+                need(Scope::Review)?;
+                let record = self.allegation(*allegation)?;
+                if record.assessment.is_none() {
+                    return Err(denied(
+                        Conflict,
+                        Some("allegation"),
+                        format!("allegation {allegation} is not cross-checked yet"),
+                    ));
+                }
+                verdict_problems(
+                    "allegation",
+                    &format!("allegation {allegation}"),
+                    record.state(),
+                    *verdict,
+                    reason,
+                )?;
             }
             What::RulingPropose {
                 findings, remedy, ..
@@ -657,6 +679,7 @@ impl Commission {
                         filed: stamp,
                         allegation,
                         assessment: None,
+                        reviews: Vec::new(),
                     },
                 );
             }
@@ -666,6 +689,21 @@ impl Commission {
             } => {
                 if let Some(r) = self.allegations.get_mut(&allegation) {
                     r.assessment = Some((stamp, assessment));
+                }
+            }
+            What::AllegationReview {
+                allegation,
+                verdict,
+                reason,
+            } => {
+                if let Some(r) = self.allegations.get_mut(&allegation) {
+                    r.reviews.push(ReviewRecord {
+                        stamp,
+                        verdict,
+                        state: verdict.state(),
+                        reason,
+                        policy: None,
+                    });
                 }
             }
             What::RulingPropose {
@@ -873,6 +911,40 @@ fn allegation_problems(a: &Allegation) -> Result<(), Denied> {
                 "a blob is named by the lowercase hex of its SHA-256",
             );
         }
+    }
+    Ok(())
+}
+
+/// What is wrong with giving `verdict` to `what` (a finding or an allegation) in `state`:
+/// a discounted one is closed, a verdict must change the state, discounting needs a reason.
+fn verdict_problems(
+    field: &'static str,
+    what: &str,
+    state: VerificationState,
+    verdict: Verdict,
+    reason: &Option<String>,
+) -> Result<(), Denied> {
+    use Reason::*;
+    if matches!(state, VerificationState::Discounted) {
+        return Err(denied(
+            Conflict,
+            Some(field),
+            format!("{what} was discounted"),
+        ));
+    }
+    if state == verdict.state() {
+        return Err(denied(
+            Conflict,
+            Some("verdict"),
+            format!("{what} is already {}", crate::name(&state)),
+        ));
+    }
+    if verdict == Verdict::Discount && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(denied(
+            Invalid,
+            Some("reason"),
+            "discounting needs a reason",
+        ));
     }
     Ok(())
 }

@@ -334,13 +334,17 @@ fn presence_events(
     }
 }
 
-/// How long before an explosion a thermal detection or patrol report may be timed and
-/// still corroborate it, seconds.
+/// How long before an explosion a thermal detection or patrol report (or before a launch,
+/// a sighting of the weapon) may be timed and still corroborate it, seconds.
 const CORROBORATION_LEAD_S: f64 = 300.0;
+
+/// Object classes that fire the rounds acoustic arrays hear launched.
+const FIRING: &[&str] = &["mlrs", "howitzer", "gun", "mortar", "tank"];
 
 /// Satellite thermal detections and patrol reports near an explosion (in space, and from
 /// five minutes before it to the corroboration window after it) join that explosion's
-/// evidence; a thermal detection that joins none is a fire event of its own.
+/// evidence, and sightings of a firing weapon (drone, camera, radar) a launch's; a thermal
+/// detection that joins none is a fire event of its own.
 fn corroborate(
     sorted: &[&Logged],
     sensors: &BTreeMap<&str, &SensorRegistration>,
@@ -376,7 +380,30 @@ fn corroborate(
                 "patrol",
                 config.corroboration_radius_m + 3.0 * position_sigma_m,
             ),
+            // A drone, camera or radar seeing a weapon that fires, where and when a launch
+            // was located: the sighting corroborates the launch.
+            ObservationData::Detection {
+                object_class,
+                position,
+                position_sigma_m,
+                ..
+            } if FIRING.contains(&object_class.as_str()) => (
+                *position,
+                l.observation.observed_at,
+                l.observation.kind.split('.').next().unwrap_or("drone"),
+                config.corroboration_radius_m + 3.0 * position_sigma_m,
+            ),
             _ => continue,
+        };
+        // Sightings of weapons corroborate launches; thermal detections and patrol reports,
+        // what landed.
+        let sighting = matches!(l.observation.data, ObservationData::Detection { .. });
+        let fits = |kind: EventType| {
+            if sighting {
+                kind == EventType::Launch
+            } else {
+                kind.is_explosion()
+            }
         };
         let t = seconds(time);
         let operator = sensors
@@ -384,7 +411,7 @@ fn corroborate(
             .map(|r| r.operator.clone());
         let target = events
             .iter_mut()
-            .filter(|e| e.event.kind.is_explosion())
+            .filter(|e| fits(e.event.kind))
             .filter(|e| {
                 let dt = t - seconds(e.event.origin_time);
                 (-CORROBORATION_LEAD_S..=config.corroboration_window_s).contains(&dt)
@@ -543,26 +570,51 @@ mod tests {
         }
         for (seq, dx) in [(1, 0.0), (2, 300.0)] {
             let p = earth.from_local_xy(centre, [-5_000.0 + dx, 6_000.0]);
-            push(observation(
-                "drone-1",
-                seq,
-                t0.plus_nanos(seq as i64 * 60_000_000_000),
-                "drone.detection",
-                ObservationData::Detection {
-                    object_class: "mlrs".into(),
-                    position: Position::new(p[1], p[0]),
-                    position_sigma_m: 30.0,
-                    count: 1,
-                    confidence: 0.9,
-                    calibre_mm: Some(122.0),
-                    heading_deg: None,
-                    speed_mps: None,
-                    platform_position: None,
-                    evidence: vec![],
-                },
-            ));
+            push(sighting(seq, t0.plus_nanos(seq as i64 * 60_000_000_000), p));
         }
         (registry, observations, source, t0)
+    }
+
+    /// The drone's sighting of an MLRS at `p`.
+    fn sighting(seq: u64, at: Timestamp, p: LonLat) -> Observation {
+        observation(
+            "drone-1",
+            seq,
+            at,
+            "drone.detection",
+            ObservationData::Detection {
+                object_class: "mlrs".into(),
+                position: Position::new(p[1], p[0]),
+                position_sigma_m: 30.0,
+                count: 1,
+                confidence: 0.9,
+                calibre_mm: Some(122.0),
+                heading_deg: None,
+                speed_mps: None,
+                platform_position: None,
+                evidence: vec![],
+            },
+        )
+    }
+
+    #[test]
+    fn a_sighting_of_the_weapon_where_a_launch_was_located_corroborates_it() {
+        let (registry, mut observations, source, t0) = scene(true);
+        let index = observations.len() as u64;
+        observations.push(Logged {
+            index,
+            observation: sighting(3, t0.plus_nanos(30_000_000_000), source),
+        });
+        let events = fuse(&registry, &observations, &FusionConfig::default());
+        let launch = events
+            .iter()
+            .find(|e| e.event.kind == EventType::Launch)
+            .expect("located");
+        assert_eq!(launch.event.modalities, ["acoustic", "drone"]);
+        assert_eq!(launch.event.observations.len(), 10);
+        assert!(launch.event.observations.contains(&index));
+        // The sightings 10 km away, a minute later, corroborate nothing.
+        assert!(!launch.event.observations.contains(&(index - 1)));
     }
 
     #[test]

@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/queue", get(routes::commission::queue))
         .route("/v1/findings/{id}/review", post(routes::commission::review))
         .route(
+            "/v1/allegations/{index}/review",
+            post(routes::commission::review_allegation),
+        )
+        .route(
             "/v1/allegations",
             get(routes::commission::allegations).post(routes::commission::allege),
         )

@@ -289,9 +289,58 @@ fn a_liaison_files_for_its_own_party_only() {
         c.check(&by_analyst, Signer::Server).unwrap_err().reason,
         Reason::Forbidden
     );
+    // Not reviewed before its cross-check.
+    let review = |who: &str, allegation: u64, verdict: Verdict, reason: Option<&str>| {
+        action(
+            who,
+            "2026-01-08T05:00:00Z",
+            What::AllegationReview {
+                allegation,
+                verdict,
+                reason: reason.map(str::to_string),
+            },
+        )
+    };
+    let early = review("an-1", i, Verdict::Verify, None);
+    assert_eq!(
+        c.check(&early, Signer::Server).unwrap_err().field,
+        Some("allegation")
+    );
     c.apply(i + 2, &assess, Signer::Server).unwrap();
     assert_eq!(
         c.check(&assess, Signer::Server).unwrap_err().reason,
+        Reason::Conflict
+    );
+    // Then it waits in the queue for an analyst: a liaison may not review it, nor may
+    // anyone discount it without a reason or give it the state it has.
+    assert_eq!(c.allegations()[&i].state(), VerificationState::Candidate);
+    for (who, verdict, reason, why) in [
+        ("li-ua", Verdict::Verify, None, Reason::Forbidden),
+        ("an-1", Verdict::Discount, None, Reason::Invalid),
+    ] {
+        let refused = c.check(&review(who, i, verdict, reason), Signer::Server);
+        assert_eq!(refused.unwrap_err().reason, why, "{who} {verdict:?}");
+    }
+    let missing = review("an-1", 99, Verdict::Verify, None);
+    assert_eq!(
+        c.check(&missing, Signer::Server).unwrap_err().reason,
+        Reason::NotFound
+    );
+    let contest = review("an-1", i, Verdict::Contest, Some("the crater is older"));
+    c.apply(i + 3, &contest, Signer::Server).unwrap();
+    assert_eq!(c.allegations()[&i].state(), VerificationState::Contested);
+    assert_eq!(
+        c.check(&contest, Signer::Server).unwrap_err().reason,
+        Reason::Conflict
+    );
+    let discount = review("an-1", i, Verdict::Discount, Some("no sensor heard it"));
+    c.apply(i + 4, &discount, Signer::Server).unwrap();
+    let record = &c.allegations()[&i];
+    assert_eq!(record.state(), VerificationState::Discounted);
+    assert_eq!(record.reviews.len(), 2, "history is kept");
+    let reopen = review("an-1", i, Verdict::Verify, None);
+    assert_eq!(
+        c.check(&reopen, Signer::Server).unwrap_err().reason,
         Reason::Conflict
     );
 }

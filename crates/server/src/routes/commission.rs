@@ -182,7 +182,8 @@ pub async fn set_policy(
 }
 
 /// `GET /v1/review/queue`: final findings not yet verified or discounted, oldest first,
-/// with their reviews so far.
+/// with their reviews so far (`items`); and the cross-checked allegations not yet verified
+/// or discounted, with theirs (`allegations`).
 pub async fn queue(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -205,7 +206,41 @@ pub async fn queue(
             })
             .collect()
     });
-    Ok(Json(json!({"count": items.len(), "items": items})))
+    let allegations: Vec<Value> = state.desk.read(|c| {
+        c.allegations()
+            .iter()
+            .filter(|(_, r)| {
+                r.assessment.is_some()
+                    && !matches!(
+                        r.state(),
+                        VerificationState::Verified | VerificationState::Discounted
+                    )
+            })
+            .map(|(index, r)| json!({"index": index, "state": r.state(), "allegation": r}))
+            .collect()
+    });
+    Ok(Json(
+        json!({"count": items.len(), "items": items, "allegations": allegations}),
+    ))
+}
+
+/// `POST /v1/allegations/{index}/review`: an analyst's verdict on a cross-checked
+/// allegation.
+pub async fn review_allegation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(allegation): Path<u64>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let analyst = allowed(&state, &headers, Scope::Review)?;
+    let ReviewBody { verdict, reason } = body(&bytes)?;
+    let what = What::AllegationReview {
+        allegation,
+        verdict,
+        reason,
+    };
+    let index = act(&state, &analyst, what).await?;
+    Ok(Json(json!({"log_index": index})))
 }
 
 #[derive(Deserialize)]
