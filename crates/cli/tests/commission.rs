@@ -259,11 +259,11 @@ async fn feed(api: &Api, sim: &Path, hour: Hour) -> Value {
     for chunk in envelopes.chunks(200) {
         common::submit(&api.client, &api.base, chunk).await.unwrap();
     }
-    let observed = (sensors.len() + envelopes.len()) as u64;
+    let observed = api.size().await;
     let mut findings = Value::Null;
     for _ in 0..600 {
         let results = get_json(&api.client, &api.url("/v1/results")).await;
-        if results["size"] == observed {
+        if results["size"].as_u64() >= Some(observed) {
             let query = format!("/v1/findings?party=RU&clause={clause}");
             findings = get_json(&api.client, &api.url(&query)).await;
             break;
@@ -780,13 +780,14 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     );
 
     // The whole chain from the log alone: every entry, the actions folded with only the
-    // log's public key and the guarantees, the findings recomputed by `truce replay`.
+    // log's public key (the guarantees too come from the log: the server logged the file
+    // it loaded before any action), the findings recomputed by `truce replay`.
     let size = api.size().await;
     server.wait_checkpoint(&api.client, size).await;
     let key =
         VerificationKey::try_from(NoteVerifier::from_vkey(&server.vkey).unwrap().public_key())
             .unwrap();
-    let mut commission = Commission::new(Guarantees::from_toml(GUARANTEES).unwrap());
+    let mut commission = Commission::new(Guarantees::none("sample-ceasefire-2026"));
     let mut observations = std::collections::BTreeSet::new();
     for index in 0..size {
         let entry = get_json(&api.client, &server.url(&format!("/v1/entries/{index}"))).await;
@@ -802,6 +803,7 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
             _ => {}
         }
     }
+    assert_eq!(commission.logged_guarantees(), Some(GUARANTEES));
     let replayed = work.path().join("replayed");
     run(&[
         "replay",
@@ -1370,6 +1372,8 @@ async fn escalations_missing_for_a_verified_finding_are_opened_when_due() {
         .ok("POST", &path, &analyst, Some(json!({"verdict": "verify"})))
         .await;
     assert_eq!(reviewed["escalations"], json!([]), "{reviewed}");
+    let before = api.size().await;
+    server.wait_checkpoint(&api.client, before).await;
     server.kill().await;
 
     let flags = [
@@ -1380,6 +1384,9 @@ async fn escalations_missing_for_a_verified_finding_are_opened_when_due() {
     ];
     let server = Server::start_with(&data, 100, &flags).await;
     let api = Api::new(&server.url, http());
+    // The guarantees now loaded are logged first, for the log alone to say what was due.
+    let loaded = get_json(&api.client, &api.url(&format!("/v1/entries/{before}"))).await;
+    assert_eq!(loaded["action"]["action"], "guarantees_load", "{loaded}");
     let mut board = Value::Null;
     for _ in 0..300 {
         board = api.ok("GET", "/v1/escalations", TOKEN, None).await;

@@ -48,6 +48,11 @@ pub enum What {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         policy: Option<u64>,
     },
+    /// The server loaded a guarantees file (its TOML text, docs/guarantees-format.md): the
+    /// commitments, quorum and response menus every later action is judged under. Logged
+    /// at start whenever the file differs from the one last logged, so that the Commission
+    /// can be rebuilt from the log alone.
+    GuaranteesLoad { guarantees: String },
     /// An allegation filed by a party's liaison.
     AllegationFile { allegation: Allegation },
     /// The server's cross-check of the allegation logged at index `allegation`.
@@ -112,6 +117,7 @@ impl What {
             What::AccountCreate { .. } => "account_create",
             What::AccountDisable { .. } => "account_disable",
             What::PolicySet { .. } => "policy_set",
+            What::GuaranteesLoad { .. } => "guarantees_load",
             What::Review { .. } => "review",
             What::AllegationFile { .. } => "allegation_file",
             What::AllegationAssess { .. } => "allegation_assess",

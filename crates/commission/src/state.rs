@@ -180,6 +180,8 @@ pub enum DueStatus {
 #[derive(Clone, Debug)]
 pub struct Commission {
     guarantees: Guarantees,
+    /// The text of the guarantees last logged (`guarantees_load`), if any.
+    logged_guarantees: Option<String>,
     accounts: BTreeMap<String, AccountRecord>,
     policy: Option<(u64, Policy)>,
     reviews: BTreeMap<String, Vec<ReviewRecord>>,
@@ -223,6 +225,7 @@ impl Commission {
     pub fn new(guarantees: Guarantees) -> Self {
         Self {
             guarantees,
+            logged_guarantees: None,
             accounts: built_in(),
             policy: None,
             reviews: BTreeMap::new(),
@@ -236,6 +239,11 @@ impl Commission {
 
     pub fn guarantees(&self) -> &Guarantees {
         &self.guarantees
+    }
+
+    /// The TOML text of the guarantees last logged, if any were.
+    pub fn logged_guarantees(&self) -> Option<&str> {
+        self.logged_guarantees.as_deref()
     }
 
     /// An enabled account.
@@ -407,6 +415,11 @@ impl Commission {
                         format!("no enabled account {account:?}"),
                     )
                 })?;
+            }
+            What::GuaranteesLoad { guarantees } => {
+                need(Scope::Automate)?;
+                Guarantees::from_toml(guarantees)
+                    .map_err(|e| denied(Invalid, Some("guarantees"), e.to_string()))?;
             }
             What::PolicySet { policy } => {
                 need(Scope::Administer)?;
@@ -660,6 +673,12 @@ impl Commission {
                 }
             }
             What::PolicySet { policy } => self.policy = Some((index, policy)),
+            What::GuaranteesLoad { guarantees } => {
+                if let Ok(parsed) = Guarantees::from_toml(&guarantees) {
+                    self.guarantees = parsed;
+                    self.logged_guarantees = Some(guarantees);
+                }
+            }
             What::Review {
                 finding,
                 verdict,

@@ -277,8 +277,15 @@ pub async fn start(
         None => None,
     };
     let agreement_id = agreement.as_ref().map(|a| Arc::from(a.id.as_str()));
-    let guarantees = match &config.guarantees {
-        Some(path) => truce_commission::Guarantees::load(path)
+    // The guarantees file's text is logged (below) whenever it differs from the last logged.
+    let guarantees_text = match &config.guarantees {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            ServerError::Guarantees(format!("cannot read {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    let guarantees = match &guarantees_text {
+        Some(text) => truce_commission::Guarantees::from_toml(text)
             .map_err(|e| ServerError::Guarantees(e.to_string()))?,
         None => truce_commission::Guarantees::none(agreement_id.as_deref().unwrap_or("")),
     };
@@ -339,6 +346,20 @@ pub async fn start(
         tokio::spawn(mqtt::run(state.clone(), settings));
     }
     cot::start(&state).await?;
+    if let Some(text) = guarantees_text
+        && state
+            .desk
+            .read(|c| c.logged_guarantees() != Some(text.as_str()))
+    {
+        let what = truce_commission::What::GuaranteesLoad { guarantees: text };
+        let system = truce_commission::roles::SYSTEM;
+        let index = state
+            .desk
+            .act(&state.sequencer, state.clock.as_ref(), system, what)
+            .await
+            .map_err(|e| ServerError::Guarantees(e.0.detail))?;
+        tracing::info!(index, "guarantees logged");
+    }
     // Escalations logged before a crash but never queued are queued now.
     notify::enqueue(&state, None).map_err(|e| ServerError::Commission(e.0.detail))?;
     let (stop_notifier, notifier_stopped) = oneshot::channel::<()>();
