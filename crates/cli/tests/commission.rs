@@ -1810,8 +1810,35 @@ async fn tak_clients_receive_findings_as_cursor_on_target_xml_then_protobuf() {
         );
     }
 
-    // Disabling the account ends its open TAK session and its event stream.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A TAK frame cut off by the end of the stream: the client is told, nothing logged.
+    let size = get_json(&api.client, &api.url("/healthz")).await["log_size"].clone();
+    let mut cut = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    let request = "<event version=\"2.0\" uid=\"x\" type=\"t-x-takp-q\" how=\"m-g\"><detail><TakControl><TakRequest version=\"1\"/></TakControl></detail></event>";
+    cut.write_all(format!("truce-token {token}\n{request}").as_bytes())
+        .await
+        .unwrap();
+    cut.write_all(&[0xbf, 0x40, 0x0a, 0x3e, 0x12])
+        .await
+        .unwrap();
+    cut.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        cut.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.contains("refused: the stream ended inside a TAK frame (5 bytes of it)"),
+        "{answer}"
+    );
+    let after = get_json(&api.client, &api.url("/healthz")).await["log_size"].clone();
+    assert_eq!(after, size, "nothing logged");
+
+    // Disabling the account ends its open TAK session and its event stream.
     let mut session = tokio::net::TcpStream::connect(&listen).await.unwrap();
     session
         .write_all(format!("truce-token {token}\n").as_bytes())

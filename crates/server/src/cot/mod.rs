@@ -408,7 +408,21 @@ async fn read_input<R: AsyncRead + Unpin>(
         };
     loop {
         let n = match reader.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) => {
+                // The client closed its side: what is left is a cut-off frame or event,
+                // which it is told about (it may still read).
+                if buffer.iter().any(|b: &u8| !b.is_ascii_whitespace()) {
+                    let what = if frames { "a TAK frame" } else { "a CoT event" };
+                    let why = format!(
+                        "the stream ended inside {what} ({} bytes of it); nothing logged",
+                        buffer.len()
+                    );
+                    tracing::info!(why, "CoT input refused");
+                    let _ = ask.send(Ask::Reply(None, Err(why))).await;
+                }
+                return;
+            }
+            Err(_) => return,
             Ok(n) => n,
         };
         buffer.extend_from_slice(&chunk[..n]);
