@@ -8,6 +8,7 @@
 //! and check it against the findings, audit the log as an outsider would, and replay the
 //! results from the log alone to the same digest.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -227,13 +228,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let events: Vec<truce_fusion::FusedEvent> =
         serde_json::from_value(client.get_json("/v1/events?limit=10000").await?["events"].clone())?;
     let findings = client.get_json("/v1/findings?limit=10000").await?;
-    let mut by_type = std::collections::BTreeMap::new();
+    let mut by_type = BTreeMap::new();
     for e in &events {
         *by_type.entry(e.event.kind.as_str()).or_insert(0) += 1;
     }
     println!("fusion: {} events {by_type:?}", events.len());
-    let mut by_clause = std::collections::BTreeMap::new();
-    let mut by_state = std::collections::BTreeMap::new();
+    let mut by_clause = BTreeMap::new();
+    let mut by_state = BTreeMap::new();
     for f in findings["findings"].as_array().into_iter().flatten() {
         let party = f["attribution"]["party"].as_str().unwrap_or("undetermined");
         let clause = f["clause"].as_str().unwrap_or("?");
@@ -496,7 +497,7 @@ async fn escalations(client: &Client, admin_token: &str, policy: u64) -> anyhow:
     let mut by_commitment: std::collections::BTreeMap<
         String,
         (usize, std::collections::BTreeMap<String, usize>),
-    > = std::collections::BTreeMap::new();
+    > = BTreeMap::new();
     for e in escalations.values() {
         by_commitment.entry(name(e)).or_default().0 += 1;
     }
@@ -526,6 +527,9 @@ async fn escalations(client: &Client, admin_token: &str, policy: u64) -> anyhow:
     }
     Ok(())
 }
+
+/// What a bulletin counts a finding under, read from its JSON.
+type Key = fn(&serde_json::Value) -> String;
 
 /// Publishes the bulletin of the day of the first finding and checks that it counts what
 /// `GET /v1/findings` gives for that day; returns the log index of its entry.
@@ -568,8 +572,41 @@ async fn bulletin(
             of_day["total"]
         );
     }
+    // Each breakdown too: by party, clause, type of event and side of the line.
+    let document = client
+        .get_json(&format!("/v1/bulletins/{day}?format=json"))
+        .await?;
+    let listed = of_day["findings"].as_array().cloned().unwrap_or_default();
+    let breakdowns: [(&str, Key); 4] = [
+        ("by_party", |f| {
+            f["attribution"]["party"]
+                .as_str()
+                .unwrap_or("undetermined")
+                .to_string()
+        }),
+        ("by_clause", |f| {
+            f["clause"].as_str().unwrap_or("").to_string()
+        }),
+        ("by_type", |f| {
+            f["event_type"].as_str().unwrap_or("").to_string()
+        }),
+        ("by_side", |f| {
+            f["side"].as_str().unwrap_or("none").to_string()
+        }),
+    ];
+    for (name, key) in breakdowns {
+        let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+        for f in &listed {
+            *expected.entry(key(f)).or_default() += 1;
+        }
+        let given: BTreeMap<String, u64> = serde_json::from_value(document[name].clone())
+            .with_context(|| format!("the bulletin's {name}"))?;
+        if given != expected {
+            bail!("the bulletin of {day} counts {name} {given:?}, GET /v1/findings {expected:?}");
+        }
+    }
     println!(
-        "daily bulletin of {day}: {counted} finding(s), as GET /v1/findings gives for the day; signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
+        "daily bulletin of {day}: {counted} finding(s), as GET /v1/findings gives for the day, by party, clause, type and side alike; signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
         published["log_index"]
     );
     Ok(published["log_index"].as_u64())
