@@ -20,7 +20,16 @@ function evidence(indices, sensors) {
     status);
   (async () => {
     try {
-      const [note, log] = await Promise.all([api.text('/checkpoint'), api.get('/v1/log')]);
+      // Results follow the log as it is committed; the checkpoint that covers the newest
+      // evidence follows within the checkpoint interval: wait for it (10 s at most).
+      const newest = Math.max(-1, ...shown);
+      let note = await api.text('/checkpoint');
+      for (let i = 0; i < 20 && parseCheckpoint(note).size <= newest; i++) {
+        status.textContent = `waiting for a checkpoint that covers entry ${newest}…`;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        note = await api.text('/checkpoint');
+      }
+      const log = await api.get('/v1/log');
       const checkpoint = parseCheckpoint(note);
       const signature = await checkSignature(checkpoint, log.vkey);
       let verified = 0;

@@ -297,11 +297,7 @@ pub async fn start(
         agreement.as_deref(),
     )?);
     let store = Arc::new(store);
-    let results = results::spawn(
-        store.clone(),
-        agreement.clone(),
-        sequencer.watch_checkpoint(),
-    );
+    let results = results::spawn(store.clone(), agreement.clone(), sequencer.watch_size());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let interval = Duration::from_millis(config.checkpoint_interval_ms);

@@ -1,34 +1,40 @@
-//! Events and findings, computed live from the log: after every new checkpoint the entries
-//! it adds go through the same [`Pipeline`] that `truce replay` runs over the whole log, so
-//! the server's digest for a checkpoint is the digest any auditor gets for it. Fusion keeps
-//! its state between checkpoints (each arrival is fused once, as it is pushed), so
-//! the work per checkpoint follows the new entries, not the size of the log. When
-//! checkpoints come faster than results, the worker goes straight to the latest.
+//! Events and findings, computed live from the log: as entries are committed (durable,
+//! whether or not a checkpoint covers them yet), they go through the same [`Pipeline`]
+//! that `truce replay` runs over the whole log, so the server's digest for a log size is
+//! the digest any auditor gets for a checkpoint of that size. Fusion keeps its state
+//! between computations (each arrival is fused once, as it is pushed), so the work follows
+//! the new entries, not the size of the log. Computations are at least [`MIN_INTERVAL`]
+//! apart, and when entries come faster than results, the worker goes straight to the
+//! latest size. (Results used to wait for each signed checkpoint, up to a second; the
+//! evidence of a result is proved against the checkpoint that follows.)
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use truce_agreement::Agreement;
 use truce_pipeline::{Pipeline, Results};
 use truce_store::Store;
 
-use crate::sequencer::SignedCheckpoint;
+/// The least time from one computation's start to the next's.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The latest results, `None` until the first computation finishes.
 pub type Latest = watch::Receiver<Option<Arc<Results>>>;
 
-/// Starts the worker; it stops when the checkpoints stop (the sequencer is gone).
+/// Starts the worker over the log's committed size; it stops when the sequencer is gone.
 pub fn spawn(
     store: Arc<Store>,
     agreement: Option<Arc<Agreement>>,
-    mut checkpoints: watch::Receiver<SignedCheckpoint>,
+    mut sizes: watch::Receiver<u64>,
 ) -> Latest {
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
         let mut pipeline = Some(Pipeline::default());
         let mut done: Option<u64> = None;
         loop {
-            let size = checkpoints.borrow_and_update().size;
+            let size = *sizes.borrow_and_update();
+            let started = Instant::now();
             if done != Some(size)
                 && let Some(mut state) = pipeline.take()
             {
@@ -57,8 +63,11 @@ pub fn spawn(
                     }
                 }
             }
-            if checkpoints.changed().await.is_err() {
+            if sizes.changed().await.is_err() {
                 return;
+            }
+            if let Some(rest) = MIN_INTERVAL.checked_sub(started.elapsed()) {
+                tokio::time::sleep(rest).await;
             }
         }
     });
