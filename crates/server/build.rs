@@ -61,7 +61,7 @@ fn main() {
             format!(
                 "<!doctype html><title>truce</title><h1>truce</h1><p>This build has no \
                  dashboard: {why}. It is built by <code>cargo build</code> when npm is on \
-                 the PATH (see web/README.md).</p><p>The API is at <a href=\"/v1/openapi.json\">\
+                 the PATH (see README.md and docs/adr/0009-dashboard-built-by-cargo.md).</p><p>The API is at <a href=\"/v1/openapi.json\">\
                  /v1/openapi.json</a>.</p>\n"
             ),
         )

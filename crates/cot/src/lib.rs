@@ -8,7 +8,8 @@
 //! remarks name the clause, the attribution and the log indices of its evidence; a
 //! launch or a weapon seen is ground equipment (`a-u-G-E-W…`, by weapon class); an impact,
 //! explosion, airburst or fire is a spot marker too. Fused results say `how="m-f"`
-//! (machine, fused); `ce` is the radius of the 90 % error ellipse's major axis.
+//! (machine, fused); `ce` is CoT's circular error at 95 % confidence, drawn from the
+//! event's error ellipse (see [`ce_of`]); detections coming in read it the same way.
 //! Pure: no I/O, no clock (the caller passes `now`).
 
 mod input;
@@ -25,6 +26,24 @@ use truce_fusion::FusedEvent;
 use truce_model::{EventType, Finding, Timestamp, WeaponClass};
 
 pub use proto::{CotEvent as ProtoEvent, Detail as ProtoDetail, TakControl, TakMessage};
+
+/// How many standard deviations CoT's `ce` (a circular error at 95 % confidence) spans
+/// for a circular 2-D Gaussian: √χ²₂(0.95) = √(−2 ln 0.05).
+pub const CE_SIGMAS: f64 = 2.447_746_830_680_816;
+
+/// How many standard deviations the semi-major axis of truce's 90 % ellipse spans:
+/// √χ²₂(0.90) = √(−2 ln 0.10).
+const ELLIPSE_90_SIGMAS: f64 = 2.145_966_026_289_347;
+
+/// The `ce` of a fused event: the 95 % circle of the Gaussian whose standard deviation is
+/// the ellipse's largest (conservative for an elongated ellipse); unknown without one.
+pub fn ce_of(e: &FusedEvent) -> f64 {
+    if e.ellipse_90[0] > 0.0 {
+        e.ellipse_90[0] / ELLIPSE_90_SIGMAS * CE_SIGMAS
+    } else {
+        UNKNOWN
+    }
+}
 
 /// How long a CoT event of truce stays current on a client's map.
 pub const STALE_NS: i64 = 24 * 3600 * 1_000_000_000;
@@ -96,11 +115,7 @@ impl Cot {
             stale: now.plus_nanos(STALE_NS),
             lat: ev.location.lat,
             lon: ev.location.lon,
-            ce: if e.ellipse_90[0] > 0.0 {
-                e.ellipse_90[0]
-            } else {
-                UNKNOWN
-            },
+            ce: ce_of(e),
             callsign: format!("{} {}", ev.kind.as_str(), &ev.id[..ev.id.len().min(11)]),
             remarks: format!(
                 "truce event {}: {} at {}, {} operator(s) ({}), {} modality(ies); evidence: log entries {}",
@@ -115,7 +130,7 @@ impl Cot {
         }
     }
 
-    /// A finding at `now`, placed where its event is, with `ce` from the event's ellipse
+    /// A finding at `now`, placed where its event is, with its event's `ce` ([`ce_of`])
     /// when known.
     pub fn of_finding(f: &Finding, ce_m: Option<f64>, now: Timestamp) -> Self {
         let party = f.attribution.party.as_deref().unwrap_or("undetermined");

@@ -149,3 +149,31 @@ fn replies_acknowledge_or_refuse_in_cot_request_response_types() {
             .contains("refused: a &lt;bad&gt;")
     );
 }
+
+#[test]
+fn ce_is_the_95_percent_circle_of_the_largest_sigma_as_detections_read_it() {
+    let at = Timestamp::parse("2026-01-07T09:00:00Z").unwrap();
+    // A 90 % ellipse of semi-major axis 214.6 m: σ 100 m along it.
+    let event = truce_fusion::FusedEvent {
+        event: truce_model::Event::new(
+            "ev-1",
+            EventType::Launch,
+            at,
+            truce_model::Position::new(48.4, 37.7),
+            [[10_000.0, 0.0], [0.0, 2_500.0]],
+        ),
+        crb_m: None,
+        ellipse_90: [214.596_602_628_934_7, 107.3, 90.0],
+        score: None,
+    };
+    let ce = ce_of(&event);
+    assert!((ce - 244.774_683).abs() < 1e-3, "{ce}");
+    assert_eq!(Cot::of_event(&event, at).ce, ce);
+    // A detection's `ce` read back as σ gives the σ it was written from.
+    assert!((ce / CE_SIGMAS - 100.0).abs() < 1e-6);
+    let unlocated = truce_fusion::FusedEvent {
+        ellipse_90: [0.0, 0.0, 0.0],
+        ..event
+    };
+    assert_eq!(ce_of(&unlocated), UNKNOWN);
+}

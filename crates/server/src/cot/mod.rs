@@ -247,7 +247,7 @@ async fn ingest(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("keeping the raw CoT: {e}"))?;
-    // CoT's `ce` is a 95 % radius: the 1σ of a circular Gaussian is ce / 2.4477.
+    // CoT's `ce` is a 95 % radius: the 1σ of a circular Gaussian is ce / CE_SIGMAS.
     let payload = serde_json::json!({
         "sensor": d.source,
         "seq": seq(&d),
@@ -256,7 +256,7 @@ async fn ingest(
         "data": {
             "object_class": d.object_class,
             "position": {"lat": d.lat, "lon": d.lon},
-            "position_sigma_m": (d.ce / 2.4477).max(1.0),
+            "position_sigma_m": (d.ce / truce_cot::CE_SIGMAS).max(1.0),
             "count": 1,
             "confidence": d.confidence.unwrap_or(0.5),
             "evidence": [{"sha256": sha256, "media_type": media_type}],
@@ -558,7 +558,7 @@ fn cots(state: &AppState, r: &Results, now: truce_model::Timestamp) -> Vec<(Stri
     let ce: BTreeMap<&str, f64> = r
         .events
         .iter()
-        .map(|e| (e.event.id.as_str(), e.ellipse_90[0]))
+        .map(|e| (e.event.id.as_str(), truce_cot::ce_of(e)))
         .collect();
     let mut out: Vec<(String, Cot)> = r
         .events
