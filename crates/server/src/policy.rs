@@ -9,7 +9,7 @@ use truce_model::VerificationState;
 
 use crate::desk::Subject;
 use crate::error::ApiError;
-use crate::routes::commission::{escalate, follow_up};
+use crate::routes::commission::follow_up;
 use crate::state::AppState;
 
 /// Verifies the candidate findings the policy in force admits; how many.
@@ -79,25 +79,42 @@ pub async fn reconcile(state: &AppState) -> Result<usize, ApiError> {
             .collect();
         (findings, rulings)
     });
-    let mut opened = 0;
     let subjects = findings
         .into_iter()
         .map(Subject::Finding)
         .chain(rulings.into_iter().map(Subject::Ruling));
+    let mut opened = Vec::new();
     for subject in subjects {
-        opened += escalate(state, subject).await?.len();
+        let clock = state.clock.as_ref();
+        let more = state
+            .desk
+            .escalate(&state.sequencer, clock, &results.findings, subject)
+            .await?;
+        opened.extend(more);
     }
-    if opened > 0 {
-        tracing::info!(opened, "escalations opened that were missing");
+    crate::notify::enqueue(state, Some(&opened))?;
+    if !opened.is_empty() {
+        tracing::info!(
+            opened = opened.len(),
+            "escalations opened that were missing"
+        );
     }
-    Ok(opened)
+    Ok(opened.len())
 }
 
-/// Applies the policy after every change of the results, and opens any escalation that is
-/// due and missing, until the server stops.
+/// Applies the policy after every change of the results, until the server stops; once,
+/// on the first results after the start (the whole log), opens any escalation that is due
+/// and missing.
 pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>) {
     let mut results = state.results.clone();
+    let mut reconciled = false;
     loop {
+        if !reconciled && state.results.borrow().is_some() {
+            match reconcile(&state).await {
+                Ok(_) => reconciled = true,
+                Err(e) => tracing::warn!(detail = %e.0.detail, "opening missing escalations"),
+            }
+        }
         tokio::select! {
             _ = &mut stop => return,
             changed = results.changed() => {
@@ -108,9 +125,6 @@ pub async fn run(state: AppState, mut stop: tokio::sync::oneshot::Receiver<()>) 
         }
         if let Err(e) = apply(&state).await {
             tracing::warn!(detail = %e.0.detail, "verification by policy");
-        }
-        if let Err(e) = reconcile(&state).await {
-            tracing::warn!(detail = %e.0.detail, "opening missing escalations");
         }
     }
 }
