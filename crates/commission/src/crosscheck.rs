@@ -47,6 +47,18 @@ pub struct Assessment {
     pub observations: Vec<u64>,
     /// What was searched and found, in a sentence or two.
     pub detail: String,
+    /// The results the check read (set by the caller): the log size they rest on and their
+    /// digest, what `truce replay` gives for a checkpoint of that size, so that anyone can
+    /// redo the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<ResultsAt>,
+}
+
+/// Which results a check read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultsAt {
+    pub size: u64,
+    pub digest: String,
 }
 
 /// A located observation (a detection, a thermal hotspot, a patrol report).
@@ -192,6 +204,7 @@ pub fn crosscheck(
         events: found.iter().map(|f| f.2.id.clone()).collect(),
         observations: seen.into_iter().map(|s| s.1).collect(),
         detail,
+        results: None,
     }
 }
 

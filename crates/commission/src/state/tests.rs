@@ -279,6 +279,7 @@ fn a_liaison_files_for_its_own_party_only() {
                 events: Vec::new(),
                 observations: Vec::new(),
                 detail: "nothing found".into(),
+                results: None,
             },
         },
     );

@@ -394,7 +394,7 @@ pub(crate) async fn follow_up(
         What::RulingPropose { .. } => Some(escalate(state, Subject::Ruling(index)).await?),
         What::RulingVote { ruling, .. } => Some(escalate(state, Subject::Ruling(*ruling)).await?),
         What::AllegationFile { allegation } => {
-            let (events, located) = state
+            let (events, located, read) = state
                 .results
                 .borrow()
                 .as_ref()
@@ -412,11 +412,16 @@ pub(crate) async fn follow_up(
                             operator: o.operator.clone(),
                         })
                         .collect();
-                    (events, located)
+                    let read = truce_commission::ResultsAt {
+                        size: r.size,
+                        digest: r.digest.clone(),
+                    };
+                    (events, located, Some(read))
                 })
                 .unwrap_or_default();
             let earth = truce_agreement::Earth::default();
-            let assessment = crosscheck(&earth, allegation, &events, &located);
+            let mut assessment = crosscheck(&earth, allegation, &events, &located);
+            assessment.results = read;
             let system = state
                 .desk
                 .read(|c| c.account(SYSTEM).cloned())
