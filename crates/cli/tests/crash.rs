@@ -51,12 +51,19 @@ async fn acknowledged_observations_survive_sigkill() {
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::default();
     let killed = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
+    // The load's requests give up after 10 s: once the server is killed (and reaped), a
+    // request still waiting on its connection is one more that was never answered. (One
+    // CI run saw a client wait past 30 s after the kill; none locally in 8 runs.)
+    let load_client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     for t in 0..CLIENTS {
         let (sensors, acks, killed, client, url) = (
             sensors.clone(),
             acks.clone(),
             killed.clone(),
-            client.clone(),
+            load_client.clone(),
             server.url.clone(),
         );
         clients.push(tokio::spawn(async move {
