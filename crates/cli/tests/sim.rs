@@ -125,7 +125,7 @@ fn check_run(name: &str, dir: &Path, stdout: &str) -> (usize, usize, f64) {
         .enumerate()
     {
         let accepted = verdict.unwrap_or_else(|p| panic!("{name} line {i}: {p:?}"));
-        assert_eq!(accepted.sensor, obs[i].sensor);
+        assert_eq!(accepted.sensor(), obs[i].sensor);
     }
     // Arrival order, and each sensor's seq counts from 1.
     let mut seqs: BTreeMap<&str, u64> = BTreeMap::new();

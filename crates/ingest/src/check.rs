@@ -44,10 +44,11 @@ impl Default for IngestPolicy {
 }
 
 /// An observation that passed every check, ready for the sequencer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Accepted {
-    pub sensor: String,
-    pub seq: u64,
+    /// The payload, parsed: what `truce_pipeline::decode_envelope` reads from the entry
+    /// again, handed on so that live fusion need not parse it twice.
+    pub observation: Observation,
     /// The key that signed it: the sequencer re-checks it is still the sensor's active key.
     pub public_key: [u8; 32],
     /// The log entry: the envelope bytes as received, under the observation header.
@@ -55,6 +56,16 @@ pub struct Accepted {
     /// The entry's RFC 6962 leaf hash. It also identifies the envelope: re-sending the
     /// identical envelope gives the same leaf hash, any other envelope another one.
     pub leaf_hash: [u8; 32],
+}
+
+impl Accepted {
+    pub fn sensor(&self) -> &str {
+        &self.observation.sensor
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.observation.seq
+    }
 }
 
 /// An item that passed the cheap checks and waits for its signature verdict.
@@ -85,15 +96,16 @@ pub fn check_batch(
     now: Timestamp,
     policy: &IngestPolicy,
 ) -> Vec<Result<Accepted, Problem>> {
-    let mut verdicts: Vec<Result<Accepted, Problem>> = Vec::with_capacity(items.len());
+    // `None` until the item's signature is verified.
+    let mut verdicts: Vec<Option<Result<Accepted, Problem>>> = Vec::with_capacity(items.len());
     let mut pending = Vec::new();
     for (index, bytes) in items.iter().enumerate() {
         match precheck(bytes, directory, now, policy) {
             Ok(p) => {
                 pending.push((index, p));
-                verdicts.push(Err(Problem::new(ProblemType::Internal, "unverified")));
+                verdicts.push(None);
             }
-            Err(problem) => verdicts.push(Err(problem.with_index(index))),
+            Err(problem) => verdicts.push(Some(Err(problem.with_index(index)))),
         }
     }
     let messages: Vec<Vec<u8>> = pending
@@ -111,21 +123,28 @@ pub fn check_batch(
         .collect();
     let ok = verify_all(&checks);
     for ((index, p), good) in pending.into_iter().zip(ok) {
-        verdicts[index] = if good {
+        verdicts[index] = Some(if good {
             Ok(p.accepted)
         } else {
             Err(Problem::new(
                 ProblemType::BadSignature,
                 format!(
                     "signature does not verify with the registered key of sensor {}",
-                    p.accepted.sensor
+                    p.accepted.sensor()
                 ),
             )
-            .with_field(format!("signatures[{}].sig", p.signature_index))
+            .with_field(signature_field(p.signature_index))
             .with_index(index))
-        };
+        });
     }
     verdicts
+        .into_iter()
+        .map(|v| v.unwrap_or_else(|| Err(Problem::new(ProblemType::Internal, "unverified"))))
+        .collect()
+}
+
+fn signature_field(index: usize) -> String {
+    format!("signatures[{index}].sig")
 }
 
 fn precheck(
@@ -217,24 +236,23 @@ fn precheck(
             )
             .with_field("signatures")
         })?;
-    let field = format!("signatures[{signature_index}].sig");
     let raw = decode_base64(&signature.sig).map_err(|e| {
-        Problem::new(ProblemType::BadBase64, format!("signature: {e}")).with_field(&field)
+        Problem::new(ProblemType::BadBase64, format!("signature: {e}"))
+            .with_field(signature_field(signature_index))
     })?;
     let signature = <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
         Problem::new(
             ProblemType::BadSignature,
             format!("an Ed25519 signature has 64 bytes, not {}", raw.len()),
         )
-        .with_field(&field)
+        .with_field(signature_field(signature_index))
     })?;
     let entry = Entry::v1(EntryKind::Observation, bytes)
         .encode()
         .map_err(|e| Problem::new(ProblemType::EntryTooLarge, e.to_string()))?;
     Ok(Pending {
         accepted: Accepted {
-            sensor: observation.sensor,
-            seq: observation.seq,
+            observation,
             public_key: key.public_key,
             leaf_hash: truce_ledger::leaf_hash(&entry),
             entry,
@@ -283,7 +301,7 @@ mod tests {
     fn accepts_a_good_envelope_and_logs_its_bytes() {
         let bytes = envelope(1);
         let accepted = check_one(&bytes, &directory, now(), &IngestPolicy::default()).unwrap();
-        assert_eq!(accepted.seq, 1);
+        assert_eq!(accepted.seq(), 1);
         assert!(accepted.entry.ends_with(&bytes));
     }
 

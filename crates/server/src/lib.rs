@@ -262,12 +262,14 @@ pub async fn start(
     };
     let desk_signer = copy_key()?;
     let webhook_signer = Arc::new(copy_key()?);
+    let decoded = Arc::new(results::Decoded::default());
     let (sequencer, sequencer_thread) = sequencer::Sequencer::start(
         writer,
         signer,
         registry.clone(),
         config.max_commit_entries,
         metrics.clone(),
+        decoded.clone(),
     )?;
     let agreement = match &config.agreement {
         Some(path) => Some(Arc::new(
@@ -297,7 +299,12 @@ pub async fn start(
         agreement.as_deref(),
     )?);
     let store = Arc::new(store);
-    let results = results::spawn(store.clone(), agreement.clone(), sequencer.watch_size());
+    let results = results::spawn(
+        store.clone(),
+        agreement.clone(),
+        decoded,
+        sequencer.watch_size(),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let interval = Duration::from_millis(config.checkpoint_interval_ms);

@@ -19,6 +19,7 @@ use truce_model::{
 use truce_store::{NewEntry, SideEffect, StoreError, Writer};
 
 use crate::metrics::Metrics;
+use crate::results::Decoded;
 
 /// Where an observation landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +142,7 @@ impl Sequencer {
         registry: Registry,
         max_commit_entries: usize,
         metrics: Arc<Metrics>,
+        decoded: Arc<Decoded>,
     ) -> Result<(Sequencer, JoinHandle<()>), SequencerError> {
         let mut sensors: HashMap<String, SensorRecord> = writer
             .reader()
@@ -185,6 +187,7 @@ impl Sequencer {
                         metrics: &metrics,
                         registry: &registry,
                         size: &size_tx,
+                        decoded: &decoded,
                         sensors_changed: false,
                     };
                     round.run(batch);
@@ -371,6 +374,7 @@ struct Round<'a> {
     metrics: &'a Metrics,
     registry: &'a Registry,
     size: &'a watch::Sender<u64>,
+    decoded: &'a Decoded,
     sensors_changed: bool,
 }
 
@@ -382,6 +386,8 @@ impl Round<'_> {
             .any(|c| matches!(c, Command::Register { .. } | Command::Revoke { .. }))
             .then(|| self.sensors.clone());
         let mut entries: Vec<NewEntry> = Vec::new();
+        // New observations as ingest parsed them, by position in `entries`.
+        let mut parsed: Vec<(usize, truce_model::Observation)> = Vec::new();
         let mut seen: HashMap<(String, u64), ([u8; 32], usize)> = HashMap::new();
         let mut pending = Vec::with_capacity(batch.len());
         // The writer's size does not move during a round: new entries go at base + position.
@@ -391,7 +397,9 @@ impl Round<'_> {
                 Command::Observations { items, reply } => Pending::Observations {
                     slots: items
                         .into_iter()
-                        .map(|item| self.observation(item, base, &mut entries, &mut seen))
+                        .map(|item| {
+                            self.observation(item, base, &mut entries, &mut parsed, &mut seen)
+                        })
                         .collect(),
                     reply,
                 },
@@ -440,6 +448,10 @@ impl Round<'_> {
         // "logged" must find the registry and the size already updated.
         if self.sensors_changed {
             publish_registry(self.registry, self.sensors.values());
+        }
+        if let Ok(placed) = &placed {
+            self.decoded
+                .put(parsed.into_iter().map(|(i, o)| (placed[i].0, o)));
         }
         self.size.send_replace(self.writer.size());
         let resolve = |slot: Slot| -> Result<Appended, Problem> {
@@ -514,12 +526,13 @@ impl Round<'_> {
         item: Accepted,
         base: u64,
         entries: &mut Vec<NewEntry>,
+        parsed: &mut Vec<(usize, truce_model::Observation)>,
         seen: &mut HashMap<(String, u64), ([u8; 32], usize)>,
     ) -> Result<Slot, Problem> {
-        let Some(record) = self.sensors.get(&item.sensor) else {
+        let Some(record) = self.sensors.get(&item.observation.sensor) else {
             return Err(Problem::new(
                 ProblemType::UnknownSensor,
-                format!("sensor {} is not registered", item.sensor),
+                format!("sensor {} is not registered", item.observation.sensor),
             )
             .with_field("payload.sensor"));
         };
@@ -529,7 +542,7 @@ impl Round<'_> {
                 ProblemType::KeyRevoked,
                 format!(
                     "the key that signed this observation of {} is revoked",
-                    item.sensor
+                    item.observation.sensor
                 ),
             )
             .with_field("payload.sensor"));
@@ -539,12 +552,12 @@ impl Round<'_> {
                 ProblemType::Replay,
                 format!(
                     "sensor {} already used seq {} for a different observation (log index {index})",
-                    item.sensor, item.seq
+                    item.observation.sensor, item.observation.seq
                 ),
             )
             .with_field("payload.seq")
         };
-        let key = (item.sensor.clone(), item.seq);
+        let key = (item.observation.sensor.clone(), item.observation.seq);
         if let Some((digest, position)) = seen.get(&key) {
             return if *digest == item.leaf_hash {
                 Ok(Slot::Repeat(*position))
@@ -554,7 +567,7 @@ impl Round<'_> {
         }
         if let Some(found) = self
             .writer
-            .find_observation(&item.sensor, item.seq)
+            .find_observation(&item.observation.sensor, item.observation.seq)
             .map_err(internal)?
         {
             return if found.leaf_hash == item.leaf_hash {
@@ -569,11 +582,12 @@ impl Round<'_> {
             data: item.entry,
             leaf: item.leaf_hash,
             effect: SideEffect::Observation {
-                sensor: item.sensor,
-                seq: item.seq,
+                sensor: item.observation.sensor.clone(),
+                seq: item.observation.seq,
                 leaf_hash: item.leaf_hash,
             },
         });
+        parsed.push((position, item.observation));
         Ok(Slot::New(position))
     }
 

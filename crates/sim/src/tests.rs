@@ -219,7 +219,7 @@ fn every_envelope_passes_ingest_with_the_registered_keys() {
         let accepted = check_one(bytes, &directory, now, &IngestPolicy::default())
             .unwrap_or_else(|p| panic!("observation {i}: {p:?}"));
         let envelope: Envelope = serde_json::from_slice(bytes).unwrap();
-        assert_eq!(envelope.signatures[0].keyid, accepted.sensor);
+        assert_eq!(envelope.signatures[0].keyid, accepted.sensor());
     }
     // Every kind the script makes is there.
     let kinds: std::collections::BTreeSet<_> = sim.kinds.iter().copied().collect();

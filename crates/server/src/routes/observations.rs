@@ -178,23 +178,28 @@ pub(crate) async fn append(
 ) -> Vec<Result<Appended, Problem>> {
     let mut accepted = Vec::new();
     let mut positions = Vec::new();
-    let mut results: Vec<Result<Appended, Problem>> = Vec::with_capacity(verdicts.len());
+    // `None` until the sequencer answers for the item.
+    let mut results: Vec<Option<Result<Appended, Problem>>> = Vec::with_capacity(verdicts.len());
     for (i, v) in verdicts.into_iter().enumerate() {
         match v {
             Ok(a) => {
                 positions.push(i);
                 accepted.push(a);
-                results.push(Err(Problem::new(ProblemType::Internal, "pending")));
+                results.push(None);
             }
-            Err(p) => results.push(Err(p)),
+            Err(p) => results.push(Some(Err(p))),
         }
     }
     if !accepted.is_empty() {
         let appended = state.sequencer.append_observations(accepted).await;
         for (i, r) in positions.into_iter().zip(appended) {
-            results[i] = r.map_err(|p| p.with_index(i));
+            results[i] = Some(r.map_err(|p| p.with_index(i)));
         }
     }
+    let results: Vec<Result<Appended, Problem>> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Problem::new(ProblemType::Internal, "no answer"))))
+        .collect();
     let (mut new, mut duplicates) = (0, 0);
     for r in &results {
         match r {
