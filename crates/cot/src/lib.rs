@@ -130,6 +130,14 @@ impl Cot {
         }
     }
 
+    /// The same message made at `now` (an event or finding's `time` and `stale`; its
+    /// `start`, when it happened, stays).
+    pub fn restamped(mut self, now: Timestamp) -> Self {
+        self.time = now;
+        self.stale = now.plus_nanos(STALE_NS);
+        self
+    }
+
     /// A finding at `now`, placed where its event is, with its event's `ce` ([`ce_of`])
     /// when known.
     pub fn of_finding(f: &Finding, ce_m: Option<f64>, now: Timestamp) -> Self {

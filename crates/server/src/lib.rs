@@ -17,6 +17,7 @@ pub mod results;
 pub mod routes;
 pub mod sequencer;
 pub mod state;
+pub mod views;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -314,6 +315,7 @@ pub async fn start(
         agreement_id,
         agreement,
         agreement_map: Default::default(),
+        views: Arc::new(views::Views::new(desk.clone())),
         desk,
         checkpoint_signed: Arc::new(Mutex::new((
             sequencer.latest_checkpoint().size,

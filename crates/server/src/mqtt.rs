@@ -75,7 +75,8 @@ pub async fn run(state: AppState, settings: MqttSettings) {
                     tracing::warn!(error = %e, "MQTT ack failed");
                 }
             } else {
-                tracing::warn!(topic = %publish.topic, "MQTT message not logged yet; left unacknowledged for redelivery");
+                tracing::info!(topic = %publish.topic, "shutting down: MQTT message left unacknowledged for redelivery");
+                return;
             }
         }
     });
@@ -101,18 +102,33 @@ pub async fn run(state: AppState, settings: MqttSettings) {
     }
 }
 
-/// Checks and logs one message, retrying a few times while the log is unavailable; true
-/// when it may be acknowledged: logged (now or before), or refused for a reason that lies in
-/// the message itself. A message not acknowledged is delivered again by the broker when the
-/// session reconnects.
+/// Checks and logs one message; true when it may be acknowledged: logged (now or before),
+/// or refused for a reason that lies in the message itself. While the log is unavailable
+/// it tries again, waiting longer each time (up to [`MAX_RETRY_WAIT`]), and holds the
+/// messages behind it meanwhile: they would meet the same failure, and a message left
+/// unacknowledged would only come back when the session reconnects. False only when the
+/// server is shutting down.
 async fn handle(state: &AppState, payload: Bytes) -> bool {
-    for attempt in 0..5u32 {
+    let mut attempt = 0u32;
+    loop {
         match try_handle(state, payload.clone()).await {
             Some(done) => return done,
-            None => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+            None if state.sequencer.is_closed() => return false,
+            None => {
+                tokio::time::sleep(retry_wait(attempt)).await;
+                attempt = attempt.saturating_add(1);
+            }
         }
     }
-    false
+}
+
+/// The longest wait between two attempts at a message.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+/// The wait after failed attempt `attempt` (from 0): 200 ms, doubling, at most
+/// [`MAX_RETRY_WAIT`].
+fn retry_wait(attempt: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << attempt.min(16))).min(MAX_RETRY_WAIT)
 }
 
 /// `Some(true)`: acknowledge; `None`: a passing failure of the log (an internal error, or
@@ -154,5 +170,12 @@ mod tests {
         assert_eq!(s.port, 1883);
         assert!(MqttSettings::from_url("http://x", "t", "c").is_err());
         assert!(MqttSettings::from_url("mqtt://x:port", "t", "c").is_err());
+    }
+
+    #[test]
+    fn retries_wait_longer_each_time_up_to_a_limit() {
+        let waits: Vec<u128> = (0..8).map(|a| retry_wait(a).as_millis()).collect();
+        assert_eq!(waits, [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+        assert_eq!(retry_wait(u32::MAX), MAX_RETRY_WAIT);
     }
 }

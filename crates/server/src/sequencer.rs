@@ -281,6 +281,11 @@ impl Sequencer {
             .await
     }
 
+    /// True once the sequencer has stopped (the server is shutting down or it failed).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// The number of entries on disk.
     pub fn size(&self) -> u64 {
         *self.size.borrow()

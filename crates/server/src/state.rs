@@ -36,6 +36,8 @@ pub struct AppState {
     pub agreement_map: Arc<std::sync::OnceLock<Arc<str>>>,
     /// The Commission's state and the actions that change it.
     pub desk: Arc<crate::desk::Desk>,
+    /// What the live feeds send, made once per results for every connection.
+    pub views: Arc<crate::views::Views>,
 }
 
 impl AppState {

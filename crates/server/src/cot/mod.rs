@@ -41,7 +41,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use truce_commission::Account;
 use truce_commission::roles::Scope;
 use truce_cot::Cot;
-use truce_pipeline::Results;
 
 use crate::state::AppState;
 
@@ -505,7 +504,8 @@ async fn write_output<W: AsyncWrite + Unpin>(
     send(write, truce_cot::protocol_offer(now()).as_bytes()).await?;
     let mut protobuf = false;
     let mut replies = 0u64;
-    let mut sent: BTreeMap<String, String> = BTreeMap::new();
+    // What this client has been sent: each item's key, by id.
+    let mut sent: BTreeMap<String, Arc<str>> = BTreeMap::new();
     let mut results = state.results.clone();
     loop {
         if !state.desk.may(account, Scope::Read) {
@@ -513,18 +513,19 @@ async fn write_output<W: AsyncWrite + Unpin>(
         }
         let latest = results.borrow_and_update().clone();
         if let Some(r) = latest {
-            for (id, cot) in cots(state, &r, now()) {
-                let key = format!("{} {} {} {}", cot.kind, cot.lat, cot.lon, cot.remarks);
-                if sent.get(&id) == Some(&key) {
+            let view = state.views.of(&r, now());
+            for (id, key, cot) in &view.cots {
+                if !crate::views::changed(sent.get(id), key) {
                     continue;
                 }
+                let cot = cot.clone().restamped(now());
                 let bytes = if protobuf {
                     truce_cot::stream_frame(&cot.proto())
                 } else {
                     cot.xml().into_bytes()
                 };
                 send(write, &bytes).await?;
-                sent.insert(id, key);
+                sent.insert(id.clone(), key.clone());
             }
         }
         tokio::select! {
@@ -551,27 +552,6 @@ async fn write_output<W: AsyncWrite + Unpin>(
             },
         }
     }
-}
-
-/// Every event and finding of the results as CoT, by id (findings in their reviewed state).
-fn cots(state: &AppState, r: &Results, now: truce_model::Timestamp) -> Vec<(String, Cot)> {
-    let ce: BTreeMap<&str, f64> = r
-        .events
-        .iter()
-        .map(|e| (e.event.id.as_str(), truce_cot::ce_of(e)))
-        .collect();
-    let mut out: Vec<(String, Cot)> = r
-        .events
-        .iter()
-        .map(|e| (e.event.id.clone(), Cot::of_event(e, now)))
-        .collect();
-    out.extend(state.desk.reviewed(&r.findings).iter().map(|f| {
-        (
-            f.id.clone(),
-            Cot::of_finding(f, ce.get(f.event.as_str()).copied(), now),
-        )
-    }));
-    out
 }
 
 /// An event without the whitespace (and comments' newlines) before it.

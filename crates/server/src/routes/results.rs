@@ -233,14 +233,14 @@ pub async fn stream(
 > {
     let reader = allowed(&state, &headers, Scope::Read)?.id;
     use axum::response::sse::{Event, KeepAlive, Sse};
-    use std::collections::{BTreeMap, VecDeque};
+    use std::collections::VecDeque;
 
-    /// What the client has been sent: each item's id and JSON.
-    type Sent = BTreeMap<String, String>;
+    use crate::views::{Texts, View, changed};
+
+    /// What this client has been sent: the view it was last brought up to.
     struct Follow {
         rx: crate::results::Latest,
-        events: Sent,
-        findings: Sent,
+        sent: Option<Arc<View>>,
         queue: VecDeque<Event>,
     }
     let summary = |r: &Results| {
@@ -248,41 +248,24 @@ pub async fn stream(
             .event("results")
             .data(json!({"size": r.size, "digest": r.digest}).to_string())
     };
-    // Findings carry their review state, as at `/v1/findings`.
-    let desk = state.desk.clone();
-    let jsons = move |r: &Results| -> (Sent, Sent) {
-        let events = r
-            .events
-            .iter()
-            .map(|e| {
-                (
-                    e.event.id.clone(),
-                    serde_json::to_string(e).unwrap_or_default(),
-                )
-            })
-            .collect();
-        let findings = desk
-            .reviewed(&r.findings)
-            .iter()
-            .map(|f| (f.id.clone(), serde_json::to_string(f).unwrap_or_default()))
-            .collect();
-        (events, findings)
+    let view = {
+        let state = state.clone();
+        move |r: &Arc<Results>| state.views.of(r, state.clock.now())
     };
     let mut rx = state.results.clone();
     let current = rx.borrow_and_update().clone();
     let mut follow = Follow {
         rx,
-        events: Sent::new(),
-        findings: Sent::new(),
+        sent: None,
         queue: VecDeque::new(),
     };
     if let Some(r) = &current {
-        (follow.events, follow.findings) = jsons(r);
+        follow.sent = Some(view(r));
         follow.queue.push_back(summary(r));
     }
     let accounts = state.desk.clone();
     let stream = futures_util::stream::unfold(follow, move |mut f| {
-        let jsons = jsons.clone();
+        let view = view.clone();
         let (accounts, reader) = (accounts.clone(), reader.clone());
         async move {
             loop {
@@ -301,16 +284,25 @@ pub async fn stream(
                 let Some(r) = f.rx.borrow_and_update().clone() else {
                     continue;
                 };
-                let (events, findings) = jsons(&r);
+                let now = view(&r);
+                let empty = Texts::new();
                 let mut removed = json!({"events": [], "findings": []});
                 for (name, old, new) in [
-                    ("event", &f.events, &events),
-                    ("finding", &f.findings, &findings),
+                    (
+                        "event",
+                        f.sent.as_ref().map_or(&empty, |v| &v.events),
+                        &now.events,
+                    ),
+                    (
+                        "finding",
+                        f.sent.as_ref().map_or(&empty, |v| &v.findings),
+                        &now.findings,
+                    ),
                 ] {
                     for (id, text) in new {
-                        if old.get(id) != Some(text) {
+                        if changed(old.get(id), text) {
                             f.queue
-                                .push_back(Event::default().event(name).data(text.clone()));
+                                .push_back(Event::default().event(name).data(&**text));
                         }
                     }
                     let gone: Vec<&String> =
@@ -325,7 +317,7 @@ pub async fn stream(
                     f.queue
                         .push_back(Event::default().event("removed").data(removed.to_string()));
                 }
-                (f.events, f.findings) = (events, findings);
+                f.sent = Some(now);
                 f.queue.push_back(summary(&r));
             }
         }
