@@ -509,6 +509,30 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     assert_eq!(status, 403);
     assert_eq!(api.size().await, before, "refused actions log nothing");
 
+    // Another token for an account is logged with who issued it (not the token), and works.
+    let issued = api
+        .ok("POST", "/v1/accounts/li-ua/tokens", TOKEN, None)
+        .await;
+    let index = issued["log_index"].as_u64().unwrap();
+    let entry = get_json(&api.client, &server.url(&format!("/v1/entries/{index}"))).await;
+    assert_eq!(entry["action"]["action"], "token_issue");
+    assert_eq!(entry["action"]["account"], "li-ua");
+    assert_eq!(entry["action"]["actor"], "admin");
+    let second = issued["token"].as_str().unwrap();
+    assert!(
+        !entry.to_string().contains(second),
+        "the token is not logged"
+    );
+    api.ok("GET", "/v1/findings", second, None).await;
+    let accounts = api.ok("GET", "/v1/accounts", TOKEN, None).await;
+    let li_ua_record = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"]["id"] == "li-ua")
+        .unwrap();
+    assert_eq!(li_ua_record["tokens_issued"][0]["index"], index);
+
     // A person with a key of their own signs their actions; the server will not sign for
     // them, takes a signed action once, and refuses one signed by another key.
     let own = ed25519_consensus::SigningKey::from([42u8; 32]);

@@ -36,6 +36,10 @@ pub enum What {
     AccountCreate { account: Account },
     /// An account's tokens stop working; its past actions stand.
     AccountDisable { account: String, reason: String },
+    /// Another token for an account, issued by an administrator (the token is not
+    /// logged): whoever holds it acts as the account, so the log shows who made one and
+    /// when.
+    TokenIssue { account: String },
     /// The automatic verification policy from now on.
     PolicySet { policy: Policy },
     /// A review of a finding. `policy` is the index of the policy entry when the server
@@ -116,6 +120,7 @@ impl What {
         match self {
             What::AccountCreate { .. } => "account_create",
             What::AccountDisable { .. } => "account_disable",
+            What::TokenIssue { .. } => "token_issue",
             What::PolicySet { .. } => "policy_set",
             What::GuaranteesLoad { .. } => "guarantees_load",
             What::Review { .. } => "review",

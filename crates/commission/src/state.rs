@@ -77,6 +77,9 @@ pub struct AccountRecord {
     pub account: Account,
     pub created: Option<Stamp>,
     pub disabled: Option<Stamp>,
+    /// Tokens issued after the first (which came with `created`), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens_issued: Vec<Stamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -214,6 +217,7 @@ fn built_in() -> BTreeMap<String, AccountRecord> {
                 account,
                 created: None,
                 disabled: None,
+                tokens_issued: Vec::new(),
             },
         )
     })
@@ -402,6 +406,23 @@ impl Commission {
                         format!("account {:?} exists", account.id),
                     ));
                 }
+            }
+            What::TokenIssue { account } => {
+                need(Scope::Administer)?;
+                if account == ADMIN || account == SYSTEM {
+                    return Err(denied(
+                        Invalid,
+                        Some("account"),
+                        "a built-in account takes no tokens",
+                    ));
+                }
+                self.account(account).ok_or_else(|| {
+                    denied(
+                        NotFound,
+                        Some("account"),
+                        format!("no enabled account {account:?}"),
+                    )
+                })?;
             }
             What::AccountDisable { account, .. } => {
                 need(Scope::Administer)?;
@@ -664,12 +685,18 @@ impl Commission {
                         account,
                         created: Some(stamp),
                         disabled: None,
+                        tokens_issued: Vec::new(),
                     },
                 );
             }
             What::AccountDisable { account, .. } => {
                 if let Some(r) = self.accounts.get_mut(&account) {
                     r.disabled = Some(stamp);
+                }
+            }
+            What::TokenIssue { account } => {
+                if let Some(r) = self.accounts.get_mut(&account) {
+                    r.tokens_issued.push(stamp);
                 }
             }
             What::PolicySet { policy } => self.policy = Some((index, policy)),

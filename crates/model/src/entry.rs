@@ -15,7 +15,9 @@ pub const MAX_ENTRY_BYTES: usize = 65_535;
 pub enum EntryKind {
     /// A signed observation envelope (body: the DSSE JSON as received).
     Observation,
-    /// A sensor registration (body: JSON `{"sensor": <registration>, "registered_at": ..}`).
+    /// A sensor registration (body: JSON `{"sensor": <registration>, "registered_at": ..,
+    /// "registered_by": <account>}`; `registered_by` is absent from entries logged before
+    /// it was recorded).
     SensorRegistration,
     /// A key revocation (body: JSON [`crate::SensorRevocation`]).
     KeyRevocation,

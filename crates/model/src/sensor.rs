@@ -154,6 +154,9 @@ pub struct SensorRevocation {
     pub revoked_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The account that revoked it (absent in entries logged before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
 }
 
 /// A sensor id: 1–64 characters of `a-z`, `A-Z`, `0-9`, `.`, `_`, `-`, starting alphanumeric.

@@ -48,12 +48,14 @@ enum Command {
     Register {
         registration: SensorRegistration,
         at: Timestamp,
+        by: String,
         reply: oneshot::Sender<Result<(SensorRecord, bool), Problem>>,
     },
     Revoke {
         sensor: String,
         reason: Option<String>,
         at: Timestamp,
+        by: String,
         reply: oneshot::Sender<Result<(SensorRecord, bool), Problem>>,
     },
     /// An entry checked elsewhere (a Commission action), appended as it is.
@@ -234,11 +236,13 @@ impl Sequencer {
         &self,
         registration: SensorRegistration,
         at: Timestamp,
+        by: &str,
     ) -> Result<(SensorRecord, bool), Problem> {
         self.ask(
             |reply| Command::Register {
                 registration,
                 at,
+                by: by.to_string(),
                 reply,
             },
             || Err(unavailable()),
@@ -252,12 +256,14 @@ impl Sequencer {
         sensor: String,
         reason: Option<String>,
         at: Timestamp,
+        by: &str,
     ) -> Result<(SensorRecord, bool), Problem> {
         self.ask(
             |reply| Command::Revoke {
                 sensor,
                 reason,
                 at,
+                by: by.to_string(),
                 reply,
             },
             || Err(unavailable()),
@@ -411,18 +417,20 @@ impl Round<'_> {
                 Command::Register {
                     registration,
                     at,
+                    by,
                     reply,
                 } => Pending::Sensor {
-                    slot: self.register(registration, at, base, &mut entries),
+                    slot: self.register(registration, at, &by, base, &mut entries),
                     reply,
                 },
                 Command::Revoke {
                     sensor,
                     reason,
                     at,
+                    by,
                     reply,
                 } => Pending::Sensor {
-                    slot: self.revoke(&sensor, reason, at, base, &mut entries),
+                    slot: self.revoke(&sensor, reason, at, &by, base, &mut entries),
                     reply,
                 },
                 Command::Append { entry, reply } => {
@@ -600,6 +608,7 @@ impl Round<'_> {
         &mut self,
         registration: SensorRegistration,
         at: Timestamp,
+        by: &str,
         base: u64,
         entries: &mut Vec<NewEntry>,
     ) -> Result<(Slot, SensorRecord), Problem> {
@@ -650,6 +659,7 @@ impl Round<'_> {
         let body = serde_json::to_vec(&serde_json::json!({
             "sensor": registration,
             "registered_at": at,
+            "registered_by": by,
         }))
         .map_err(internal)?;
         let position = entries.len();
@@ -669,6 +679,7 @@ impl Round<'_> {
         sensor: &str,
         reason: Option<String>,
         at: Timestamp,
+        by: &str,
         base: u64,
         entries: &mut Vec<NewEntry>,
     ) -> Result<(Slot, SensorRecord), Problem> {
@@ -686,6 +697,7 @@ impl Round<'_> {
             public_key: existing.registration.public_key.clone(),
             revoked_at: at,
             reason,
+            revoked_by: Some(by.to_string()),
         };
         let body = serde_json::to_vec(&revocation).map_err(internal)?;
         let position = entries.len();

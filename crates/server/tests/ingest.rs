@@ -398,6 +398,22 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
     // A revoked key: refused from the revocation on, with nothing logged.
     assert_eq!(h.revoke("fr-ac-2", "key lost").await, 200);
     let size = h.size().await;
+    // Registrations and revocations name the account that made them.
+    let entry = |index: u64| format!("/v1/entries/{index}");
+    let (_, registered) = h.send("GET", &entry(0), "", Vec::new(), None).await;
+    assert_eq!(
+        registered["record"]["registered_by"], "admin",
+        "{registered}"
+    );
+    let (_, revoked) = h.send("GET", &entry(size - 1), "", Vec::new(), None).await;
+    assert_eq!(
+        (
+            &revoked["record"]["revoked_by"],
+            &revoked["record"]["reason"]
+        ),
+        (&json!("admin"), &json!("key lost")),
+        "{revoked}"
+    );
     let (status, problem) = h.post_one(&seal(&payload("fr-ac-2", 1), 2)).await;
     assert_eq!(
         (status, problem["type"].as_str()),

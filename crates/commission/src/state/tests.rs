@@ -125,6 +125,61 @@ fn only_an_admin_creates_accounts_and_ids_are_unique() {
 }
 
 #[test]
+fn token_issues_are_an_admins_and_kept_with_the_account() {
+    let (mut c, i) = staffed();
+    let issue = |account: &str| What::TokenIssue {
+        account: account.into(),
+    };
+    for (who, account, reason) in [
+        ("an-1", "co-1", Reason::Forbidden),
+        (ADMIN, "nobody", Reason::NotFound),
+        (ADMIN, ADMIN, Reason::Invalid),
+        (ADMIN, SYSTEM, Reason::Invalid),
+    ] {
+        let err = c
+            .apply(
+                i,
+                &action(who, "2026-01-08T01:00:00Z", issue(account)),
+                Signer::Server,
+            )
+            .unwrap_err();
+        assert_eq!(err.reason, reason, "{who} for {account}");
+    }
+    c.apply(
+        i,
+        &action(ADMIN, "2026-01-08T01:00:00Z", issue("co-1")),
+        Signer::Server,
+    )
+    .unwrap();
+    let record = c.accounts().find(|r| r.account.id == "co-1").unwrap();
+    let issued: Vec<(u64, &str)> = record
+        .tokens_issued
+        .iter()
+        .map(|s| (s.index, s.actor.as_str()))
+        .collect();
+    assert_eq!(issued, [(i, ADMIN)]);
+    // A disabled account gets no new token.
+    let disable = What::AccountDisable {
+        account: "co-1".into(),
+        reason: "left".into(),
+    };
+    c.apply(
+        i + 1,
+        &action(ADMIN, "2026-01-08T02:00:00Z", disable),
+        Signer::Server,
+    )
+    .unwrap();
+    let err = c
+        .apply(
+            i + 2,
+            &action(ADMIN, "2026-01-08T03:00:00Z", issue("co-1")),
+            Signer::Server,
+        )
+        .unwrap_err();
+    assert_eq!(err.reason, Reason::NotFound);
+}
+
+#[test]
 fn analysts_review_liaisons_do_not_and_history_is_kept() {
     let (mut c, i) = staffed();
     for who in ["li-ua", "co-1", "gu-gb", "au-1", ADMIN] {

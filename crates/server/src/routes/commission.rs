@@ -109,23 +109,32 @@ pub async fn create_account(
 }
 
 /// `POST /v1/accounts/{id}/tokens`: another token for an account (a lost one stays valid
-/// until the account is disabled).
+/// until the account is disabled), logged as `token_issue` with who issued it.
 pub async fn create_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    allowed(&state, &headers, Scope::Administer)?;
+    let admin = allowed(&state, &headers, Scope::Administer)?;
     if id == ADMIN || id == SYSTEM || state.desk.read(|c| c.account(&id).is_none()) {
         return Err(ApiError::new(
             ProblemType::NotFound,
             format!("no enabled account {id:?} that takes tokens"),
         ));
     }
+    // Logged before the token exists: a token nobody can see was made cannot be.
+    let index = act(
+        &state,
+        &admin,
+        What::TokenIssue {
+            account: id.clone(),
+        },
+    )
+    .await?;
     let token = issue_token(&state, &id)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"account": id, "token": token})),
+        Json(json!({"log_index": index, "account": id, "token": token})),
     )
         .into_response())
 }

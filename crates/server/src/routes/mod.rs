@@ -12,7 +12,6 @@ pub mod sensors;
 use axum::http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The bearer token of a request (empty when there is none).
@@ -27,12 +26,6 @@ pub fn bearer(headers: &HeaderMap) -> &str {
 /// Whether `token` is the configured admin token, compared in constant time.
 pub fn is_admin_token(state: &AppState, token: &str) -> bool {
     bool::from(token.as_bytes().ct_eq(state.admin_token.as_bytes()))
-}
-
-/// Requires the configured admin token or an admin account's token: 401 without a valid
-/// token, 403 for an account of another role.
-pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    commission::allowed(state, headers, truce_commission::roles::Scope::Administer).map(|_| ())
 }
 
 /// Base64 (standard, padded) of a hash, as the API writes hashes.

@@ -1,4 +1,5 @@
-//! The sensor registry: register and revoke (admin), list and show (public).
+//! The sensor registry: register and revoke (admin; the entry names the account that did
+//! it), list and show (public).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -8,23 +9,24 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use truce_model::{Problem, ProblemType, SensorRecord, SensorRegistration};
 
-use super::require_admin;
+use super::commission::allowed;
 use crate::error::ApiError;
 use crate::state::AppState;
+use truce_commission::roles::Scope;
 
 pub async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require_admin(&state, &headers)?;
+    let admin = allowed(&state, &headers, Scope::Administer)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(ProblemType::MalformedJson, format!("not JSON: {e}")))?;
     let registration = SensorRegistration::from_value(&value)
         .map_err(|errors| ApiError(Problem::fields(ProblemType::InvalidField, &errors)))?;
     let (record, existed) = state
         .sequencer
-        .register(registration, state.clock.now())
+        .register(registration, state.clock.now(), &admin.id)
         .await?;
     let status = if existed {
         StatusCode::OK
@@ -44,7 +46,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require_admin(&state, &headers)?;
+    let admin = allowed(&state, &headers, Scope::Administer)?;
     let reason = if body.is_empty() {
         None
     } else {
@@ -57,7 +59,7 @@ pub async fn revoke(
     };
     let (record, _) = state
         .sequencer
-        .revoke(id, reason, state.clock.now())
+        .revoke(id, reason, state.clock.now(), &admin.id)
         .await?;
     Ok(Json(json!({"log_index": record.revoked_index, "sensor": record})).into_response())
 }
