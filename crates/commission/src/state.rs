@@ -348,6 +348,21 @@ impl Commission {
         out
     }
 
+    /// Refuses unless `account` is an enabled account of a person (`builtin` says why not
+    /// for the built-in accounts).
+    fn enabled_person(&self, account: &str, builtin: &'static str) -> Result<(), Denied> {
+        if account == ADMIN || account == SYSTEM {
+            return Err(denied(Reason::Invalid, Some("account"), builtin));
+        }
+        self.account(account).map(|_| ()).ok_or_else(|| {
+            denied(
+                Reason::NotFound,
+                Some("account"),
+                format!("no enabled account {account:?}"),
+            )
+        })
+    }
+
     /// Whether `action`, signed as `signer`, may be taken now.
     pub fn check(&self, action: &Action, signer: Signer) -> Result<(), Denied> {
         use Reason::*;
@@ -409,33 +424,11 @@ impl Commission {
             }
             What::TokenIssue { account } => {
                 need(Scope::Administer)?;
-                if account == ADMIN || account == SYSTEM {
-                    return Err(denied(
-                        Invalid,
-                        Some("account"),
-                        "a built-in account takes no tokens",
-                    ));
-                }
-                self.account(account).ok_or_else(|| {
-                    denied(
-                        NotFound,
-                        Some("account"),
-                        format!("no enabled account {account:?}"),
-                    )
-                })?;
+                self.enabled_person(account, "a built-in account takes no tokens")?;
             }
             What::AccountDisable { account, .. } => {
                 need(Scope::Administer)?;
-                if account == ADMIN || account == SYSTEM {
-                    return Err(denied(Invalid, Some("account"), "a built-in account stays"));
-                }
-                self.account(account).ok_or_else(|| {
-                    denied(
-                        NotFound,
-                        Some("account"),
-                        format!("no enabled account {account:?}"),
-                    )
-                })?;
+                self.enabled_person(account, "a built-in account stays")?;
             }
             What::GuaranteesLoad { guarantees } => {
                 need(Scope::Automate)?;
