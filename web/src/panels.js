@@ -192,7 +192,8 @@ export async function board(container, ctx) {
   const rows = Object.entries(answer.escalations || {}).map(([index, r]) => {
     const e = r.escalation;
     const due = deadlines.filter((d) => String(d.escalation) === index)
-      .map((d) => h('div', { class: `due due-${d.status}` }, `${d.action} by ${d.due}: ${d.status.replace('_', ' ')}`));
+      .map((d) => h('div', { class: `due due-${d.status}` }, `${d.action} by ${d.due}: ${d.status.replace('_', ' ')}`
+        + (d.lapse !== undefined ? ` (lapse logged in entry ${d.lapse})` : '')));
     const ack = async () => {
       try {
         const a = await api.post(`/v1/escalations/${index}/ack`, {});

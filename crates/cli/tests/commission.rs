@@ -1173,12 +1173,50 @@ async fn deadlines_run_on_the_injected_clock_and_an_acknowledgement_stops_them()
     assert_eq!(status(&board, fr, "consult"), "overdue");
     assert_eq!(status(&board, gb, "consult"), "met");
     assert_eq!(status(&board, gb, "decide"), "running");
+    // The server logs FR's silence: a `deadline_lapse` entry, once, by the server.
+    let lapse = |board: &Value, escalation: u64, action: &str| -> Option<u64> {
+        board["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["escalation"] == escalation && d["action"] == action)
+            .and_then(|d| d["lapse"].as_u64())
+    };
+    let lapsed = |escalation: u64, action: &'static str| {
+        let api = &api;
+        async move {
+            for _ in 0..100 {
+                let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+                if let Some(index) = lapse(&board, escalation, action) {
+                    return (index, board);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("no lapse logged for escalation {escalation} {action}");
+        }
+    };
+    let (index, board) = lapsed(fr, "consult").await;
+    let entry = get_json(&api.client, &api.url(&format!("/v1/entries/{index}"))).await;
+    assert_eq!(entry["action"]["action"], "deadline_lapse");
+    assert_eq!(
+        (
+            &entry["action"]["actor"],
+            &entry["action"]["escalation"],
+            &entry["action"]["obligation"]
+        ),
+        (&json!("truce"), &json!(fr), &json!("consult"))
+    );
+    assert_eq!(lapse(&board, gb, "consult"), None, "met in time");
+    assert_eq!(lapse(&board, gb, "decide"), None, "still running");
     clock.0.store(
         start.unix_nanos() + 73 * hour,
         std::sync::atomic::Ordering::SeqCst,
     );
     let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
     assert_eq!(status(&board, gb, "decide"), "overdue");
+    let (decided, board) = lapsed(gb, "decide").await;
+    assert!(decided > index);
+    assert_eq!(lapse(&board, fr, "consult"), Some(index), "logged once");
     server.shutdown().await.unwrap();
 }
 

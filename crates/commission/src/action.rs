@@ -105,6 +105,11 @@ pub enum What {
     /// The day's bulletin, published: its figures and the SHA-256 of each of its
     /// documents (kept as blobs).
     BulletinPublish { bulletin: Published },
+    /// The server's record that an obligation of the escalation logged at `escalation`
+    /// (named by its action: `consult`, `decide`, ...) passed its deadline unmet: a
+    /// silence made a fact in the log, when it was seen, not only a status computed on
+    /// reading.
+    DeadlineLapse { escalation: u64, obligation: String },
     /// The guarantor's response: the measures it takes.
     EscalationRespond {
         escalation: u64,
@@ -133,6 +138,7 @@ impl What {
             What::EscalationNotify { .. } => "escalation_notify",
             What::EscalationAck { .. } => "escalation_ack",
             What::EscalationRespond { .. } => "escalation_respond",
+            What::DeadlineLapse { .. } => "deadline_lapse",
             What::BulletinPublish { .. } => "bulletin_publish",
         }
     }

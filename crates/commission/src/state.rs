@@ -13,8 +13,8 @@ use truce_model::envelope::{Envelope, decode_base64, pae};
 use truce_model::{Timestamp, VerificationState};
 
 use crate::action::{
-    ACTION_PAYLOAD_TYPE, Action, Allegation, Escalation, Intent, Measure, MetBy, Policy, Published,
-    Verdict, Vote, What,
+    ACTION_PAYLOAD_TYPE, Action, Allegation, Escalation, Intent, Measure, MetBy, Obligation,
+    Policy, Published, Verdict, Vote, What,
 };
 use crate::crosscheck::{Assessment, CATEGORIES};
 use crate::guarantees::Guarantees;
@@ -153,6 +153,24 @@ pub struct EscalationRecord {
     pub notified: Vec<(Stamp, String)>,
     pub acknowledged: Option<Answer>,
     pub response: Option<Answer>,
+    /// Obligations logged as lapsed (`deadline_lapse`), by action.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub lapsed: BTreeMap<String, Stamp>,
+}
+
+impl EscalationRecord {
+    /// When the obligation was met, if it was: by the acknowledgement or the response,
+    /// as its kind says.
+    pub fn met_at(&self, o: &Obligation) -> Option<Timestamp> {
+        match o.met_by {
+            MetBy::Acknowledgement => self
+                .acknowledged
+                .as_ref()
+                .or(self.response.as_ref())
+                .map(|a| a.stamp.at),
+            MetBy::Response => self.response.as_ref().map(|a| a.stamp.at),
+        }
+    }
 }
 
 /// Where one obligation of an escalation stands at a given time.
@@ -164,6 +182,9 @@ pub struct Due {
     pub action: String,
     pub due: Timestamp,
     pub status: DueStatus,
+    /// The log index of the `deadline_lapse` entry, once the server logged the lapse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lapse: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -321,15 +342,7 @@ impl Commission {
         let mut out = Vec::new();
         for (&index, record) in &self.escalations {
             for o in &record.escalation.obligations {
-                let met = match o.met_by {
-                    MetBy::Acknowledgement => record
-                        .acknowledged
-                        .as_ref()
-                        .or(record.response.as_ref())
-                        .map(|a| a.stamp.at),
-                    MetBy::Response => record.response.as_ref().map(|a| a.stamp.at),
-                };
-                let status = match met {
+                let status = match record.met_at(o) {
                     Some(at) if at <= o.due => DueStatus::Met,
                     Some(_) => DueStatus::MetLate,
                     None if now > o.due => DueStatus::Overdue,
@@ -342,6 +355,7 @@ impl Commission {
                     action: o.action.clone(),
                     due: o.due,
                     status,
+                    lapse: record.lapsed.get(&o.action).map(|s| s.index),
                 });
             }
         }
@@ -594,6 +608,38 @@ impl Commission {
                 need(Scope::Automate)?;
                 self.escalation(*escalation)?;
             }
+            What::DeadlineLapse {
+                escalation,
+                obligation: name,
+            } => {
+                need(Scope::Automate)?;
+                let record = self.escalation(*escalation)?;
+                let obligation = record
+                    .escalation
+                    .obligations
+                    .iter()
+                    .find(|o| o.action == *name)
+                    .ok_or_else(|| {
+                        denied(
+                            NotFound,
+                            Some("obligation"),
+                            format!("escalation {escalation} has no obligation {name:?}"),
+                        )
+                    })?;
+                if record.lapsed.contains_key(name) {
+                    return Err(denied(Conflict, Some("obligation"), "its lapse is logged"));
+                }
+                if record.met_at(obligation).is_some() {
+                    return Err(denied(Conflict, Some("obligation"), "it was met"));
+                }
+                if action.at <= obligation.due {
+                    return Err(denied(
+                        Conflict,
+                        Some("obligation"),
+                        format!("it is due at {}", obligation.due),
+                    ));
+                }
+            }
             What::BulletinPublish { bulletin } => {
                 need(Scope::Administer)?;
                 if crate::bulletin::day(&bulletin.date).is_none() {
@@ -797,6 +843,7 @@ impl Commission {
                         notified: Vec::new(),
                         acknowledged: None,
                         response: None,
+                        lapsed: BTreeMap::new(),
                     },
                 );
             }
@@ -812,6 +859,14 @@ impl Commission {
             What::BulletinPublish { bulletin } => {
                 self.bulletins
                     .insert(bulletin.date.clone(), (stamp, bulletin));
+            }
+            What::DeadlineLapse {
+                escalation,
+                obligation,
+            } => {
+                if let Some(r) = self.escalations.get_mut(&escalation) {
+                    r.lapsed.insert(obligation, stamp);
+                }
             }
             What::EscalationAck { escalation, note } => {
                 if let Some(r) = self.escalations.get_mut(&escalation) {

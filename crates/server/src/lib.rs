@@ -9,6 +9,7 @@ pub mod config;
 pub mod cot;
 pub mod desk;
 pub mod error;
+pub mod lapses;
 pub mod metrics;
 pub mod mqtt;
 pub mod notify;
@@ -377,6 +378,8 @@ pub async fn start(
     ));
     let (stop_policy, policy_stopped) = oneshot::channel::<()>();
     let policy_worker = tokio::spawn(policy::run(state.clone(), policy_stopped));
+    let (stop_lapses, lapses_stopped) = oneshot::channel::<()>();
+    let lapse_worker = tokio::spawn(lapses::run(state.clone(), lapses_stopped));
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         tracing::info!(%addr, "listening");
@@ -391,6 +394,8 @@ pub async fn start(
         let _ = notifier.await;
         let _ = stop_policy.send(());
         let _ = policy_worker.await;
+        let _ = stop_lapses.send(());
+        let _ = lapse_worker.await;
         // In-flight requests are done: sign what they appended, then let the sequencer go.
         if let Err(p) = state.sequencer.checkpoint().await {
             tracing::warn!(detail = %p.detail, "final checkpoint failed");

@@ -588,6 +588,80 @@ fn escalations_are_answered_by_their_guarantor_and_deadlines_are_judged() {
 }
 
 #[test]
+fn a_lapse_is_logged_by_the_server_once_after_an_unmet_deadline() {
+    let (mut c, i) = staffed();
+    let opened = at("2026-01-08T03:00:00Z");
+    let e = escalation("gb-multinational-force", "GB", "f1", opened);
+    let (first, second) = (
+        e.obligations[0].action.clone(),
+        e.obligations[1].action.clone(),
+    );
+    let open = What::EscalationOpen { escalation: e };
+    c.apply(
+        i,
+        &action(SYSTEM, "2026-01-08T03:00:00Z", open),
+        Signer::Server,
+    )
+    .unwrap();
+    let lapse = |who: &str, when: &str, name: &str| {
+        action(
+            who,
+            when,
+            What::DeadlineLapse {
+                escalation: i,
+                obligation: name.into(),
+            },
+        )
+    };
+    let refused = |c: &Commission, a: &Action| c.check(a, Signer::Server).unwrap_err().reason;
+    // Not before the deadline (a day), not by a person, not for what the escalation lacks.
+    let late = "2026-01-09T03:01:00Z";
+    assert_eq!(
+        refused(&c, &lapse(SYSTEM, "2026-01-09T02:59:00Z", &first)),
+        Reason::Conflict
+    );
+    assert_eq!(refused(&c, &lapse("an-1", late, &first)), Reason::Forbidden);
+    assert_eq!(refused(&c, &lapse(SYSTEM, late, "pray")), Reason::NotFound);
+    c.apply(i + 1, &lapse(SYSTEM, late, &first), Signer::Server)
+        .unwrap();
+    assert_eq!(refused(&c, &lapse(SYSTEM, late, &first)), Reason::Conflict);
+    let lapses: Vec<Option<u64>> = c.deadlines(at(late)).iter().map(|d| d.lapse).collect();
+    assert_eq!(lapses, [Some(i + 1), None]);
+    // An answer after the lapse is late, and the lapse stays in the record; a deadline
+    // met cannot lapse.
+    let ack = What::EscalationAck {
+        escalation: i,
+        note: None,
+    };
+    c.apply(
+        i + 2,
+        &action("gu-gb", "2026-01-09T05:00:00Z", ack),
+        Signer::Server,
+    )
+    .unwrap();
+    let after = c.deadlines(at("2026-01-09T05:00:00Z"));
+    assert_eq!(
+        (after[0].status, after[0].lapse),
+        (DueStatus::MetLate, Some(i + 1))
+    );
+    let respond = What::EscalationRespond {
+        escalation: i,
+        measures: vec![Measure::Intelligence],
+        note: None,
+    };
+    c.apply(
+        i + 3,
+        &action("gu-gb", "2026-01-09T06:00:00Z", respond),
+        Signer::Server,
+    )
+    .unwrap();
+    assert_eq!(
+        refused(&c, &lapse(SYSTEM, "2026-01-20T00:00:00Z", &second)),
+        Reason::Conflict
+    );
+}
+
+#[test]
 fn entries_are_verified_against_the_actor_or_the_server() {
     let (mut c, i) = staffed();
     let server = SigningKey::from([7u8; 32]);
