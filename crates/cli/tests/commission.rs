@@ -1123,7 +1123,9 @@ async fn deadlines_run_on_the_injected_clock_and_an_acknowledgement_stops_them()
         guarantees: Some(guarantees_file),
         ..truce_server::ServerConfig::default()
     };
-    let server = truce_server::start(config, clock.clone()).await.unwrap();
+    let server = truce_server::start(config.clone(), clock.clone())
+        .await
+        .unwrap();
     let api = Api::new(&format!("http://{}", server.addr), http());
     let finding = feed(&api, &sim, Hour::CrossLine).await;
     let analyst = api.account("an-1", "analyst", None).await;
@@ -1217,6 +1219,31 @@ async fn deadlines_run_on_the_injected_clock_and_an_acknowledgement_stops_them()
     let (decided, board) = lapsed(gb, "decide").await;
     assert!(decided > index);
     assert_eq!(lapse(&board, fr, "consult"), Some(index), "logged once");
+    // Every overdue deadline gets its lapse (FR's decision too).
+    for _ in 0..100 {
+        let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+        let unlogged = board["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["status"] == "overdue" && d["lapse"].is_null())
+            .count();
+        if unlogged == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.shutdown().await.unwrap();
+    // After a restart the Commission, rebuilt from the log, knows both lapses, and logs
+    // them not again.
+    let server = truce_server::start(config, clock.clone()).await.unwrap();
+    let api = Api::new(&format!("http://{}", server.addr), http());
+    let size = api.size().await;
+    tokio::time::sleep(2 * truce_server::lapses::CHECK_EVERY).await;
+    let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+    assert_eq!(lapse(&board, fr, "consult"), Some(index));
+    assert_eq!(lapse(&board, gb, "decide"), Some(decided));
+    assert_eq!(api.size().await, size, "nothing logged again");
     server.shutdown().await.unwrap();
 }
 

@@ -319,9 +319,16 @@ impl Guarantees {
                     "an escalation needs at least one deadline".into(),
                 );
             }
+            // An obligation is named by its action (its lapse is logged under that name).
+            let mut named = std::collections::BTreeSet::new();
             for (j, o) in m.obligations.iter().enumerate() {
-                if let Err(message) = parse_obligation(o) {
-                    problem(at(&format!("obligations[{j}]")), message);
+                match parse_obligation(o) {
+                    Err(message) => problem(at(&format!("obligations[{j}]")), message),
+                    Ok((action, _, _)) if !named.insert(action.clone()) => problem(
+                        at(&format!("obligations[{j}]")),
+                        format!("a second deadline for {action:?}"),
+                    ),
+                    Ok(_) => {}
                 }
             }
             let t = &m.trigger;
@@ -411,12 +418,23 @@ pub(crate) mod tests {
             .replacen("quorum = 3", "quorum = 9", 1)
             .replacen("guarantor = \"US\"", "guarantor = \"XX\"", 1)
             .replacen("\"consult within 24 h\"", "\"consult soon\"", 1)
-            .replacen("min_severity = \"high\"", "min_severity = \"grave\"", 1);
+            .replacen("min_severity = \"high\"", "min_severity = \"grave\"", 1)
+            .replacen(
+                "\"decide within 72 h\"",
+                "\"decide within 72 h\", \"decide within 96 h\"",
+                1,
+            );
         let Err(GuaranteesError::Invalid(problems)) = Guarantees::from_toml(&text) else {
             panic!("loaded");
         };
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field.ends_with("obligations[2]") && p.message.contains("second")),
+            "{problems:?}"
+        );
         assert!(fields.contains(&"commission.quorum"));
         assert!(fields.contains(&"commitments[0].guarantor"));
         assert!(fields.iter().any(|f| f.ends_with("obligations[0]")));

@@ -159,17 +159,14 @@ pub struct EscalationRecord {
 }
 
 impl EscalationRecord {
-    /// When the obligation was met, if it was: by the acknowledgement or the response,
+    /// The answer that met the obligation, if any: the acknowledgement or the response,
     /// as its kind says.
-    pub fn met_at(&self, o: &Obligation) -> Option<Timestamp> {
+    pub fn met(&self, o: &Obligation) -> Option<&Stamp> {
         match o.met_by {
-            MetBy::Acknowledgement => self
-                .acknowledged
-                .as_ref()
-                .or(self.response.as_ref())
-                .map(|a| a.stamp.at),
-            MetBy::Response => self.response.as_ref().map(|a| a.stamp.at),
+            MetBy::Acknowledgement => self.acknowledged.as_ref().or(self.response.as_ref()),
+            MetBy::Response => self.response.as_ref(),
         }
+        .map(|a| &a.stamp)
     }
 }
 
@@ -342,8 +339,12 @@ impl Commission {
         let mut out = Vec::new();
         for (&index, record) in &self.escalations {
             for o in &record.escalation.obligations {
-                let status = match record.met_at(o) {
-                    Some(at) if at <= o.due => DueStatus::Met,
+                let lapse = record.lapsed.get(&o.action);
+                let status = match record.met(o) {
+                    // An answer logged after the lapse is late, whatever time it gives.
+                    Some(s) if s.at <= o.due && lapse.is_none_or(|l| s.index < l.index) => {
+                        DueStatus::Met
+                    }
                     Some(_) => DueStatus::MetLate,
                     None if now > o.due => DueStatus::Overdue,
                     None => DueStatus::Running,
@@ -355,7 +356,7 @@ impl Commission {
                     action: o.action.clone(),
                     due: o.due,
                     status,
-                    lapse: record.lapsed.get(&o.action).map(|s| s.index),
+                    lapse: lapse.map(|s| s.index),
                 });
             }
         }
@@ -629,7 +630,7 @@ impl Commission {
                 if record.lapsed.contains_key(name) {
                     return Err(denied(Conflict, Some("obligation"), "its lapse is logged"));
                 }
-                if record.met_at(obligation).is_some() {
+                if record.met(obligation).is_some() {
                     return Err(denied(Conflict, Some("obligation"), "it was met"));
                 }
                 if action.at <= obligation.due {

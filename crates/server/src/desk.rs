@@ -42,6 +42,9 @@ pub struct Desk {
     pub private: Private,
     /// The agreement's entry into force (activation conditions), when there is one.
     entry_into_force: Option<Timestamp>,
+    /// How many actions were applied since the start: what changed without the results
+    /// changing (a finding's review state) is seen by watching it.
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -120,7 +123,18 @@ impl Desk {
             signed: Mutex::new(signed),
             private,
             entry_into_force: agreement.map(|a| a.entry_into_force),
+            applied: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// How many actions were applied since the start.
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// A receiver told of every applied action.
+    pub fn watch_applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
     }
 
     /// Reads the state.
@@ -260,6 +274,8 @@ impl Desk {
         // Checked under the same lock: applying cannot fail.
         c.apply(appended.index, action, signer)
             .map_err(ApiError::internal)?;
+        drop(c);
+        self.applied.send_modify(|n| *n += 1);
         Ok(appended.index)
     }
 

@@ -7,6 +7,8 @@
 //! stops in between, the broker delivers the message again and the log answers "already
 //! logged" if it got that far: nothing is lost, nothing is logged twice.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -66,30 +68,50 @@ pub async fn run(state: AppState, settings: MqttSettings) {
     // that sends it once the client's request queue is full, and the broker would drop
     // the silent connection.) What waits in the queue is bounded by the broker's window
     // of unacknowledged messages.
-    let (work, mut queue) = tokio::sync::mpsc::unbounded_channel::<rumqttc::Publish>();
+    //
+    // Each message is tagged with the connection it came on. After a reconnect the broker
+    // delivers again what was not acknowledged, and a packet id of the old connection may
+    // name another message on the new one: messages of an old connection are neither
+    // handled nor acknowledged (their copies are).
+    let (work, mut queue) = tokio::sync::mpsc::unbounded_channel::<(u64, rumqttc::Publish)>();
+    let connection = Arc::new(AtomicU64::new(0));
+    let current = connection.clone();
     let acker = client.clone();
     tokio::spawn(async move {
-        while let Some(publish) = queue.recv().await {
+        while let Some((on, publish)) = queue.recv().await {
+            let live = || current.load(Ordering::SeqCst) == on;
+            if !live() {
+                continue;
+            }
             if handle(&state, publish.payload.clone()).await {
+                if !live() {
+                    continue;
+                }
                 if let Err(e) = acker.ack(&publish).await {
                     tracing::warn!(error = %e, "MQTT ack failed");
                 }
-            } else {
+            } else if state.sequencer.is_closed() {
                 tracing::info!(topic = %publish.topic, "shutting down: MQTT message left unacknowledged for redelivery");
                 return;
+            } else {
+                tracing::error!(topic = %publish.topic, "MQTT message could not be checked; left unacknowledged");
             }
         }
     });
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                connection.fetch_add(1, Ordering::SeqCst);
                 tracing::info!(host = %settings.host, port = settings.port, topic = %settings.topic, "MQTT connected");
                 if let Err(e) = client.subscribe(&settings.topic, QoS::AtLeastOnce).await {
                     tracing::warn!(error = %e, "MQTT subscribe failed");
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                if work.send(publish).is_err() {
+                if work
+                    .send((connection.load(Ordering::SeqCst), publish))
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -106,20 +128,40 @@ pub async fn run(state: AppState, settings: MqttSettings) {
 /// or refused for a reason that lies in the message itself. While the log is unavailable
 /// it tries again, waiting longer each time (up to [`MAX_RETRY_WAIT`]), and holds the
 /// messages behind it meanwhile: they would meet the same failure, and a message left
-/// unacknowledged would only come back when the session reconnects. False only when the
-/// server is shutting down.
+/// unacknowledged would only come back when the session reconnects. False when the
+/// server is shutting down, or when the message could not even be checked
+/// [`MAX_CHECK_FAILURES`] times (a fault of the server with this message: it is left
+/// unacknowledged and the messages behind it go on).
 async fn handle(state: &AppState, payload: Bytes) -> bool {
-    let mut attempt = 0u32;
+    let (mut attempt, mut check_failures) = (0u32, 0u32);
     loop {
         match try_handle(state, payload.clone()).await {
-            Some(done) => return done,
-            None if state.sequencer.is_closed() => return false,
-            None => {
-                tokio::time::sleep(retry_wait(attempt)).await;
-                attempt = attempt.saturating_add(1);
+            Outcome::Done => return true,
+            _ if state.sequencer.is_closed() => return false,
+            Outcome::CheckFailed => {
+                check_failures += 1;
+                if check_failures >= MAX_CHECK_FAILURES {
+                    return false;
+                }
             }
+            Outcome::LogUnavailable => {}
         }
+        tokio::time::sleep(retry_wait(attempt)).await;
+        attempt = attempt.saturating_add(1);
     }
+}
+
+/// How often a message that cannot be checked is tried.
+const MAX_CHECK_FAILURES: u32 = 5;
+
+/// What one attempt at a message came to.
+enum Outcome {
+    /// Logged (now or before), or refused for good: acknowledge it.
+    Done,
+    /// The log could not take it (an internal failure, or shutting down): try again.
+    LogUnavailable,
+    /// The checks themselves failed (the server is busy or failing with this message).
+    CheckFailed,
 }
 
 /// The longest wait between two attempts at a message.
@@ -131,13 +173,11 @@ fn retry_wait(attempt: u32) -> Duration {
     Duration::from_millis(200u64.saturating_mul(1 << attempt.min(16))).min(MAX_RETRY_WAIT)
 }
 
-/// `Some(true)`: acknowledge; `None`: a passing failure of the log (an internal error, or
-/// shutting down), worth retrying.
-async fn try_handle(state: &AppState, payload: Bytes) -> Option<bool> {
+async fn try_handle(state: &AppState, payload: Bytes) -> Outcome {
     match check_and_append(state, payload).await {
         Err(e) => {
             tracing::warn!(detail = %e.0.detail, "MQTT message check failed");
-            None
+            Outcome::CheckFailed
         }
         Ok(Ok(appended)) => {
             tracing::debug!(
@@ -145,7 +185,7 @@ async fn try_handle(state: &AppState, payload: Bytes) -> Option<bool> {
                 duplicate = appended.duplicate,
                 "MQTT observation logged"
             );
-            Some(true)
+            Outcome::Done
         }
         Ok(Err(problem)) => {
             let passing = matches!(
@@ -153,7 +193,11 @@ async fn try_handle(state: &AppState, payload: Bytes) -> Option<bool> {
                 Some(ProblemType::Internal) | Some(ProblemType::Unavailable) | None
             );
             tracing::warn!(detail = %problem.detail, passing, "MQTT observation not logged");
-            if passing { None } else { Some(true) }
+            if passing {
+                Outcome::LogUnavailable
+            } else {
+                Outcome::Done
+            }
         }
     }
 }

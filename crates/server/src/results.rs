@@ -30,36 +30,64 @@ pub type Latest = watch::Receiver<Option<Arc<Results>>>;
 /// here (other entries, or observations dropped because the worker fell behind) is read
 /// from the store, and [`Pipeline::push_observation`] gives the same results as the entry.
 #[derive(Debug, Default)]
-pub struct Decoded(Mutex<VecDeque<(u64, Observation)>>);
+pub struct Decoded(Mutex<Held>);
+
+/// The observations held, each with the size of its entry, and the sum of those sizes.
+#[derive(Debug, Default)]
+struct Held {
+    queue: VecDeque<(u64, Observation, usize)>,
+    bytes: usize,
+}
+
+impl Held {
+    fn pop_front(&mut self) -> Option<(u64, Observation)> {
+        let (i, o, bytes) = self.queue.pop_front()?;
+        self.bytes -= bytes;
+        Some((i, o))
+    }
+
+    fn front(&self) -> Option<u64> {
+        self.queue.front().map(|(i, _, _)| *i)
+    }
+}
 
 impl Decoded {
-    /// The most held: about 30 MB of observations, a few seconds of full-rate ingest.
+    /// The most observations held: a few seconds of full-rate ingest.
     pub const CAPACITY: usize = 65_536;
+    /// The most entry bytes their observations may stand for (parsed, they take a few
+    /// times that): the oldest go first.
+    pub const CAPACITY_BYTES: usize = 32 << 20;
 
-    /// Adds committed observations, in increasing index order after those held.
-    pub fn put(&self, committed: impl IntoIterator<Item = (u64, Observation)>) {
+    /// Adds committed observations (index, observation, size of its entry), in increasing
+    /// index order after those held.
+    pub fn put(&self, committed: impl IntoIterator<Item = (u64, Observation, usize)>) {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.extend(committed);
-        let excess = held.len().saturating_sub(Self::CAPACITY);
-        held.drain(..excess);
+        for item in committed {
+            held.bytes += item.2;
+            held.queue.push_back(item);
+        }
+        while held.queue.len() > Self::CAPACITY || held.bytes > Self::CAPACITY_BYTES {
+            held.pop_front();
+        }
     }
 
     /// Forgets those below `from`, then takes those at `from`, `from + 1`, … while they
     /// are held and below `until`; also tells the lowest index still held after them.
     fn take(&self, from: u64, until: u64) -> (Vec<Observation>, Option<u64>) {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let stale = held.partition_point(|(i, _)| *i < from);
-        held.drain(..stale);
+        while held.front().is_some_and(|i| i < from) {
+            held.pop_front();
+        }
         let mut run = Vec::new();
-        while let Some((i, _)) = held.front()
-            && *i == from + run.len() as u64
-            && *i < until
+        while let Some(i) = held.front()
+            && i == from + run.len() as u64
+            && i < until
         {
             if let Some((_, o)) = held.pop_front() {
                 run.push(o);
             }
         }
-        (run, held.front().map(|(i, _)| *i))
+        (run, held.front())
     }
 }
 
@@ -168,7 +196,7 @@ mod tests {
     fn takes_consecutive_runs_and_skips_what_it_does_not_hold() {
         let decoded = Decoded::default();
         // Entries 3 and 6 are not observations (or were not decoded).
-        decoded.put([0, 1, 2, 4, 5, 7].map(|i| (i, observation(i))));
+        decoded.put([0, 1, 2, 4, 5, 7].map(|i| (i, observation(i), 500)));
         let (run, next) = decoded.take(0, 10);
         assert_eq!((seqs(&run), next), (vec![0, 1, 2], Some(4)));
         // Entry 3 comes from the store; then 4 and 5, stopping below `until`.
@@ -187,10 +215,16 @@ mod tests {
         let decoded = Decoded::default();
         let n = Decoded::CAPACITY as u64 + 10;
         let one = observation(1);
-        decoded.put((0..n).map(|i| (i, one.clone())));
+        decoded.put((0..n).map(|i| (i, one.clone(), 500)));
         let (run, next) = decoded.take(0, n);
         assert!(run.is_empty());
         assert_eq!(next, Some(10));
         assert_eq!(decoded.take(10, n).0.len(), Decoded::CAPACITY);
+        // Large entries: by bytes, not count.
+        let big = 60 * 1024;
+        let fit = Decoded::CAPACITY_BYTES / big;
+        decoded.put((n..n + fit as u64 + 3).map(|i| (i, one.clone(), big)));
+        assert_eq!(decoded.take(n, n + 3).1, Some(n + 3));
+        assert_eq!(decoded.take(n + 3, u64::MAX).0.len(), fit);
     }
 }

@@ -463,8 +463,11 @@ impl Round<'_> {
             publish_registry(self.registry, self.sensors.values());
         }
         if let Ok(placed) = &placed {
-            self.decoded
-                .put(parsed.into_iter().map(|(i, o)| (placed[i].0, o)));
+            self.decoded.put(
+                parsed
+                    .into_iter()
+                    .map(|(i, o)| (placed[i].0, o, entries[i].data.len())),
+            );
         }
         self.size.send_replace(self.writer.size());
         let resolve = |slot: Slot| -> Result<Appended, Problem> {

@@ -16,10 +16,12 @@ use crate::desk::Desk;
 /// Items by id, each with the text that tells whether it changed.
 pub type Texts = BTreeMap<String, Arc<str>>;
 
-/// The feeds' content for one results computation.
+/// The feeds' content for one results computation and one state of the Commission.
 #[derive(Debug)]
 pub struct View {
     pub results: Arc<Results>,
+    /// The desk's count of applied actions when the review states were read.
+    pub applied: u64,
     /// Each event's JSON, by event id.
     pub events: Texts,
     /// Each finding's JSON with its review state, by finding id.
@@ -44,20 +46,34 @@ impl Views {
         }
     }
 
-    /// The view of `results`: the shared one when it was made already, else made now (and
-    /// shared, unless a newer one is).
+    /// The view of `results` with the review states as they are now: the shared one when
+    /// it was made already, else made now (outside the lock) and shared, unless a newer
+    /// one is by then.
     pub fn of(&self, results: &Arc<Results>, now: Timestamp) -> Arc<View> {
-        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = latest.as_ref()
+        let applied = self.desk.applied();
+        let before = self
+            .latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(v) = &before
             && Arc::ptr_eq(&v.results, results)
+            && v.applied == applied
         {
             return v.clone();
         }
         let reviewed = self.desk.reviewed(&results.findings);
-        let view = Arc::new(View::make(results, reviewed, latest.as_deref(), now));
+        let view = Arc::new(View::make(
+            results,
+            applied,
+            reviewed,
+            before.as_deref(),
+            now,
+        ));
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
         if latest
             .as_ref()
-            .is_none_or(|v| v.results.size <= results.size)
+            .is_none_or(|v| (v.results.size, v.applied) <= (results.size, applied))
         {
             *latest = Some(view.clone());
         }
@@ -78,6 +94,7 @@ impl View {
     /// the texts of `before` that did not change.
     fn make(
         results: &Arc<Results>,
+        applied: u64,
         reviewed: Vec<truce_model::Finding>,
         before: Option<&View>,
         now: Timestamp,
@@ -129,6 +146,7 @@ impl View {
             .collect();
         Self {
             results: results.clone(),
+            applied,
             events,
             findings,
             cots,
@@ -181,14 +199,14 @@ mod tests {
     fn unchanged_items_keep_their_shared_text_and_changed_ones_are_told() {
         let now = Timestamp::parse("2026-01-07T00:01:00Z").unwrap();
         let first = results(10, vec![event("a", 48.0), event("b", 48.1)]);
-        let a = View::make(&first, Vec::new(), None, now);
+        let a = View::make(&first, 0, Vec::new(), None, now);
         // "a" stays, "b" moves, "c" is new.
         let second = results(
             20,
             vec![event("a", 48.0), event("b", 48.2), event("c", 48.3)],
         );
         let later = now.plus_nanos(60_000_000_000);
-        let b = View::make(&second, Vec::new(), Some(&a), later);
+        let b = View::make(&second, 0, Vec::new(), Some(&a), later);
         assert!(Arc::ptr_eq(&a.events["a"], &b.events["a"]));
         assert!(!changed(a.events.get("a"), &b.events["a"]));
         assert!(changed(a.events.get("b"), &b.events["b"]));
@@ -198,7 +216,7 @@ mod tests {
         assert!(Arc::ptr_eq(&key(&a, "a"), &key(&b, "a")));
         assert!(changed(Some(&key(&a, "b")), &key(&b, "b")));
         // Equal texts made apart are equal, not changed.
-        let again = View::make(&second, Vec::new(), None, later);
+        let again = View::make(&second, 0, Vec::new(), None, later);
         assert!(!changed(b.events.get("a"), &again.events["a"]));
         assert_eq!(b.cots.len(), 3);
     }
@@ -206,7 +224,13 @@ mod tests {
     #[test]
     fn a_cot_restamped_keeps_when_it_happened() {
         let now = Timestamp::parse("2026-01-07T00:01:00Z").unwrap();
-        let view = View::make(&results(1, vec![event("a", 48.0)]), Vec::new(), None, now);
+        let view = View::make(
+            &results(1, vec![event("a", 48.0)]),
+            0,
+            Vec::new(),
+            None,
+            now,
+        );
         let later = now.plus_nanos(3_600_000_000_000);
         let cot = view.cots[0].2.clone().restamped(later);
         assert_eq!(cot.time, later);

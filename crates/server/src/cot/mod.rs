@@ -504,38 +504,48 @@ async fn write_output<W: AsyncWrite + Unpin>(
     send(write, truce_cot::protocol_offer(now()).as_bytes()).await?;
     let mut protobuf = false;
     let mut replies = 0u64;
-    // What this client has been sent: each item's key, by id.
+    // What this client has been sent: each item's key, by id, and the view it was last
+    // brought up to.
     let mut sent: BTreeMap<String, Arc<str>> = BTreeMap::new();
+    let mut last: Option<Arc<crate::views::View>> = None;
     let mut results = state.results.clone();
+    // A review changes a finding without changing the results.
+    let mut applied = state.desk.watch_applied();
     loop {
         if !state.desk.may(account, Scope::Read) {
             return Err(format!("account {account} may no longer read"));
         }
+        applied.borrow_and_update();
         let latest = results.borrow_and_update().clone();
         if let Some(r) = latest {
             let view = state.views.of(&r, now());
-            for (id, key, cot) in &view.cots {
-                if !crate::views::changed(sent.get(id), key) {
-                    continue;
+            if !last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &view)) {
+                for (id, key, cot) in &view.cots {
+                    if !crate::views::changed(sent.get(id), key) {
+                        continue;
+                    }
+                    let cot = cot.clone().restamped(now());
+                    let bytes = if protobuf {
+                        truce_cot::stream_frame(&cot.proto())
+                    } else {
+                        cot.xml().into_bytes()
+                    };
+                    send(write, &bytes).await?;
+                    sent.insert(id.clone(), key.clone());
                 }
-                let cot = cot.clone().restamped(now());
-                let bytes = if protobuf {
-                    truce_cot::stream_frame(&cot.proto())
-                } else {
-                    cot.xml().into_bytes()
-                };
-                send(write, &bytes).await?;
-                sent.insert(id.clone(), key.clone());
+                last = Some(view);
             }
         }
         tokio::select! {
             changed = results.changed() => if changed.is_err() { return Ok(()) },
+            changed = applied.changed() => if changed.is_err() { return Ok(()) },
             request = asked.recv() => match request {
                 Some(Ask::Protobuf) if !protobuf => {
                     send(write, truce_cot::protocol_response(now(), true).as_bytes()).await?;
                     protobuf = true;
                     // Everything again, now in protobuf.
                     sent.clear();
+                    last = None;
                 }
                 Some(Ask::Protobuf) => {}
                 Some(Ask::Reply(about, outcome)) => {

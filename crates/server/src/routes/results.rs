@@ -217,10 +217,10 @@ pub async fn findings(
 }
 
 /// `GET /v1/stream`: server-sent events. On connecting, a `results` message (size and
-/// digest); then, whenever new results are computed: an `event` message per event that is
-/// new or changed (more evidence, a link to its launch), a `finding` message per finding
-/// that is new or changed (with its review state), a `removed` message (`{"events": [ids], "findings": [ids]}`)
-/// for those no longer in the results, and a `results` message. History is at
+/// digest); then, whenever new results are computed or a review changes a finding's state:
+/// an `event` message per event that is new or changed (more evidence, a link to its
+/// launch), a `finding` message per finding that is new or changed (with its review state), a `removed` message (`{"events": [ids], "findings": [ids]}`)
+/// for those no longer in the results, and a `results` message when the results moved. History is at
 /// `/v1/events` and `/v1/findings`.
 pub async fn stream(
     State(state): State<AppState>,
@@ -240,6 +240,8 @@ pub async fn stream(
     /// What this client has been sent: the view it was last brought up to.
     struct Follow {
         rx: crate::results::Latest,
+        /// Actions applied: a review changes a finding without changing the results.
+        applied: tokio::sync::watch::Receiver<u64>,
         sent: Option<Arc<View>>,
         queue: VecDeque<Event>,
     }
@@ -256,6 +258,7 @@ pub async fn stream(
     let current = rx.borrow_and_update().clone();
     let mut follow = Follow {
         rx,
+        applied: state.desk.watch_applied(),
         sent: None,
         queue: VecDeque::new(),
     };
@@ -272,7 +275,11 @@ pub async fn stream(
                 if let Some(next) = f.queue.pop_front() {
                     return Some((Ok(next), f));
                 }
-                if f.rx.changed().await.is_err() {
+                let woken = tokio::select! {
+                    c = f.rx.changed() => c,
+                    c = f.applied.changed() => c,
+                };
+                if woken.is_err() {
                     return None;
                 }
                 // Disabling an account is logged, so the results move on after it: the
@@ -281,10 +288,15 @@ pub async fn stream(
                     tracing::info!(account = %reader, "stream closed: the account may no longer read");
                     return None;
                 }
+                f.applied.borrow_and_update();
                 let Some(r) = f.rx.borrow_and_update().clone() else {
                     continue;
                 };
                 let now = view(&r);
+                if f.sent.as_ref().is_some_and(|s| Arc::ptr_eq(s, &now)) {
+                    continue;
+                }
+                let moved = f.sent.as_ref().is_none_or(|s| !Arc::ptr_eq(&s.results, &r));
                 let empty = Texts::new();
                 let mut removed = json!({"events": [], "findings": []});
                 for (name, old, new) in [
@@ -318,7 +330,9 @@ pub async fn stream(
                         .push_back(Event::default().event("removed").data(removed.to_string()));
                 }
                 f.sent = Some(now);
-                f.queue.push_back(summary(&r));
+                if moved {
+                    f.queue.push_back(summary(&r));
+                }
             }
         }
     });
