@@ -314,17 +314,36 @@ pub fn html(b: &Bulletin, findings: &[&Finding], line: &[[f64; 2]], title: &str)
             s("detail")
         );
     }
-    page.push_str("</table><h2>Escalations</h2><table><tr><th>escalation</th><th>commitment</th><th>guarantor</th><th>kind</th><th>acknowledged</th><th>answered</th></tr>");
+    page.push_str("</table><h2>Escalations</h2><table><tr><th>escalation</th><th>commitment</th><th>guarantor</th><th>kind</th><th>acknowledged</th><th>answered</th><th>deadlines</th></tr>");
     for e in &b.escalations {
+        // Each deadline as it stood when the bulletin was made, with its logged lapse.
+        let deadlines: Vec<String> = e["deadlines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                let mut text = format!(
+                    "{} by {}: {}",
+                    d["action"].as_str().unwrap_or("?"),
+                    d["due"].as_str().unwrap_or("?"),
+                    d["status"].as_str().unwrap_or("?").replace('_', " ")
+                );
+                if let Some(index) = d["lapse"].as_u64() {
+                    let _ = write!(text, ", lapse logged in entry {index}");
+                }
+                escape(&text)
+            })
+            .collect();
         let _ = write!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             e["escalation"],
             escape(e["commitment"].as_str().unwrap_or("")),
             escape(e["guarantor"].as_str().unwrap_or("")),
             escape(e["kind"].as_str().unwrap_or("")),
             e["acknowledged"],
-            e["answered"]
+            e["answered"],
+            deadlines.join("<br>")
         );
     }
     let _ = write!(
@@ -451,6 +470,44 @@ mod tests {
         assert!(page.contains("Sample &lt;ceasefire&gt;"));
         assert!(day("2026-02-30").is_none());
         assert!(day("yesterday").is_none());
+    }
+
+    #[test]
+    fn escalations_show_their_deadlines_and_logged_lapses() {
+        use crate::action::{Action, What};
+        use crate::roles::SYSTEM;
+        use crate::state::Signer;
+        let f = finding("a", "cross_line_fire", Some("RU"), "2026-01-08T02:00:00Z");
+        let g = sample();
+        let opened = Timestamp::parse("2026-01-08T03:00:00Z").unwrap();
+        let e = crate::triggers::for_verified_finding(&g, opened, &f, opened)
+            .into_iter()
+            .next()
+            .unwrap();
+        let first = e.obligations[0].clone();
+        let late = first.due.plus_nanos(1_000_000_000);
+        let mut c = Commission::new(g);
+        let by_server = |at: Timestamp, what: What| Action {
+            actor: SYSTEM.into(),
+            at,
+            what,
+        };
+        let open = What::EscalationOpen { escalation: e };
+        c.apply(5, &by_server(opened, open), Signer::Server)
+            .unwrap();
+        let lapse = What::DeadlineLapse {
+            escalation: 5,
+            obligation: first.action.clone(),
+        };
+        c.apply(6, &by_server(late, lapse), Signer::Server).unwrap();
+        let findings = [f];
+        let b = build("2026-01-08", 10, "d", &findings, &c, late, Vec::new());
+        let page = html(&b, &of_day(&findings, "2026-01-08"), &[], "t");
+        let want = format!(
+            "{} by {}: overdue, lapse logged in entry 6",
+            first.action, first.due
+        );
+        assert!(page.contains(&want), "{want} not in the page");
     }
 
     #[test]
