@@ -282,6 +282,44 @@ mod tests {
     }
 
     #[test]
+    fn the_indexed_search_finds_the_nearest_of_all_segments() {
+        // The real contact line (387 positions); points from on it to 400 km away, seeded.
+        let text = include_str!("../../../examples/agreement/contact-line-2026-01-06.geojson");
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        let coords: Vec<LonLat> = value["features"][0]["geometry"]["coordinates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| [c[0].as_f64().unwrap(), c[1].as_f64().unwrap()])
+            .collect();
+        let earth = Earth::default();
+        let line = Polyline::new(coords.clone());
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for k in 0..3000 {
+            let p = [29.0 + 14.0 * next(), 43.5 + 10.0 * next()];
+            let got = line.nearest(&earth, p);
+            // Every segment refined with geodesics: the search through the index stops
+            // at none that is nearer.
+            let want = (0..coords.len() - 1)
+                .map(|i| line.nearest_on_segment(&earth, i, p))
+                .min_by(|a, b| a.distance_m.total_cmp(&b.distance_m))
+                .unwrap();
+            assert!(
+                (got.distance_m - want.distance_m).abs() < 1e-6,
+                "point {k} {p:?}: {} vs {} m",
+                got.distance_m,
+                want.distance_m
+            );
+        }
+    }
+
+    #[test]
     fn nearest_matches_brute_force() {
         let earth = Earth::default();
         let coords = vec![
