@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let now = Timestamp::from_unix_nanos(1_767_787_200_000_000_000);
     if let Ok(accepted) = check_one(data, &directory, now, &IngestPolicy::default()) {
         assert!(accepted.entry.ends_with(data));
-        assert_eq!(accepted.sensor, SENSOR);
+        assert_eq!(accepted.sensor(), SENSOR);
         assert_eq!(accepted.public_key, public_key);
         assert_eq!(accepted.leaf_hash, truce_ledger::leaf_hash(&accepted.entry));
         let entry = Entry::decode(&accepted.entry).expect("accepted entry decodes");
