@@ -18,8 +18,8 @@ use crate::state::AppState;
 /// How often the worker looks for deadlines that passed.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// Logs a lapse for every obligation overdue now whose lapse is not logged yet; how many.
-pub async fn log_lapses(state: &AppState) -> Result<usize, ApiError> {
+/// Logs a lapse for every obligation overdue now whose lapse is not logged yet.
+async fn log_lapses(state: &AppState) -> Result<(), ApiError> {
     let now = state.clock.now();
     let overdue: Vec<(u64, String)> = state.desk.read(|c| {
         c.deadlines(now)
@@ -28,7 +28,6 @@ pub async fn log_lapses(state: &AppState) -> Result<usize, ApiError> {
             .map(|d| (d.escalation, d.action))
             .collect()
     });
-    let mut logged = 0;
     for (escalation, action) in overdue {
         let what = What::DeadlineLapse {
             escalation,
@@ -39,16 +38,13 @@ pub async fn log_lapses(state: &AppState) -> Result<usize, ApiError> {
             .act(&state.sequencer, state.clock.as_ref(), SYSTEM, what)
             .await
         {
-            Ok(index) => {
-                tracing::info!(escalation, index, "deadline lapsed");
-                logged += 1;
-            }
+            Ok(index) => tracing::info!(escalation, index, "deadline lapsed"),
             // Answered or logged in between: nothing to record.
             Err(e) if e.0.kind() == Some(ProblemType::Conflict) => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(logged)
+    Ok(())
 }
 
 /// Logs lapses until the server stops.

@@ -219,8 +219,9 @@ pub async fn findings(
 /// `GET /v1/stream`: server-sent events. On connecting, a `results` message (size and
 /// digest); then, whenever new results are computed or a review changes a finding's state:
 /// an `event` message per event that is new or changed (more evidence, a link to its
-/// launch), a `finding` message per finding that is new or changed (with its review state), a `removed` message (`{"events": [ids], "findings": [ids]}`)
-/// for those no longer in the results, and a `results` message when the results moved. History is at
+/// launch), a `finding` message per finding that is new or changed (with its review
+/// state), a `removed` message (`{"events": [ids], "findings": [ids]}`) for those no
+/// longer in the results, and a `results` message when the results moved. History is at
 /// `/v1/events` and `/v1/findings`.
 pub async fn stream(
     State(state): State<AppState>,

@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use truce_commission::roles::Scope;
 use truce_model::{Problem, ProblemType, SensorRecord, SensorRegistration};
 
 use super::commission::allowed;
 use crate::error::ApiError;
 use crate::state::AppState;
-use truce_commission::roles::Scope;
 
 pub async fn register(
     State(state): State<AppState>,
