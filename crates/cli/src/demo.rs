@@ -270,6 +270,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .as_u64()
         .unwrap_or(0);
     wait_for_results(&client, |s| s >= size).await?;
+    wait_for_checkpoint(&client, size).await?;
 
     let state = data.join("auditor-state.json");
     let mut proved = vec![0, expected - 1];
@@ -403,6 +404,20 @@ async fn wait_for_results(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("the server's results did not catch up with the log in 300 s")
+}
+
+/// Waits until the published checkpoint covers the first `size` entries (results follow
+/// each commit; checkpoints follow at their own cadence).
+async fn wait_for_checkpoint(client: &Client, size: u64) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        let note = client.get_text("/checkpoint").await?;
+        let published = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+        if published.is_some_and(|s| s >= size) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("no checkpoint covered the log's {size} entries in 60 s")
 }
 
 /// Creates the demo's accounts; writes their tokens to `DATA/demo-accounts.json` (shown
