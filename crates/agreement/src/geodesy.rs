@@ -159,6 +159,29 @@ impl Polyline {
             .sum()
     }
 
+    /// Where a position of the polyline lies along it, as (segment, position along the
+    /// segment): ordered from the first position to the last. A vertex counts as the start of
+    /// the segment it begins, so that the end of one segment and the start of the next give
+    /// the same place.
+    pub fn along(&self, n: &Nearest) -> (usize, f64) {
+        if n.t >= 1.0 && n.segment + 2 < self.coords.len() {
+            (n.segment + 1, 0.0)
+        } else {
+            (n.segment, n.t)
+        }
+    }
+
+    /// The distance along the polyline from its first position to a position of it, in
+    /// metres: the geodesic lengths of the segments before it, and its segment's pro rata.
+    pub fn along_m(&self, earth: &Earth, n: &Nearest) -> f64 {
+        let before: f64 = self.coords[..=n.segment]
+            .windows(2)
+            .map(|w| earth.distance(w[0], w[1]))
+            .sum();
+        let segment = earth.distance(self.coords[n.segment], self.coords[n.segment + 1]);
+        before + n.t * segment
+    }
+
     /// The position of the polyline nearest to `p`, by geodesic distance.
     ///
     /// Segments are visited in order of their distance in the index (chords on the unit

@@ -11,6 +11,6 @@ pub mod source;
 pub use attribution::{BadCovariance, NONE};
 pub use geodesy::{Earth, LonLat, Nearest, Polyline};
 pub use load::LoadError;
-pub use model::{Agreement, Clause, Party, Rule, Site, SiteShape, Window, Zone, ZoneKind};
+pub use model::{Agreement, Clause, Party, Rule, Sector, Site, SiteShape, Window, Zone, ZoneKind};
 pub use place::Place;
 pub use source::Problem;

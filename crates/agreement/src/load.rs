@@ -9,8 +9,8 @@ use truce_model::{Timestamp, WeaponClass};
 use crate::areas::{Areas, PartyArea, cut_border};
 use crate::geodesy::{Earth, LonLat, Polyline};
 use crate::model::{
-    Agreement, Clause, DEFAULT_ATTRIBUTION_THRESHOLD, Party, Rule, Site, SiteShape, Window, Zone,
-    ZoneKind,
+    Agreement, Clause, DEFAULT_ATTRIBUTION_THRESHOLD, MAX_SECTOR_START_M, Party, Rule, Sector,
+    Site, SiteShape, Window, Zone, ZoneKind,
 };
 use crate::source::{Node, Problem, SourceFile, Span, Value, parse_json, parse_toml};
 
@@ -292,6 +292,7 @@ impl Loader<'_> {
                 "sites",
                 "windows",
                 "clauses",
+                "sectors",
             ],
         );
         let head = self.required_table(root, "", "agreement");
@@ -333,6 +334,7 @@ impl Loader<'_> {
         let sites = self.sites(root);
         let windows = self.windows(root, &sites);
         let clauses = self.clauses(root, &zones, &sites, &windows);
+        let sectors = self.sectors(root, &earth, line.as_ref());
         let line_source = root
             .get("contact_line")
             .and_then(|n| n.get("source"))
@@ -351,6 +353,7 @@ impl Loader<'_> {
             sites,
             windows,
             clauses,
+            sectors,
             earth,
         })
     }
@@ -959,6 +962,115 @@ impl Loader<'_> {
         clauses
     }
 
+    /// Monitoring sectors, in order along the line: each begins where its start falls on the
+    /// line and ends where the next begins.
+    fn sectors(&mut self, root: &Node, earth: &Earth, line: Option<&Polyline>) -> Vec<Sector> {
+        // Each sector with its place in the file, for the problems found once all are read.
+        let mut sectors: Vec<(Sector, Span, String)> = Vec::new();
+        // Ids and names seen, whether or not the sector could be placed on the line.
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for (node, path) in self.tables(root, "", "sectors") {
+            if !self.keys(node, &path, &["id", "name", "start", "note"]) {
+                continue;
+            }
+            let id = self.string(node, &path, "id", true);
+            let name = self.string(node, &path, "name", false);
+            let note = self.string(node, &path, "note", false);
+            let start = match node.get("start") {
+                Some(start) => self.position_table(start, &join(&path, "start")),
+                None => {
+                    self.missing(node, &path, "start");
+                    None
+                }
+            };
+            let (Some(id), Some(start)) = (id, start) else {
+                continue;
+            };
+            let exists = seen.iter().any(|(i, _)| *i == id);
+            if self.duplicate(node, &path, "sector", &id, exists) {
+                continue;
+            }
+            let name = name.unwrap_or_else(|| id.clone());
+            if seen.iter().any(|(_, n)| *n == name) {
+                let span = node
+                    .get("name")
+                    .map_or_else(|| span_of(node, "id"), |v| v.span.clone());
+                self.problem(
+                    &span,
+                    &join(&path, "name"),
+                    format!("duplicate sector name {name:?} (bulletins count by name)"),
+                );
+                continue;
+            }
+            seen.push((id.clone(), name.clone()));
+            // Without a valid line there is nothing to measure from (its problems are
+            // reported).
+            let Some(line) = line else { continue };
+            let begins = line.nearest(earth, start);
+            let span = span_of(node, "start");
+            if begins.distance_m > MAX_SECTOR_START_M {
+                self.problem(
+                    &span,
+                    &join(&path, "start"),
+                    format!(
+                        "is {:.1} km from the contact line; a sector starts on it or within {} km of it",
+                        begins.distance_m / 1000.0,
+                        MAX_SECTOR_START_M / 1000.0
+                    ),
+                );
+                continue;
+            }
+            let sector = Sector {
+                id,
+                name,
+                start,
+                begins,
+                from_m: 0.0,
+                until_m: 0.0,
+                note,
+            };
+            sectors.push((sector, span, join(&path, "start")));
+        }
+        let Some(line) = line else {
+            return Vec::new();
+        };
+        // In order along the line (the file's order breaks ties, for the problem below).
+        let order = |s: &Sector| line.along(&s.begins);
+        sectors.sort_by(|(a, ..), (b, ..)| {
+            let ((i, s), (j, t)) = (order(a), order(b));
+            i.cmp(&j).then(s.total_cmp(&t))
+        });
+        for k in 1..sectors.len() {
+            let (previous, (this, span, field)) = (&sectors[k - 1].0, &sectors[k]);
+            if order(previous) == order(this) {
+                let message = format!(
+                    "sector {:?} starts where sector {:?} does: each needs a stretch of the line",
+                    this.id, previous.id
+                );
+                let (span, field) = (span.clone(), field.clone());
+                self.problem(&span, &field, message);
+            }
+        }
+        let mut sectors: Vec<Sector> = sectors.into_iter().map(|(s, ..)| s).collect();
+        let length_m = line.length_m(earth);
+        let starts: Vec<f64> = sectors
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                if k == 0 {
+                    0.0
+                } else {
+                    line.along_m(earth, &s.begins)
+                }
+            })
+            .collect();
+        for (k, s) in sectors.iter_mut().enumerate() {
+            s.from_m = starts[k];
+            s.until_m = starts.get(k + 1).copied().unwrap_or(length_m);
+        }
+        sectors
+    }
+
     /// `{ lat = .., lon = .. }`.
     fn position_table(&mut self, node: &Node, path: &str) -> Option<LonLat> {
         if !self.keys(node, path, &["lat", "lon", "alt_m"]) {
@@ -1254,5 +1366,154 @@ mod tests {
         // The missing sections are reported too, not only the first problem.
         assert!(found.iter().any(|p| p.field == "agreement"), "{found:?}");
         assert!(found.iter().any(|p| p.field == "clauses"), "{found:?}");
+    }
+
+    /// A small valid agreement: a line along 48° N from 30° to 32° E, UA north of it and RU
+    /// south, and `sectors` appended.
+    fn with_sectors(sectors: &str) -> String {
+        format!(
+            r#"[agreement]
+id = "t"
+entry_into_force = "2026-01-07T00:00:00Z"
+
+[[parties]]
+id = "UA"
+
+[[parties]]
+id = "RU"
+
+[contact_line]
+geometry = {{ type = "LineString", coordinates = [[30.0, 48.0], [31.0, 48.0], [32.0, 48.0]] }}
+
+[[areas.party]]
+party = "UA"
+geometry = {{ type = "Polygon", coordinates = [[[29.0, 48.0], [33.0, 48.0], [33.0, 50.0], [29.0, 50.0], [29.0, 48.0]]] }}
+
+[[areas.party]]
+party = "RU"
+geometry = {{ type = "Polygon", coordinates = [[[29.0, 46.0], [33.0, 46.0], [33.0, 48.0], [29.0, 48.0], [29.0, 46.0]]] }}
+
+[[clauses]]
+id = "1"
+text = "no fire"
+rule = "no_fire"
+{sectors}"#
+        )
+    }
+
+    fn load(text: &str) -> Agreement {
+        let read = |name: &str| Err(format!("no file {name}"));
+        Agreement::parse("a.toml", text, &read).unwrap_or_else(|p| panic!("{p:?}"))
+    }
+
+    #[test]
+    fn sectors_run_from_their_start_to_the_next_along_the_line() {
+        // Listed out of order: the east sector first, its start a little off the line and on
+        // a vertex; the west one starts before the line's first position.
+        let a = load(&with_sectors(
+            r#"
+[[sectors]]
+id = "east"
+name = "East"
+start = { lat = 48.01, lon = 31.0 }
+
+[[sectors]]
+id = "west"
+start = { lat = 48.0, lon = 30.2 }
+note = "the first sector also takes the line before its start"
+"#,
+        ));
+        let ids: Vec<&str> = a.sectors.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["west", "east"]);
+        assert_eq!(a.sectors[0].name, "west", "the name defaults to the id");
+        let length = a.line.length_m(&a.earth);
+        assert_eq!(a.sectors[0].from_m, 0.0);
+        assert_eq!(a.sectors[1].until_m, length);
+        assert_eq!(a.sectors[0].until_m, a.sectors[1].from_m);
+        // East begins at the middle vertex: half the line.
+        assert!((a.sectors[1].from_m - length / 2.0).abs() < 1.0);
+        let sector = |lon: f64, lat: f64| a.sector_at([lon, lat]).map(|s| s.id.as_str());
+        for (lon, lat, want) in [
+            (29.5, 48.0, "west"),
+            (30.1, 49.0, "west"),
+            (30.99, 47.5, "west"),
+            (31.0, 48.0, "east"),
+            (31.0, 47.0, "east"),
+            (31.5, 48.2, "east"),
+            (33.0, 48.0, "east"),
+        ] {
+            assert_eq!(sector(lon, lat), Some(want), "{lon}, {lat}");
+        }
+        let place = a.place(&truce_model::Position::new(47.9, 31.7));
+        assert_eq!(place.sector.as_deref(), Some("east"));
+        // Without sectors, no point has one.
+        let none = load(&with_sectors(""));
+        assert!(none.sector_at([31.0, 48.0]).is_none());
+        assert_eq!(
+            none.place(&truce_model::Position::new(48.0, 31.0)).sector,
+            None
+        );
+    }
+
+    #[test]
+    fn sector_problems_are_listed_with_their_place() {
+        let found = problems(&with_sectors(
+            r#"
+[[sectors]]
+id = "a"
+name = "A"
+start = { lat = 48.0, lon = 30.0 }
+
+[[sectors]]
+id = "a"
+start = { lat = 48.0, lon = 31.0 }
+
+[[sectors]]
+id = "b"
+name = "A"
+start = { lat = 48.0, lon = 31.5 }
+
+[[sectors]]
+id = "far"
+start = { lat = 48.5, lon = 31.0 }
+
+[[sectors]]
+id = "same"
+start = { lat = 48.001, lon = 30.0 }
+colour = "red"
+
+[[sectors]]
+id = "nowhere"
+"#,
+        ));
+        let at = |field: &str| {
+            found
+                .iter()
+                .find(|p| p.field == field)
+                .unwrap_or_else(|| panic!("no problem at {field}: {found:?}"))
+        };
+        assert!(at("sectors[1].id").message.contains("duplicate sector id"));
+        assert!(
+            at("sectors[2].name")
+                .message
+                .contains("duplicate sector name")
+        );
+        let far = at("sectors[3].start");
+        assert!(
+            far.message.contains("55.6 km from the contact line"),
+            "{far}"
+        );
+        assert!(
+            at("sectors[4].start")
+                .message
+                .contains("starts where sector \"a\" does")
+        );
+        assert!(at("sectors[4].colour").message.contains("unknown field"));
+        assert_eq!(at("sectors[5].start").message, "missing");
+        // Each with its line in the file.
+        let line = |field: &str| at(field).line;
+        assert!(line("sectors[1].id") < line("sectors[2].name"));
+        assert!(line("sectors[4].start") < line("sectors[5].start"));
+        assert_eq!(found.len(), 6, "{found:?}");
     }
 }

@@ -4,10 +4,13 @@ use geo::MultiPolygon;
 use truce_model::{Timestamp, WeaponClass};
 
 use crate::areas::Areas;
-use crate::geodesy::{Earth, LonLat, Polyline};
+use crate::geodesy::{Earth, LonLat, Nearest, Polyline};
 
 /// The default probability an attribution must reach.
 pub const DEFAULT_ATTRIBUTION_THRESHOLD: f64 = 0.95;
+
+/// How far from the contact line a sector's start may be given.
+pub const MAX_SECTOR_START_M: f64 = 5_000.0;
 
 /// A ceasefire agreement, validated and ready for evaluation.
 #[derive(Debug)]
@@ -25,6 +28,8 @@ pub struct Agreement {
     pub sites: Vec<Site>,
     pub windows: Vec<Window>,
     pub clauses: Vec<Clause>,
+    /// Monitoring sectors, in order along the line (possibly none).
+    pub sectors: Vec<Sector>,
     pub earth: Earth,
 }
 
@@ -114,6 +119,32 @@ pub struct Window {
     pub note: Option<String>,
 }
 
+/// A monitoring sector: a stretch of the contact line, from where its start falls on the
+/// line to where the next sector's does (the first sector also takes the line before its
+/// start, the last the line to its end), and every point whose nearest position of the line
+/// lies on that stretch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sector {
+    pub id: String,
+    pub name: String,
+    /// The start as the file gives it.
+    pub start: LonLat,
+    /// The start's nearest position of the line: where the sector begins.
+    pub begins: Nearest,
+    /// Where the sector begins and ends along the line, in metres from the line's first
+    /// position (the first begins at 0, the last ends at the line's length).
+    pub from_m: f64,
+    pub until_m: f64,
+    pub note: Option<String>,
+}
+
+impl Sector {
+    /// Its length along the contact line, in metres.
+    pub fn length_m(&self) -> f64 {
+        self.until_m - self.from_m
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rule {
     NoFire,
@@ -182,5 +213,28 @@ impl Agreement {
 
     pub fn site(&self, id: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
+    }
+
+    pub fn sector(&self, id: &str) -> Option<&Sector> {
+        self.sectors.iter().find(|s| s.id == id)
+    }
+
+    /// The sector of the point `p`: the sector of the line's position nearest to it; `None`
+    /// only when the agreement has no sectors.
+    pub fn sector_at(&self, p: LonLat) -> Option<&Sector> {
+        if self.sectors.is_empty() {
+            return None;
+        }
+        self.sector_on_line(&self.line.nearest(&self.earth, p))
+    }
+
+    /// The sector that holds a position of the line (as [`Polyline::nearest`] gives it): the
+    /// last whose beginning is not after it, or the first. A binary search over the sectors.
+    pub fn sector_on_line(&self, on_line: &Nearest) -> Option<&Sector> {
+        let at = self.line.along(on_line);
+        let after = self
+            .sectors
+            .partition_point(|s| self.line.along(&s.begins) <= at);
+        self.sectors.get(after.saturating_sub(1))
     }
 }

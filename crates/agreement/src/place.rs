@@ -1,5 +1,5 @@
-//! Where a point is under the agreement: distance to the contact line, side, zones, sites and
-//! windows of silence.
+//! Where a point is under the agreement: distance to the contact line, side, zones, sites,
+//! monitoring sector and windows of silence.
 
 use geo::{Coord, Intersects, Point};
 use serde::Serialize;
@@ -21,6 +21,9 @@ pub struct Place {
     pub zones: Vec<String>,
     /// Protected sites the point falls on.
     pub sites: Vec<SiteHit>,
+    /// The monitoring sector (by id) of the line's position nearest to the point; none when
+    /// the agreement has no sectors.
+    pub sector: Option<String>,
 }
 
 pub fn lon_lat(p: &Position) -> LonLat {
@@ -28,7 +31,7 @@ pub fn lon_lat(p: &Position) -> LonLat {
 }
 
 impl Agreement {
-    /// The point's place: distance, side, zones and sites.
+    /// The point's place: distance, side, zones, sites and sector.
     pub fn place(&self, position: &Position) -> Place {
         let p = lon_lat(position);
         let nearest = self.line.nearest(&self.earth, p);
@@ -48,6 +51,7 @@ impl Agreement {
             side,
             zones,
             sites: self.sites_at(p),
+            sector: self.sector_on_line(&nearest).map(|s| s.id.clone()),
         }
     }
 

@@ -45,3 +45,36 @@ fn the_sample_loads() {
         .unwrap();
     assert!(p["RU"] > 0.999, "{p:?}");
 }
+
+#[test]
+fn the_sample_sectors_cover_the_line_in_order() {
+    let a = sample();
+    let ids: Vec<&str> = a.sectors.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "kherson",
+            "zaporizhzhia",
+            "dnipropetrovsk",
+            "donetsk",
+            "luhansk",
+            "kharkiv"
+        ]
+    );
+    let length: f64 = a.sectors.iter().map(|s| s.length_m()).sum();
+    assert!((length - a.line.length_m(&a.earth)).abs() < 1e-6);
+    assert!(a.sectors.iter().all(|s| s.length_m() > 10_000.0));
+    // Kherson, Enerhodar, Huliaipole, Donetsk, Kramatorsk and Kupiansk: each in the sector
+    // named after its oblast.
+    for (lat, lon, sector) in [
+        (46.64, 32.61, "kherson"),
+        (47.50, 34.66, "zaporizhzhia"),
+        (47.66, 36.26, "zaporizhzhia"),
+        (48.00, 37.80, "donetsk"),
+        (48.72, 37.56, "donetsk"),
+        (49.71, 37.61, "kharkiv"),
+    ] {
+        let place = a.place(&Position::new(lat, lon));
+        assert_eq!(place.sector.as_deref(), Some(sector), "{lat},{lon}");
+    }
+}

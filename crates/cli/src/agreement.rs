@@ -17,15 +17,15 @@ pub enum AgreementCommand {
         /// The agreement (TOML; GeoJSON files it references are read beside it).
         file: PathBuf,
     },
-    /// Describe an agreement: line length, areas, zones, sites, windows, clauses.
+    /// Describe an agreement: line length, areas, zones, sites, windows, clauses, sectors.
     Show {
         file: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Where a point is under the agreement: distance to the line, side, zones, party
-    /// probabilities, and the clauses an explosion there would breach.
+    /// Where a point is under the agreement: distance to the line, side, zones, monitoring
+    /// sector, party probabilities, and the clauses an explosion there would breach.
     Locate {
         file: PathBuf,
         #[arg(long, allow_negative_numbers = true)]
@@ -105,14 +105,15 @@ fn check(file: &Path) -> anyhow::Result<()> {
     match Agreement::load(file) {
         Ok(a) => {
             println!(
-                "{}: ok — agreement {:?}, {} parties, {} zones, {} sites, {} windows, {} clauses",
+                "{}: ok — agreement {:?}, {} parties, {} zones, {} sites, {} windows, {} clauses, {} sectors",
                 file.display(),
                 a.id,
                 a.parties.len(),
                 a.zones.len(),
                 a.sites.len(),
                 a.windows.len(),
-                a.clauses.len()
+                a.clauses.len(),
+                a.sectors.len()
             );
             Ok(())
         }
@@ -234,12 +235,23 @@ fn show(a: &Agreement, as_json: bool) -> anyhow::Result<()> {
         .iter()
         .map(|c| json!({"id": c.id, "rule": c.rule.as_str(), "zones": c.zones, "sites": c.sites, "windows": c.windows, "text": c.text}))
         .collect();
+    let km = |m: f64| (m / 100.0).round() / 10.0;
+    let sectors: Vec<_> = a
+        .sectors
+        .iter()
+        .map(|s| {
+            json!({"id": s.id, "name": s.name,
+                   "start": {"lat": s.start[1], "lon": s.start[0]},
+                   "from_km": km(s.from_m), "until_km": km(s.until_m),
+                   "length_km": km(s.length_m()), "note": s.note})
+        })
+        .collect();
     if as_json {
         let out = json!({"id": a.id, "title": a.title, "entry_into_force": a.entry_into_force,
             "attribution_threshold": a.attribution_threshold,
             "contact_line": {"positions": a.line.coords().len(), "length_km": (line_km * 10.0).round() / 10.0, "source": a.line_source},
             "parties": parties, "zones": zones, "zone_area_grid_km": zone_areas.cell_km,
-            "sites": sites, "windows": windows, "clauses": clauses});
+            "sites": sites, "windows": windows, "clauses": clauses, "sectors": sectors});
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -310,6 +322,20 @@ fn show(a: &Agreement, as_json: bool) -> anyhow::Result<()> {
     for c in &a.clauses {
         println!("  {:<5} {:<26} {}", c.id, c.rule.as_str(), c.text);
     }
+    if !a.sectors.is_empty() {
+        println!("\nmonitoring sectors (along the line from its first position)");
+        for s in &a.sectors {
+            println!(
+                "  {:<16} {:<16} km {:>6.1} – {:>6.1}  {:>6.1} km  {}",
+                s.id,
+                s.name,
+                s.from_m / 1000.0,
+                s.until_m / 1000.0,
+                s.length_m() / 1000.0,
+                s.note.as_deref().unwrap_or("")
+            );
+        }
+    }
     Ok(())
 }
 
@@ -353,6 +379,7 @@ fn locate(
         .find(|(k, v)| k.as_str() != truce_agreement::NONE && **v >= a.attribution_threshold)
         .map(|(k, _)| k.as_str());
     let attributed = party.unwrap_or("undetermined");
+    let sector = place.sector.as_deref().and_then(|id| a.sector(id));
     if as_json {
         let out = json!({
             "attribution": {"party": party, "probabilities": probabilities,
@@ -365,6 +392,7 @@ fn locate(
             "side": place.side,
             "zones": place.zones,
             "sites": place.sites,
+            "sector": sector.map(|s| json!({"id": s.id, "name": s.name})),
             "party_probabilities": probabilities,
             "attribution_threshold": a.attribution_threshold,
             "explosion_breaches": breaches,
@@ -395,6 +423,9 @@ fn locate(
             place.zones.join(", ")
         }
     );
+    if let Some(s) = sector {
+        println!("monitoring sector: {} ({})", s.name, s.id);
+    }
     for s in &place.sites {
         println!(
             "protected site: {} ({}), {:.0} m from it",

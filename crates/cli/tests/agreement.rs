@@ -73,6 +73,14 @@ text = "no fire"
 id = "1"
 rule = "cross_line_fire"
 text = "again"
+
+[[sectors]]
+id = "north"
+start = { lat = 48.0, lon = 36.0 }
+
+[[sectors]]
+id = "north"
+start = { lat = 49.0, lon = 36.0 }
 "#;
 
 /// Line 5 holds a latitude out of range.
@@ -131,6 +139,11 @@ fn a_broken_agreement_lists_every_problem_with_its_place() {
             "clauses[1].id",
             "duplicate clause id",
         ),
+        (
+            format!("{name}:46:"),
+            "sectors[1].id",
+            "duplicate sector id",
+        ),
     ];
     for (place, field, words) in &expect {
         let line = text
@@ -166,6 +179,30 @@ fn show_describes_the_sample() {
     // A 50 km zone along a ~1,100 km line holds tens of thousands of km² per side.
     let ua = v["zones"][1]["area_km2"]["UA"].as_f64().unwrap();
     assert!((30_000.0..60_000.0).contains(&ua), "{ua}");
+    // The monitoring sectors, in order along the line, share out its length.
+    let sectors = v["sectors"].as_array().unwrap();
+    let names: Vec<&str> = sectors
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Kherson",
+            "Zaporizhzhia",
+            "Dnipropetrovsk",
+            "Donetsk",
+            "Luhansk",
+            "Kharkiv"
+        ]
+    );
+    let total: f64 = sectors
+        .iter()
+        .map(|s| s["length_km"].as_f64().unwrap())
+        .sum();
+    assert!((total - km).abs() < 0.5, "{total} vs {km}");
+    let text = stdout(&truce(&["agreement", "show", &sample()]));
+    assert!(text.contains("monitoring sectors"), "{text}");
 }
 
 #[test]
@@ -204,6 +241,10 @@ fn locate_reports_distance_side_zones_and_probabilities() {
     assert!(zones.contains(&"security-zone") && zones.contains(&"drone-free"));
     assert!(v["party_probabilities"]["UA"].as_f64().unwrap() > 0.999);
     assert_eq!(v["attribution"]["party"], "UA");
+    assert_eq!(
+        v["sector"],
+        serde_json::json!({"id": "zaporizhzhia", "name": "Zaporizhzhia"})
+    );
     // Before entry into force, only the window of silence applies.
     let clauses: Vec<&str> = v["explosion_breaches"]
         .as_array()
