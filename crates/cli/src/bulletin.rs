@@ -1,5 +1,6 @@
-//! `truce bulletin --date D`: publishes the day's bulletin (a signed entry of the log) and
-//! writes its documents (JSON, HTML with a map, GeoJSON, CSV) beside each other.
+//! `truce bulletin --date D`: publishes the day's bulletin (a signed entry of the log),
+//! writes its documents (JSON, HTML with a map, GeoJSON, CSV) beside each other and prints
+//! its counts by area and party and the day's restrictions.
 
 use std::path::PathBuf;
 
@@ -46,12 +47,30 @@ pub async fn run(args: BulletinArgs) -> anyhow::Result<()> {
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
+    let b = &published["bulletin"];
     println!(
         "bulletin {}: {} finding(s), log entry {} (check it with `truce verify --entry {}`)",
         args.date,
         published["published"]["findings"],
         published["log_index"],
         published["log_index"]
+    );
+    // By area and party, as the OSCE's reports led with, and the day's restrictions.
+    for (area, parties) in b["by_area"].as_object().into_iter().flatten() {
+        let parties: Vec<String> = parties
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(party, n)| format!("{party} {n}"))
+            .collect();
+        println!("  {area}: {}", parties.join(", "));
+    }
+    let listed = |key: &str| b[key].as_array().map_or(0, Vec::len);
+    println!(
+        "  restrictions: {} sensor(s) silent for six hours or more, {} revoked, {} outage(s) reported",
+        listed("reporting_gaps"),
+        listed("revocations"),
+        listed("outages")
     );
     Ok(())
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use truce_commission::bulletin;
 use truce_commission::roles::Scope;
 use truce_commission::{Published, What};
-use truce_model::{Finding, ProblemType};
+use truce_model::{Finding, ObservationData, ProblemType, SensorRevocation};
 
 use super::commission::allowed;
 use crate::blobs::Blobs;
@@ -33,15 +33,19 @@ pub fn reviewed_findings(state: &AppState) -> (u64, String, Vec<Finding>) {
     (r.size, r.digest.clone(), state.desk.reviewed(&r.findings))
 }
 
-/// The sensors silent for six hours or more of `date`, from the registry and every
-/// observation of the log up to `size` (read in blocks; the bulletin is written once a day).
-async fn reporting_gaps(
+/// The monitoring's restrictions on `date`, from the registry and every entry of the log up
+/// to `size` (read in blocks; the bulletin is written once a day): the sensors silent for six
+/// hours or more (from the times of the observations), the sensors revoked (from the
+/// key-revocation entries) and the services reported out or degraded (from the
+/// `infrastructure.status` observations).
+async fn restrictions(
     state: &AppState,
     size: u64,
     date: &str,
-) -> Result<Vec<bulletin::ReportingGap>, ApiError> {
+) -> Result<bulletin::Restrictions, ApiError> {
     const BLOCK: u64 = 4096;
     let store = state.store.clone();
+    let agreement = state.agreement.clone();
     let date = date.to_string();
     tokio::task::spawn_blocking(move || {
         store.read(|r| {
@@ -54,21 +58,54 @@ async fn reporting_gaps(
                 })
                 .collect();
             let mut reports = Vec::new();
+            let mut statuses = Vec::new();
+            let mut revoked = Vec::new();
             let mut start = 0;
             while start < size {
                 for data in r.entries(start, BLOCK.min(size - start))? {
                     let Ok(entry) = truce_model::Entry::decode(&data) else {
                         continue;
                     };
-                    if entry.kind == truce_model::EntryKind::Observation
-                        && let Ok(o) = truce_pipeline::decode_envelope(entry.body)
-                    {
-                        reports.push((o.sensor, o.observed_at));
+                    match entry.kind {
+                        truce_model::EntryKind::Observation => {
+                            let Ok(o) = truce_pipeline::decode_envelope(entry.body) else {
+                                continue;
+                            };
+                            if let ObservationData::Infrastructure {
+                                site_id,
+                                service,
+                                status,
+                                households_affected,
+                            } = o.data
+                            {
+                                statuses.push(bulletin::Outage {
+                                    at: o.observed_at,
+                                    sensor: o.sensor.clone(),
+                                    site: site_id,
+                                    site_name: None,
+                                    area: None,
+                                    service,
+                                    status,
+                                    households_affected,
+                                });
+                            }
+                            reports.push((o.sensor, o.observed_at));
+                        }
+                        truce_model::EntryKind::KeyRevocation => {
+                            if let Ok(r) = serde_json::from_slice::<SensorRevocation>(entry.body) {
+                                revoked.push(r);
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 start += BLOCK;
             }
-            Ok(bulletin::reporting_gaps(&sensors, &reports, &date))
+            Ok(bulletin::Restrictions {
+                reporting_gaps: bulletin::reporting_gaps(&sensors, &reports, &date),
+                revocations: bulletin::revocations(&sensors, &revoked, &date),
+                outages: bulletin::outages(&statuses, &date, agreement.as_deref()),
+            })
         })
     })
     .await
@@ -90,29 +127,31 @@ pub async fn publish(
     }
     let (size, digest, findings) = reviewed_findings(&state);
     let now = state.clock.now();
-    let gaps = reporting_gaps(&state, size, &date).await?;
+    let restrictions = restrictions(&state, size, &date).await?;
+    let agreement = state.agreement.as_deref();
+    let inputs = bulletin::Inputs {
+        date: &date,
+        log_size: size,
+        digest: &digest,
+        findings: &findings,
+        agreement,
+    };
     let b = state
         .desk
-        .read(|c| bulletin::build(&date, size, &digest, &findings, c, now, gaps));
+        .read(|c| bulletin::build(inputs, c, now, restrictions));
     let todays = bulletin::of_day(&findings, &date);
-    let (line, title) = match &state.agreement {
-        Some(a) => (a.line.coords().to_vec(), a.title.clone()),
-        None => (Vec::new(), "truce".to_string()),
-    };
     let documents = [
         (
             "json",
             serde_json::to_vec_pretty(&b).map_err(ApiError::internal)?,
         ),
-        (
-            "html",
-            bulletin::html(&b, &todays, &line, &title).into_bytes(),
-        ),
+        ("html", bulletin::html(&b, &todays, agreement).into_bytes()),
         (
             "geojson",
-            serde_json::to_vec(&bulletin::geojson(&todays)).map_err(ApiError::internal)?,
+            serde_json::to_vec(&bulletin::geojson(&todays, agreement))
+                .map_err(ApiError::internal)?,
         ),
-        ("csv", bulletin::csv(&todays).into_bytes()),
+        ("csv", bulletin::csv(&todays, agreement).into_bytes()),
     ];
     let blobs = Blobs::new(&state.config.data);
     let stored = tokio::task::spawn_blocking(move || {
