@@ -17,6 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use reqwest::Method;
+use truce_model::Finding;
 use truce_server::{ServerConfig, SystemClock};
 
 use crate::client::Client;
@@ -264,7 +265,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     escalations(&client, &server.admin_token, policy).await?;
-    let bulletin = bulletin(&client, &server.admin_token, &findings).await?;
+    let bulletin = bulletin(&client, &server.admin_token, &findings, &agreement).await?;
     // The audit below checks the checkpoint that covers the Commission's entries too.
     let size = client.get_json("/healthz").await?["log_size"]
         .as_u64()
@@ -543,15 +544,17 @@ async fn escalations(client: &Client, admin_token: &str, policy: u64) -> anyhow:
     Ok(())
 }
 
-/// What a bulletin counts a finding under, read from its JSON.
-type Key = fn(&serde_json::Value) -> String;
+/// What a bulletin counts a finding under.
+type Key<'a> = &'a dyn Fn(&Finding) -> String;
 
 /// Publishes the bulletin of the day of the first finding and checks that it counts what
-/// `GET /v1/findings` gives for that day; returns the log index of its entry.
+/// `GET /v1/findings` gives for that day, each breakdown (by area and party under the
+/// `agreement`'s sectors too); returns the log index of its entry.
 async fn bulletin(
     client: &Client,
     admin_token: &str,
     findings: &serde_json::Value,
+    agreement: &truce_agreement::Agreement,
 ) -> anyhow::Result<Option<u64>> {
     let day = findings["findings"]
         .as_array()
@@ -587,41 +590,67 @@ async fn bulletin(
             of_day["total"]
         );
     }
-    // Each breakdown too: by party, clause, type of event and side of the line.
+    // Each breakdown too: by party, clause, kind of violation, type of event, side of the
+    // line, and area (the sector of the line nearest to the event) with and without party.
     let document = client
         .get_json(&format!("/v1/bulletins/{day}?format=json"))
         .await?;
-    let listed = of_day["findings"].as_array().cloned().unwrap_or_default();
-    let breakdowns: [(&str, Key); 4] = [
-        ("by_party", |f| {
-            f["attribution"]["party"]
-                .as_str()
-                .unwrap_or("undetermined")
-                .to_string()
+    let listed: Vec<Finding> = serde_json::from_value(of_day["findings"].clone())
+        .context("the findings of GET /v1/findings")?;
+    let party = truce_commission::bulletin::party;
+    let area = |f: &Finding| truce_commission::bulletin::area(Some(agreement), f);
+    let breakdowns: [(&str, Key); 6] = [
+        ("by_party", &party),
+        ("by_clause", &|f| f.clause.clone()),
+        ("by_category", &|f| {
+            truce_commission::bulletin::category(f).to_string()
         }),
-        ("by_clause", |f| {
-            f["clause"].as_str().unwrap_or("").to_string()
+        ("by_type", &|f| f.event_type.as_str().to_string()),
+        ("by_side", &|f| {
+            f.side.clone().unwrap_or_else(|| "none".into())
         }),
-        ("by_type", |f| {
-            f["event_type"].as_str().unwrap_or("").to_string()
-        }),
-        ("by_side", |f| {
-            f["side"].as_str().unwrap_or("none").to_string()
-        }),
+        ("by_sector", &area),
     ];
+    let given = |name: &str| document[name].clone();
     for (name, key) in breakdowns {
         let mut expected: BTreeMap<String, u64> = BTreeMap::new();
         for f in &listed {
             *expected.entry(key(f)).or_default() += 1;
         }
-        let given: BTreeMap<String, u64> = serde_json::from_value(document[name].clone())
+        let given: BTreeMap<String, u64> = serde_json::from_value(given(name))
             .with_context(|| format!("the bulletin's {name}"))?;
         if given != expected {
             bail!("the bulletin of {day} counts {name} {given:?}, GET /v1/findings {expected:?}");
         }
     }
+    let mut expected: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for f in &listed {
+        *expected
+            .entry(area(f))
+            .or_default()
+            .entry(party(f))
+            .or_default() += 1;
+    }
+    let by_area: BTreeMap<String, BTreeMap<String, u64>> =
+        serde_json::from_value(given("by_area")).context("the bulletin's by_area")?;
+    let summed: u64 = by_area.values().flat_map(|p| p.values()).sum();
+    if by_area != expected || Some(summed) != counted.as_u64() {
+        bail!(
+            "the bulletin of {day} counts by_area {by_area:?} ({summed} in all), GET /v1/findings {expected:?} ({counted})"
+        );
+    }
+    let areas: Vec<String> = by_area
+        .iter()
+        .map(|(area, parties)| {
+            let parties: Vec<String> = parties.iter().map(|(p, n)| format!("{p} {n}")).collect();
+            format!("{area}: {}", parties.join(", "))
+        })
+        .collect();
     println!(
-        "daily bulletin of {day}: {counted} finding(s), as GET /v1/findings gives for the day, by party, clause, type and side alike; signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
+        "daily bulletin of {day}: {counted} finding(s), as GET /v1/findings gives for the day, by party, clause, kind, type, side and area alike (by area and party: {}); {} sensor(s) revoked, {} outage(s) reported; signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
+        areas.join("; "),
+        document["revocations"].as_array().map_or(0, Vec::len),
+        document["outages"].as_array().map_or(0, Vec::len),
         published["log_index"]
     );
     Ok(published["log_index"].as_u64())
