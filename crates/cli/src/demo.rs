@@ -255,13 +255,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         truce_agreement::Agreement::load(&agreement_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let e = truce_fusion::eval::evaluate(&truth, &events, Some(&agreement), 6);
     println!(
-        "against the simulator's ground truth: precision {:.3}, recall {:.3}, median location error {:.1} m ({:.2} x the Cramér–Rao bound), attribution {}/{} correct",
+        "against the simulator's ground truth: precision {:.3}, recall {:.3}, median location error {:.1} m ({:.2} x the Cramér–Rao bound), locations attributed {}/{} correctly; responsibility: {} of {} named the party that fired, {} another party, {} undetermined",
         e.precision,
         e.recall,
         e.error_median_m,
         e.crb_ratio_median,
         e.attribution_correct,
-        e.attribution_eligible
+        e.attribution_eligible,
+        e.responsibility_correct,
+        e.responsibility_eligible,
+        e.responsibility_wrong,
+        e.responsibility_undetermined
     );
 
     escalations(&client, &server.admin_token, policy).await?;

@@ -140,8 +140,16 @@ pub fn print_evaluation(e: &Evaluation) {
         e.error_median_m, e.error_p90_m, e.crb_ratio_median
     );
     println!(
-        "attribution: {} of {} matched events more than 3σ from the line attributed correctly ({:.4})",
+        "attribution of the location: {} of {} matched events more than 3σ from the line placed in the right party's area ({:.4})",
         e.attribution_correct, e.attribution_eligible, e.attribution_accuracy
+    );
+    println!(
+        "attribution of responsibility: of {} matched events whose firing position is more than 3σ from the line, {} named the party that fired, {} another party, {} undetermined ({:.4})",
+        e.responsibility_eligible,
+        e.responsibility_correct,
+        e.responsibility_wrong,
+        e.responsibility_undetermined,
+        e.responsibility_accuracy
     );
 }
 

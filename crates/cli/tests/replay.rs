@@ -178,7 +178,11 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
     let e: serde_json::Value = serde_json::from_str(&eval).unwrap();
     assert!(e["f1"].as_f64().unwrap() >= 0.99, "{e}");
     assert!(e["crb_ratio_median"].as_f64().unwrap() <= 1.3, "{e}");
+    assert!(e["attribution_eligible"].as_u64().unwrap() > 0, "{e}");
     assert_eq!(e["attribution_accuracy"].as_f64().unwrap(), 1.0, "{e}");
+    // Responsibility is never named wrongly.
+    assert!(e["responsibility_eligible"].as_u64().unwrap() > 0, "{e}");
+    assert_eq!(e["responsibility_wrong"], 0, "{e}");
     // And judged: every event after entry into force breaches the ceasefire.
     let findings = std::fs::read_to_string(out.join("findings.ndjson")).unwrap();
     assert!(findings.lines().count() >= e["fused_events"].as_u64().unwrap() as usize);
