@@ -481,6 +481,12 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         ("POST", "/v1/escalations/1/ack".into(), None, Some(&li_ua)),
         (
             "POST",
+            "/v1/bulletins".into(),
+            Some(json!({"date": "2026-01-07"})),
+            Some(&analyst),
+        ),
+        (
+            "POST",
             "/v1/escalations/1/respond".into(),
             Some(json!({"measures": ["consultation"]})),
             Some(&auditor),
@@ -629,7 +635,26 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     let served = get_json(&api.client, &server.url("/v1/findings?state=verified")).await;
     assert_eq!(served["findings"][0]["id"], finding_id.as_str());
 
-    // A ruling: proposed, one dissent, adopted by the second concurrence.
+    // A ruling: proposed, one dissent, adopted by the second concurrence. It names a party
+    // to the agreement (or none, for undetermined), nobody else.
+    let before = api.size().await;
+    let (status, problem) = api
+        .call(
+            "POST",
+            "/v1/rulings",
+            Some(&commissioners[0]),
+            Some(
+                json!({"findings": [finding_id], "attribution": "Ru", "intent": "unknown",
+                "remedy": "r"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, &problem["field"]),
+        (422, &json!("attribution")),
+        "{problem}"
+    );
+    assert_eq!(api.size().await, before);
     let proposal = json!({"findings": [finding_id], "attribution": "RU", "intent": "unknown",
         "remedy": "cease fire from the position"});
     let proposed = api
@@ -745,10 +770,10 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     let filed = api
         .ok("POST", "/v1/allegations", &li_ua, Some(allegation.clone()))
         .await;
-    assert_ne!(
-        filed["assessment"]["outcome"], "not_corroborated",
-        "{filed}"
-    );
+    // The impact was heard by other operators' sensors and its origin lies on RU's side,
+    // as alleged.
+    assert_eq!(filed["assessment"]["outcome"], "corroborated", "{filed}");
+    assert!(filed["assessment"]["contradicts"].is_null(), "{filed}");
     assert!(
         filed["assessment"]["events"]
             .as_array()
@@ -773,6 +798,15 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         .ok("POST", "/v1/allegations", &li_ua, Some(nowhere))
         .await;
     assert_eq!(filed["assessment"]["outcome"], "not_corroborated");
+    // No sensor listens near Kyiv: the silence neither supports nor contradicts it.
+    assert!(filed["assessment"]["contradicts"].is_null(), "{filed}");
+    assert!(
+        filed["assessment"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("neither supports nor contradicts"),
+        "{filed}"
+    );
     let unsupported = filed["log_index"].as_u64().unwrap();
     // Both wait in the review queue with their cross-checks; an analyst verifies the one
     // the sensors support and discounts the other, and the queue is clear of them.
@@ -812,6 +846,39 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         all[unsupported.to_string()]["reviews"][0]["state"],
         "discounted"
     );
+
+    // Allegations the evidence contradicts. The same shelling alleged an hour earlier, when
+    // the sensors around the place (of several operators) heard nothing there:
+    let mut quiet = allegation.clone();
+    let time = truce_model::Timestamp::parse(finding["time"].as_str().unwrap()).unwrap();
+    quiet["event_time"] = json!(time.plus_nanos(-3_600_000_000_000).to_string());
+    let filed = api.ok("POST", "/v1/allegations", &li_ua, Some(quiet)).await;
+    assert_eq!(
+        filed["assessment"]["outcome"], "not_corroborated",
+        "{filed}"
+    );
+    let why = filed["assessment"]["contradicts"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("located nothing there"), "{filed}");
+    assert!(
+        filed["assessment"]["coverage"].as_array().unwrap().len() >= 3,
+        "{filed}"
+    );
+    // And RU's liaison alleging that UA fired that round: the impact is confirmed, but the
+    // findings attribute its origin to RU.
+    let li_ru = api.account("li-ru", "liaison", Some(("party", "RU"))).await;
+    let mut blamed = allegation.clone();
+    blamed["party"] = json!("RU");
+    blamed["against"] = json!("UA");
+    let filed = api
+        .ok("POST", "/v1/allegations", &li_ru, Some(blamed))
+        .await;
+    assert_eq!(filed["assessment"]["outcome"], "corroborated", "{filed}");
+    let why = filed["assessment"]["contradicts"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("to RU, not UA"), "{filed}");
 
     // The whole chain from the log alone: every entry, the actions folded with only the
     // log's public key (the guarantees too come from the log: the server logged the file
@@ -866,6 +933,20 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
             .iter()
             .all(|i| observations.contains(&i.as_u64().unwrap()))
     );
+    // The layer below the finding: its event, recomputed, rests on those observations.
+    let event = std::fs::read_to_string(replayed.join("events.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["id"] == f["event"])
+        .expect("the finding's event, recomputed");
+    assert_eq!(event["id"], finding["event"]);
+    assert!(
+        evidence
+            .iter()
+            .all(|i| event["observations"].as_array().unwrap().contains(i)),
+        "{event}"
+    );
     assert_eq!(
         commission.state_of(&finding_id),
         VerificationState::Verified
@@ -906,6 +987,15 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
         ]
     );
     assert!(r.adopted.is_some());
+    // The layer above: the escalations the verification opened name the finding, the one
+    // the ruling opened names the ruling and its findings.
+    for e in commission.escalations().values() {
+        let e = &e.escalation;
+        match e.ruling {
+            Some(index) => assert_eq!((index, &e.findings), (ruling, &vec![finding_id.clone()])),
+            None => assert_eq!(e.finding.as_ref(), Some(&finding_id)),
+        }
+    }
     let kinds: Vec<(&str, EscalationKind)> = commission
         .escalations()
         .values()
@@ -921,7 +1011,7 @@ async fn the_commission_from_review_to_acknowledgement_and_back_from_the_log() {
     );
     let acknowledged = commission.escalations()[&gb].acknowledged.as_ref().unwrap();
     assert_eq!(acknowledged.stamp.actor, "gu-gb");
-    assert_eq!(commission.allegations().len(), 2);
+    assert_eq!(commission.allegations().len(), 4);
     // The server's own view agrees with the auditor's.
     let served = api.ok("GET", "/v1/rulings", &auditor, None).await;
     assert_eq!(

@@ -10,8 +10,18 @@
 //!   by the alleging party's own sensors alone, an event of another type in the window, a
 //!   located observation (a drone sighting, a thermal detection, a patrol report) in the
 //!   window, or an event just outside it (within twice the window);
-//! - **not corroborated** when nothing is found within twice the window. That is not a
-//!   refutation: the assessment lists what was searched so the reviewer can judge coverage.
+//! - **not corroborated** when nothing is found within twice the window.
+//!
+//! The evidence **contradicts** an allegation (said in `contradicts`, with why) when
+//!
+//! - it is corroborated or partly corroborated by an event whose origin the findings
+//!   attribute to a party other than the one the allegation accuses (the event happened;
+//!   the evidence names someone else), or
+//! - nothing is found although sensors that hear such events, of at least
+//!   [`CONTRADICTING_OPERATORS`] operators other than the alleging party, were registered
+//!   and not revoked within their detection range of the place. Without such coverage, "not
+//!   corroborated" only says that the mechanism could not see the place, and the assessment
+//!   says so.
 
 use serde::{Deserialize, Serialize};
 use truce_agreement::Earth;
@@ -47,6 +57,12 @@ pub struct Assessment {
     pub observations: Vec<u64>,
     /// What was searched and found, in a sentence or two.
     pub detail: String,
+    /// Why the evidence contradicts the allegation, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contradicts: Option<String>,
+    /// The sensors able to hear an event at the alleged place (ids), when nothing was found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<String>,
     /// The results the check read (set by the caller): the log size they rest on and their
     /// digest, what `truce replay` gives for a checkpoint of that size, so that anyone can
     /// redo the check.
@@ -70,6 +86,31 @@ pub struct Located {
     pub time: Timestamp,
     pub operator: String,
 }
+
+/// What the cross-check knows beside the events and observations.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Context {
+    /// Per event id, the party the findings attribute the event's origin to (events whose
+    /// origin is undetermined are absent).
+    pub responsible: std::collections::BTreeMap<String, String>,
+    /// Sensors that hear launches and explosions (acoustic, seismic, infrasound), registered
+    /// before the alleged time and not revoked by then.
+    pub listeners: Vec<Listener>,
+    /// The range within which a listener hears an event (the association's detection range).
+    pub detection_range_m: f64,
+}
+
+/// A sensor able to hear an event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listener {
+    pub id: String,
+    pub operator: String,
+    pub position: Position,
+}
+
+/// Operators other than the alleging party whose silent sensors must cover the place for
+/// the silence to contradict an allegation.
+pub const CONTRADICTING_OPERATORS: usize = 2;
 
 const MARGIN_M: f64 = 500.0;
 const MARGIN_S: f64 = 30.0;
@@ -114,12 +155,13 @@ fn event_sigma(event: &Event) -> f64 {
 }
 
 /// Cross-checks `allegation` (filed by `allegation.party`) against `events` and
-/// `observations`.
+/// `observations`, with the findings' attributions and the sensors in `context`.
 pub fn crosscheck(
     earth: &Earth,
     allegation: &Allegation,
     events: &[Event],
     observations: &[Located],
+    context: &Context,
 ) -> Assessment {
     // (grade, closeness, id): grade 0 best.
     let mut found: Vec<(u8, f64, &Event)> = Vec::new();
@@ -199,13 +241,69 @@ pub fn crosscheck(
             observations.len()
         ),
     };
+    let mut contradicts = None;
+    let mut coverage = Vec::new();
+    if let (Some(0 | 1), Some(accused)) = (best, &allegation.against)
+        && let Some(named) = context.responsible.get(&found[0].2.id)
+        && named != accused
+    {
+        contradicts = Some(format!(
+            "the findings attribute the origin of event {} to {named}, not {accused}",
+            found[0].2.id
+        ));
+    }
+    let mut detail = detail;
+    if outcome == Outcome::NotCorroborated && hears(&allegation.category) {
+        let near: Vec<&Listener> = context
+            .listeners
+            .iter()
+            .filter(|l| {
+                earth.distance(
+                    [allegation.position.lon, allegation.position.lat],
+                    [l.position.lon, l.position.lat],
+                ) <= context.detection_range_m
+            })
+            .collect();
+        let mut others: Vec<&str> = near
+            .iter()
+            .map(|l| l.operator.as_str())
+            .filter(|o| *o != allegation.party)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        let km = context.detection_range_m / 1000.0;
+        if others.len() >= CONTRADICTING_OPERATORS {
+            contradicts = Some(format!(
+                "{} sensor(s) of {} were registered within {km:.0} km of the place and \
+                 located nothing there",
+                near.len(),
+                others.join(", ")
+            ));
+        } else {
+            detail.push_str(&format!(
+                "; sensors of fewer than {CONTRADICTING_OPERATORS} operators other than {} lie \
+                 within {km:.0} km of the place: the silence neither supports nor contradicts \
+                 the allegation",
+                allegation.party
+            ));
+        }
+        coverage = near.iter().map(|l| l.id.clone()).collect();
+        coverage.sort();
+    }
     Assessment {
         outcome,
         events: found.iter().map(|f| f.2.id.clone()).collect(),
         observations: seen.into_iter().map(|s| s.1).collect(),
         detail,
+        contradicts,
+        coverage,
         results: None,
     }
+}
+
+/// Whether the allegation describes something acoustic sensors hear (fire, explosions).
+fn hears(category: &str) -> bool {
+    matches!(category, "shelling" | "strike" | "drone_strike")
 }
 
 #[cfg(test)]
@@ -273,7 +371,7 @@ mod tests {
                 &["FR", "UA"],
             ),
         ];
-        let got = crosscheck(&earth(), &a, &events, &[]);
+        let got = crosscheck(&earth(), &a, &events, &[], &Context::default());
         assert_eq!(got.outcome, Outcome::Corroborated);
         assert_eq!(got.events, ["near"]);
         assert!(got.detail.contains("near"));
@@ -290,7 +388,7 @@ mod tests {
             "2026-01-08T02:10:40Z",
             &["UA"],
         )];
-        let got = crosscheck(&earth(), &a, &own, &[]);
+        let got = crosscheck(&earth(), &a, &own, &[], &Context::default());
         assert_eq!(got.outcome, Outcome::PartlyCorroborated);
         assert!(got.detail.contains("own sensors"), "{}", got.detail);
         let fire = [event(
@@ -301,7 +399,7 @@ mod tests {
             "2026-01-08T02:10:40Z",
             &["US"],
         )];
-        let got = crosscheck(&earth(), &a, &fire, &[]);
+        let got = crosscheck(&earth(), &a, &fire, &[], &Context::default());
         assert_eq!(got.outcome, Outcome::PartlyCorroborated);
         // Just outside the window (2.2 km away; the window is 3·300 m + 500 m in space).
         let outside = [event(
@@ -312,7 +410,7 @@ mod tests {
             "2026-01-08T02:10:00Z",
             &["FR"],
         )];
-        let got = crosscheck(&earth(), &a, &outside, &[]);
+        let got = crosscheck(&earth(), &a, &outside, &[], &Context::default());
         assert_eq!(got.outcome, Outcome::PartlyCorroborated);
         assert!(got.detail.contains("twice"));
         // A drone sighting in the window, no event.
@@ -323,7 +421,13 @@ mod tests {
             time: Timestamp::parse("2026-01-08T02:09:00Z").unwrap(),
             operator: "GB".into(),
         }];
-        let got = crosscheck(&earth(), &allegation("weapon_presence"), &[], &seen);
+        let got = crosscheck(
+            &earth(),
+            &allegation("weapon_presence"),
+            &[],
+            &seen,
+            &Context::default(),
+        );
         assert_eq!(got.outcome, Outcome::PartlyCorroborated);
         assert_eq!(got.observations, [77]);
     }
@@ -350,9 +454,79 @@ mod tests {
                 &["FR"],
             ),
         ];
-        let got = crosscheck(&earth(), &a, &events, &[]);
+        let got = crosscheck(&earth(), &a, &events, &[], &Context::default());
         assert_eq!(got.outcome, Outcome::NotCorroborated);
         assert!(got.events.is_empty());
         assert!(got.detail.contains("2 event(s)"), "{}", got.detail);
+        // No sensor covers the place: the silence says nothing either way.
+        assert_eq!(got.contradicts, None);
+        assert!(
+            got.detail.contains("neither supports nor contradicts"),
+            "{}",
+            got.detail
+        );
+    }
+
+    fn listener(id: &str, operator: &str, lat: f64, lon: f64) -> Listener {
+        Listener {
+            id: id.into(),
+            operator: operator.into(),
+            position: Position::new(lat, lon),
+        }
+    }
+
+    #[test]
+    fn silence_where_others_listen_contradicts() {
+        let a = allegation("shelling");
+        let mut context = Context {
+            detection_range_m: 25_000.0,
+            // About 11 km and 5.6 km from the place; one 60 km away.
+            listeners: vec![
+                listener("fr-1", "FR", 48.40, 37.90),
+                listener("ua-1", "UA", 48.25, 37.90),
+                listener("us-far", "US", 48.84, 37.90),
+            ],
+            ..Context::default()
+        };
+        // Only FR besides the alleging party's own: not enough to contradict.
+        let got = crosscheck(&earth(), &a, &[], &[], &context);
+        assert_eq!(got.outcome, Outcome::NotCorroborated);
+        assert_eq!(got.contradicts, None);
+        assert_eq!(got.coverage, ["fr-1", "ua-1"]);
+        // FR and GB listen within range and heard nothing.
+        context.listeners.push(listener("gb-1", "GB", 48.30, 38.00));
+        let got = crosscheck(&earth(), &a, &[], &[], &context);
+        assert_eq!(got.outcome, Outcome::NotCorroborated);
+        let why = got.contradicts.expect("contradicted");
+        assert!(why.contains("FR, GB"), "{why}");
+        assert_eq!(got.coverage, ["fr-1", "gb-1", "ua-1"]);
+        // Nothing to hear in a weapon-presence allegation: silence contradicts nothing.
+        let got = crosscheck(&earth(), &allegation("weapon_presence"), &[], &[], &context);
+        assert_eq!(got.contradicts, None);
+        assert!(got.coverage.is_empty());
+    }
+
+    #[test]
+    fn an_event_fired_by_someone_else_contradicts_the_accusation() {
+        let a = allegation("shelling"); // UA accuses RU
+        let events = [event(
+            "near",
+            EventType::Impact,
+            48.3018,
+            37.90,
+            "2026-01-08T02:10:40Z",
+            &["FR", "UA"],
+        )];
+        let mut context = Context::default();
+        context.responsible.insert("near".into(), "RU".into());
+        let got = crosscheck(&earth(), &a, &events, &[], &context);
+        assert_eq!(got.outcome, Outcome::Corroborated);
+        assert_eq!(got.contradicts, None);
+        context.responsible.insert("near".into(), "UA".into());
+        let got = crosscheck(&earth(), &a, &events, &[], &context);
+        // The shelling happened; the evidence names UA's own fire.
+        assert_eq!(got.outcome, Outcome::Corroborated);
+        let why = got.contradicts.expect("contradicted");
+        assert!(why.contains("to UA, not RU"), "{why}");
     }
 }

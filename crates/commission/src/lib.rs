@@ -30,7 +30,7 @@ pub use action::{
     ACTION_PAYLOAD_TYPE, Action, Allegation, Escalation, EscalationKind, Evidence, Intent, Measure,
     MetBy, Obligation, Policy, Published, Verdict, Vote, What,
 };
-pub use crosscheck::{Assessment, Outcome, ResultsAt, crosscheck};
+pub use crosscheck::{Assessment, Context, Listener, Outcome, ResultsAt, crosscheck};
 pub use guarantees::{Commitment, Guarantees, GuaranteesError, Guarantor, Ratification};
 pub use roles::{Account, Role};
 pub use state::{Commission, Denied, Due, DueStatus, Reason, Signer};

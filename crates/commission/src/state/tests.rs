@@ -334,6 +334,8 @@ fn a_liaison_files_for_its_own_party_only() {
                 events: Vec::new(),
                 observations: Vec::new(),
                 detail: "nothing found".into(),
+                contradicts: None,
+                coverage: Vec::new(),
                 results: None,
             },
         },

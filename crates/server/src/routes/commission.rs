@@ -332,6 +332,21 @@ fn known(state: &AppState, what: &What) -> Result<(), ApiError> {
                 None => Ok(()),
             }
         }
+        What::RulingPropose {
+            attribution: Some(party),
+            ..
+        } => match &state.agreement {
+            Some(a) if !a.parties.iter().any(|p| p.id == *party) => Err(ApiError::new(
+                ProblemType::InvalidField,
+                format!(
+                    "{party:?} is not a party to agreement {} (leave the attribution out for \
+                     undetermined)",
+                    a.id
+                ),
+            )
+            .field("attribution")),
+            _ => Ok(()),
+        },
         _ => Ok(()),
     }
 }
@@ -403,7 +418,7 @@ pub(crate) async fn follow_up(
         What::RulingPropose { .. } => Some(escalate(state, Subject::Ruling(index)).await?),
         What::RulingVote { ruling, .. } => Some(escalate(state, Subject::Ruling(*ruling)).await?),
         What::AllegationFile { allegation } => {
-            let (events, located, read) = state
+            let (events, located, read, responsible) = state
                 .results
                 .borrow()
                 .as_ref()
@@ -425,11 +440,26 @@ pub(crate) async fn follow_up(
                         size: r.size,
                         digest: r.digest.clone(),
                     };
-                    (events, located, Some(read))
+                    // The party each event's breach is attributed to (its first finding
+                    // that names one, in the findings' published order).
+                    let mut responsible = std::collections::BTreeMap::new();
+                    for f in &r.findings {
+                        if let Some(party) = &f.attribution.party {
+                            responsible
+                                .entry(f.event.clone())
+                                .or_insert_with(|| party.clone());
+                        }
+                    }
+                    (events, located, Some(read), responsible)
                 })
                 .unwrap_or_default();
+            let context = truce_commission::Context {
+                responsible,
+                listeners: listeners(state).await?,
+                detection_range_m: truce_fusion::associate::Config::default().detection_range_m,
+            };
             let earth = truce_agreement::Earth::default();
-            let mut assessment = crosscheck(&earth, allegation, &events, &located);
+            let mut assessment = crosscheck(&earth, allegation, &events, &located, &context);
             assessment.results = read;
             let system = state
                 .desk
@@ -454,6 +484,33 @@ pub(crate) async fn follow_up(
         answer["escalations"] = json!(e);
     }
     Ok(answer)
+}
+
+/// The active sensors that hear launches and explosions, for an allegation's cross-check.
+async fn listeners(state: &AppState) -> Result<Vec<truce_commission::Listener>, ApiError> {
+    use truce_model::{SensorKind, SensorStatus};
+    let store = state.store.clone();
+    let sensors = tokio::task::spawn_blocking(move || store.read(|r| r.sensors()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)?;
+    Ok(sensors
+        .into_iter()
+        .filter(|s| s.status == SensorStatus::Active)
+        .filter(|s| {
+            matches!(
+                s.registration.kind,
+                SensorKind::Acoustic | SensorKind::Seismic | SensorKind::Infrasound
+            )
+        })
+        .filter_map(|s| {
+            Some(truce_commission::Listener {
+                position: s.registration.position?,
+                id: s.registration.id,
+                operator: s.registration.operator,
+            })
+        })
+        .collect())
 }
 
 /// `GET /v1/allegations`.
@@ -487,6 +544,7 @@ pub async fn propose(
         intent: p.intent,
         remedy: p.remedy,
     };
+    known(&state, &what)?;
     let index = act(&state, &commissioner, what.clone()).await?;
     Ok((
         StatusCode::CREATED,
