@@ -165,4 +165,39 @@ async fn keygen_and_submit_sign_and_log_payloads() {
     )
     .await
     .assert_ok();
+
+    // Envelopes a sensor signed itself pass through unchanged, without a key: the bytes
+    // logged are the bytes in the file.
+    let sensor = common::Sensor::new("ua-ac-778", 78);
+    server.register(&http(), &sensor).await;
+    let signed = sensor.envelopes(1..6);
+    let file = tmp.path().join("signed.ndjson");
+    let text: Vec<String> = signed
+        .iter()
+        .map(|e| String::from_utf8(e.clone()).unwrap())
+        .collect();
+    std::fs::write(&file, text.join("\n")).unwrap();
+    let passed = tokio::process::Command::new(truce_bin())
+        .args(["submit", "--url", &server.url])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&passed.stdout);
+    assert!(
+        passed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&passed.stderr)
+    );
+    assert!(
+        stdout.contains("5 accepted, 0 already logged, 0 rejected"),
+        "{stdout}"
+    );
+    for (n, envelope) in signed.iter().enumerate() {
+        let entry =
+            common::get_json(&http(), &server.url(&format!("/v1/entries/{}", 32 + n))).await;
+        let bytes = truce_model::envelope::decode_base64(entry["entry"].as_str().unwrap()).unwrap();
+        let logged = truce_model::Entry::decode(&bytes).unwrap();
+        assert_eq!(logged.body, &envelope[..], "entry {}", 32 + n);
+    }
 }
