@@ -225,7 +225,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let expected = simulation.sensors.len() as u64 + tally.accepted;
+    let waiting = spinner("fusion and the rules catch up with the log");
     let results = wait_for_results(&client, |size| size >= expected).await?;
+    waiting.finish_and_clear();
     let events: Vec<truce_fusion::FusedEvent> =
         serde_json::from_value(client.get_json("/v1/events?limit=10000").await?["events"].clone())?;
     let findings = client.get_json("/v1/findings?limit=10000").await?;
@@ -280,19 +282,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let state = data.join("auditor-state.json");
     let mut proved = vec![0, expected - 1];
     proved.extend(bulletin);
+    let auditing = spinner("auditing the log: every tile fetched and the tree recomputed");
     let audit = crate::verify::audit(&url, &server.vkey, Some(&state), true, &proved)
         .await
         .context("the audit failed")?;
+    auditing.finish_and_clear();
     println!("an auditor with only the verifier key checked:");
     for line in &audit.lines {
         println!("  {line}");
     }
     // And recomputes the events and findings from the log alone.
     let results = client.get_json("/v1/results").await?;
+    let replaying = spinner("replaying the log: every event and finding recomputed");
     let (_, entries) = crate::verify::verified_entries(&url, &server.vkey).await?;
     let replayed =
         tokio::task::spawn_blocking(move || truce_pipeline::run(&entries, Some(&agreement)))
             .await??;
+    replaying.finish_and_clear();
     let live = results["digest"].as_str().unwrap_or("");
     if replayed.digest != live {
         bail!(
@@ -409,6 +415,17 @@ async fn wait_for_results(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("the server's results did not catch up with the log in 300 s")
+}
+
+/// A spinner on standard error for a step without a count (hidden when standard error is
+/// not a terminal).
+fn spinner(message: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner().with_message(message);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
 }
 
 /// Waits until the published checkpoint covers the first `size` entries (results follow
