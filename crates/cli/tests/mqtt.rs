@@ -120,6 +120,21 @@ async fn observations_arrive_over_mqtt_and_survive_a_crash() {
     publish(topic, &sensor.envelopes(1..3));
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(wait_size(&server, &client, 21).await, 21);
+    // The refusal is counted by its problem type, as for HTTP (and written to the server's
+    // log with its detail: "not a DSSE envelope: missing field `payloadType`").
+    let metrics = common::get_text(&client, &server.url("/metrics")).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "truce_observations_rejected_total{problem=\"malformed-json\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "truce_observations_duplicate_total 2"),
+        "{metrics}"
+    );
 
     // Kill truce; publish while it is down; the broker keeps them for its session.
     server.kill().await;
