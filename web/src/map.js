@@ -11,6 +11,11 @@ export const EVENT_COLOURS = {
   launch: '#1565c0', impact: '#c62828', explosion: '#ad1457', airburst: '#6d4c41',
   weapon_presence: '#2e7d32', movement: '#00838f', airspace_entry: '#4527a0', fire: '#ef6c00',
 };
+// A finding's fill: the kind of rule its clause is (its ring: its state).
+export const RULE_COLOURS = {
+  no_fire: '#9e9e9e', cross_line_fire: '#ef6c00', protected_site_strike: '#c62828',
+  weapon_in_withdrawal_zone: '#5d4037', entry_into_buffer_zone: '#1565c0', airspace_crossing: '#00838f',
+};
 const PARTY_COLOURS = ['#1e5aa8', '#a82a1e', '#2e7d32', '#6a1b9a'];
 const ZONE_COLOURS = {
   buffer: '#d84315', withdrawal: '#5d4037', drone_free: '#00838f',
@@ -71,6 +76,7 @@ export class TruceMap {
   }
 
   agreement(geo) {
+    this.rules = new Map((geo.clauses || []).map((c) => [c.id, c.rule]));
     const parties = (geo.parties || []).map((p) => p.id);
     const partyColour = (id) => PARTY_COLOURS[Math.max(0, parties.indexOf(id)) % PARTY_COLOURS.length];
     let lineBounds = null;
@@ -92,6 +98,15 @@ export class TruceMap {
           .bindTooltip('contact line', { sticky: true })
           .addTo(this.layers.line);
         lineBounds = layer.getBounds();
+      } else if (p.layer === 'sector') {
+        // Where a monitoring sector begins along the line (bulletins count by sector).
+        const [lon, lat] = f.geometry.coordinates;
+        const km = ((p.until_m - p.from_m) / 1000).toFixed(0);
+        L.circleMarker([lat, lon], { pane: 'agreement', radius: 3, color: '#37474f', weight: 2,
+          fillColor: '#37474f', fillOpacity: 1, className: 'truce-sector' })
+          .bindTooltip(`${p.name} sector (${km} km of the line)`, { permanent: true, direction: 'right',
+            className: 'truce-sector-label' })
+          .addTo(this.layers.line);
       } else if (p.layer === 'site') {
         const [lon, lat] = f.geometry.type === 'Point' ? f.geometry.coordinates : [null, null];
         const label = `${p.name} (${p.category})`;
@@ -130,6 +145,7 @@ export class TruceMap {
         }
       };
       section('findings', Object.entries(STATE_COLOURS), 'ring');
+      section('clauses', Object.entries(RULE_COLOURS), 'dot');
       section('events', Object.entries(EVENT_COLOURS), 'dot');
       section('sensors', operators.map((o) => [o, this.operatorColour(o)]), 'dot');
       L.DomEvent.disableClickPropagation(div);
@@ -202,7 +218,8 @@ export class TruceMap {
         // A provisional finding (its event still open) is drawn dashed until it is final.
         const state = f.provisional ? `${f.state}, provisional` : f.state;
         const marker = L.circleMarker([f.location.lat, f.location.lon], { pane: 'findings', radius: 9,
-          weight: 3, color: STATE_COLOURS[f.state] || '#000', fillColor: '#ffffff', fillOpacity: 0.35,
+          weight: 3, color: STATE_COLOURS[f.state] || '#000',
+          fillColor: RULE_COLOURS[this.rules?.get(f.clause)] || '#ffffff', fillOpacity: 0.55,
           dashArray: f.provisional ? '3 3' : null,
           className: `truce-finding truce-finding-${f.state}${f.provisional ? ' truce-provisional' : ''}` })
           .bindTooltip(`clause ${f.clause} · ${f.attribution.party || 'undetermined'} · ${state}`)

@@ -91,7 +91,10 @@ try {
   const countries = await page.locator('path.truce-country').count();
   check(line === 1, `the contact line is drawn once (${line})`);
   check(countries > 10, `the basemap has countries (${countries})`);
-  step(`contact line drawn, ${countries} countries, ${await page.locator('path.truce-zone').count()} zone boundaries, ${await page.locator('path.truce-sensor').count()} sensors`);
+  const sectors = await page.locator('path.truce-sector').count();
+  const labels = await page.locator('.truce-sector-label').allTextContents();
+  check(sectors >= 1 && labels.length === sectors, `the monitoring sectors are marked and named (${sectors}: ${labels.join(', ')})`);
+  step(`contact line drawn, ${countries} countries, ${await page.locator('path.truce-zone').count()} zone boundaries, ${sectors} sectors, ${await page.locator('path.truce-sensor').count()} sensors`);
 
   await login('auditor');
   let t = await tabs();

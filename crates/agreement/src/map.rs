@@ -147,6 +147,13 @@ impl Agreement {
                        "until": window.until, "radius_m": window.radius_m, "note": window.note}),
             ));
         }
+        for sector in &self.sectors {
+            features.push(feature(
+                json!({"type": "Point", "coordinates": sector.begins.foot}),
+                json!({"layer": "sector", "id": sector.id, "name": sector.name,
+                       "from_m": sector.from_m, "until_m": sector.until_m}),
+            ));
+        }
         let clauses: Vec<Value> = self
             .clauses
             .iter()
@@ -222,6 +229,8 @@ mod tests {
             a.zones.iter().map(|z| z.sides.len()).sum::<usize>()
         );
         assert_eq!(count("site"), a.sites.len());
+        assert_eq!(count("sector"), a.sectors.len());
+        assert!(!a.sectors.is_empty());
         assert_eq!(map["clauses"].as_array().unwrap().len(), a.clauses.len());
     }
 }
