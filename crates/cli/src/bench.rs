@@ -74,6 +74,10 @@ pub enum BenchCommand {
         /// True events heard by fewer sensors do not count against recall.
         #[arg(long, default_value_t = 6)]
         min_heard: usize,
+        /// Skip the end-to-end latency (a live server fed the scenario at 1,000
+        /// observations per second, as `truce bench latency` does).
+        #[arg(long)]
+        no_latency: bool,
         /// Print the results as JSON too.
         #[arg(long)]
         json: bool,
@@ -122,12 +126,28 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             seed,
             agreement,
             min_heard,
+            no_latency,
             json,
         } => {
-            tokio::task::spawn_blocking(move || {
-                crate::bench_fusion::run(scenario, seed, agreement, min_heard, json)
+            let latency =
+                crate::bench_latency::LatencyArgs::new(scenario.clone(), seed, agreement.clone());
+            let mut report = tokio::task::spawn_blocking(move || {
+                crate::bench_fusion::run(scenario, seed, agreement, min_heard)
             })
-            .await?
+            .await??;
+            if !no_latency {
+                let measured = crate::bench_latency::measure(&latency).await?;
+                println!(
+                    "end to end through the live server (ingest of an event's last observation to the event on the stream, {:.0} observations/s): {}",
+                    measured["observations_per_s"].as_f64().unwrap_or(f64::NAN),
+                    crate::bench_latency::summary(&measured)
+                );
+                report["latency"] = measured;
+            }
+            if json {
+                println!("{report}");
+            }
+            Ok(())
         }
         BenchCommand::Latency(args) => crate::bench_latency::run(args).await,
         BenchCommand::Store {

@@ -11,13 +11,13 @@ use truce_fusion::{FusionConfig, Logged, fuse};
 
 use crate::fusion::{decode_envelope, print_evaluation};
 
+/// Prints the figures and returns them as JSON.
 pub fn run(
     scenario: PathBuf,
     seed: u64,
     agreement: PathBuf,
     min_heard: usize,
-    as_json: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     let loaded = truce_sim::Scenario::load(&scenario)
         .map_err(|e| anyhow::anyhow!("{}: {e}", scenario.display()))?;
     let agreement = Agreement::load(&agreement).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -65,14 +65,11 @@ pub fn run(
         arrivals as f64 / fused.as_secs_f64()
     );
     print_evaluation(&e);
-    if as_json {
-        let mut v = serde_json::to_value(&e)?;
-        v["scenario"] = serde_json::json!(scenario.display().to_string());
-        v["seed"] = serde_json::json!(seed);
-        v["observations"] = serde_json::json!(observations.len());
-        v["arrivals"] = serde_json::json!(arrivals);
-        v["fusion_seconds"] = serde_json::json!(fused.as_secs_f64());
-        println!("{}", serde_json::to_string(&v)?);
-    }
-    Ok(())
+    let mut v = serde_json::to_value(&e)?;
+    v["scenario"] = serde_json::json!(scenario.display().to_string());
+    v["seed"] = serde_json::json!(seed);
+    v["observations"] = serde_json::json!(observations.len());
+    v["arrivals"] = serde_json::json!(arrivals);
+    v["fusion_seconds"] = serde_json::json!(fused.as_secs_f64());
+    Ok(v)
 }

@@ -42,7 +42,74 @@ pub struct LatencyArgs {
 /// When the stream first carried each event id.
 type Seen = Arc<Mutex<HashMap<String, Instant>>>;
 
+impl LatencyArgs {
+    /// The defaults, for a scenario and seed.
+    pub fn new(scenario: PathBuf, seed: u64, agreement: PathBuf) -> Self {
+        Self {
+            scenario,
+            seed,
+            agreement,
+            rate: 1000.0,
+            batch: 50,
+            checkpoint_ms: 1000,
+            json: false,
+        }
+    }
+}
+
 pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
+    let report = measure(&args).await?;
+    let f = |key: &str| report[key].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "{}: seed {}, {} sensors, {} observations ({} arrivals)",
+        args.scenario.display(),
+        args.seed,
+        report["sensors"],
+        report["observations"],
+        report["arrivals"]
+    );
+    println!(
+        "fed in {:.2} s: {:.0} observations/s ({:.0} arrivals/s; target {:.0}/s, at most {:.2} s behind the pace), batches of {}, checkpoints every {} ms, {} cores",
+        f("fed_s"),
+        f("observations_per_s"),
+        f("arrivals_per_s"),
+        args.rate,
+        f("behind_s"),
+        args.batch,
+        args.checkpoint_ms,
+        report["cores"]
+    );
+    println!(
+        "results for the whole log {:.2} s after the first observation (digest {})",
+        f("settled_s"),
+        report["digest"].as_str().unwrap_or("?")
+    );
+    println!("{}", summary(&report));
+    if args.json {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+/// The latency line of a report.
+pub fn summary(report: &serde_json::Value) -> String {
+    let f = |key: &str| report[key].as_f64().unwrap_or(f64::NAN);
+    format!(
+        "events {} ({} timed, {} never streamed); latency p50 {:.2} s, p90 {:.2} s, p99 {:.2} s, max {:.2} s",
+        report["events"],
+        report["timed"],
+        report["unseen"],
+        f("latency_p50_s"),
+        f("latency_p90_s"),
+        f("latency_p99_s"),
+        f("latency_max_s")
+    )
+}
+
+/// Starts a server, feeds it the scenario's observations at the pace asked and times each
+/// event from the acknowledgement of its last observation to its first appearance on the
+/// stream; returns the figures as JSON.
+pub async fn measure(args: &LatencyArgs) -> anyhow::Result<serde_json::Value> {
     let scenario = truce_sim::Scenario::load(&args.scenario)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.scenario.display()))?;
     let simulation = truce_sim::simulate(&scenario, args.seed);
@@ -162,57 +229,19 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
     let achieved = acked.len() as f64 / fed.as_secs_f64();
     let arrival_rate = arrivals as f64 / fed.as_secs_f64();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "{}: seed {}, {} sensors, {} observations ({} arrivals)",
-        args.scenario.display(),
-        args.seed,
-        simulation.sensors.len(),
-        envelopes.len(),
-        arrivals
-    );
-    println!(
-        "fed in {:.2} s: {:.0} observations/s ({:.0} arrivals/s; target {:.0}/s, at most {:.2} s behind the pace), batches of {}, checkpoints every {} ms, {cores} cores",
-        fed.as_secs_f64(),
-        achieved,
-        arrival_rate,
-        args.rate,
-        behind.as_secs_f64(),
-        args.batch,
-        args.checkpoint_ms
-    );
-    println!(
-        "results for the whole log {:.2} s after the first observation (digest {})",
-        settled.as_secs_f64(),
-        results["digest"].as_str().unwrap_or("?")
-    );
-    println!(
-        "events {} ({} timed, {} never streamed); latency p50 {:.2} s, p90 {:.2} s, p99 {:.2} s, max {:.2} s",
-        events.len(),
-        latencies.len(),
-        unseen,
-        quantile(0.5),
-        quantile(0.9),
-        quantile(0.99),
-        quantile(1.0)
-    );
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "scenario": args.scenario.display().to_string(), "seed": args.seed,
-                "observations": envelopes.len(), "arrivals": arrivals,
-                "fed_s": fed.as_secs_f64(), "observations_per_s": achieved,
-                "arrivals_per_s": arrival_rate, "target_per_s": args.rate,
-                "behind_s": behind.as_secs_f64(), "batch": args.batch,
-                "checkpoint_ms": args.checkpoint_ms, "cores": cores,
-                "settled_s": settled.as_secs_f64(), "digest": results["digest"],
-                "events": events.len(), "timed": latencies.len(), "unseen": unseen,
-                "latency_p50_s": quantile(0.5), "latency_p90_s": quantile(0.9),
-                "latency_p99_s": quantile(0.99), "latency_max_s": quantile(1.0),
-            })
-        );
-    }
-    Ok(())
+    Ok(serde_json::json!({
+        "scenario": args.scenario.display().to_string(), "seed": args.seed,
+        "sensors": simulation.sensors.len(),
+        "observations": envelopes.len(), "arrivals": arrivals,
+        "fed_s": fed.as_secs_f64(), "observations_per_s": achieved,
+        "arrivals_per_s": arrival_rate, "target_per_s": args.rate,
+        "behind_s": behind.as_secs_f64(), "batch": args.batch,
+        "checkpoint_ms": args.checkpoint_ms, "cores": cores,
+        "settled_s": settled.as_secs_f64(), "digest": results["digest"],
+        "events": events.len(), "timed": latencies.len(), "unseen": unseen,
+        "latency_p50_s": quantile(0.5), "latency_p90_s": quantile(0.9),
+        "latency_p99_s": quantile(0.99), "latency_max_s": quantile(1.0),
+    }))
 }
 
 /// The id of the event an SSE message carries, if it is an `event` message.
