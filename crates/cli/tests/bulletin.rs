@@ -16,37 +16,6 @@ use truce_commission::bulletin;
 use truce_model::envelope::encode_base64;
 use truce_model::{Envelope, Finding, OBSERVATION_PAYLOAD_TYPE};
 
-/// Ten minutes with one MLRS launch from the RU side near Horlivka onto the UA side: fire
-/// across the line, all in the Donetsk sector.
-const SCENARIO: &str = r#"
-[scenario]
-name = "bulletin"
-agreement = "AGREEMENT"
-network = "NETWORK"
-start = "2026-01-07T22:00:00Z"
-duration_s = 600
-
-[weather]
-temperature_c = 5.0
-wind_speed_mps = 0.0
-wind_from_deg = 0.0
-
-[[met_sensors]]
-id = "ua-met-001"
-operator = "UA"
-lat = 48.62
-lon = 37.45
-interval_s = 600
-
-[[events]]
-type = "launch"
-time_s = 20.859
-lat = 48.4028
-lon = 37.7226
-weapon_class = "mlrs"
-impact = { lat = 48.5303, lon = 37.7257 }
-"#;
-
 const DATE: &str = "2026-01-07";
 
 /// An infrastructure sensor's signed status report of the Zaporizhzhia NPP's power.
@@ -82,12 +51,10 @@ async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {
 async fn the_bulletin_counts_by_area_and_kind_and_lists_outages_and_revocations() {
     let work = tempfile::tempdir().unwrap();
     let sim = work.path().join("sim");
-    let scenario = work.path().join("scenario.toml");
+    // One MLRS launch from the RU side near Horlivka onto the UA side: fire across the
+    // line, all in the Donetsk sector.
+    let scenario = common::cross_line_scenario(work.path());
     let agreement_path = repo("examples/agreement/agreement.toml");
-    let text = SCENARIO
-        .replace("AGREEMENT", &agreement_path)
-        .replace("NETWORK", &repo("examples/scenarios/donetsk-network.toml"));
-    std::fs::write(&scenario, text).unwrap();
     run(&[
         "sim",
         "--scenario",

@@ -18,44 +18,12 @@ use truce_commission::{Commission, EscalationKind, Guarantees, Vote};
 use truce_ledger::NoteVerifier;
 use truce_model::{Entry, EntryKind, VerificationState};
 
-/// Ten minutes with one round fired from the RU side 3.2 km from the line onto the UA
-/// side (the first launch of `examples/scenarios/sparse.toml`): alone in its minutes, its
-/// launch and impact are linked, and the launch breaches the cross-line clause.
-const CROSS_LINE: &str = r#"
-[scenario]
-name = "cross-line"
-agreement = "AGREEMENT"
-network = "NETWORK"
-start = "2026-01-07T22:00:00Z"
-duration_s = 600
-
-[weather]
-temperature_c = 5.0
-wind_speed_mps = 0.0
-wind_from_deg = 0.0
-
-[[met_sensors]]
-id = "ua-met-001"
-operator = "UA"
-lat = 48.62
-lon = 37.45
-interval_s = 600
-
-[[events]]
-type = "launch"
-time_s = 20.859
-lat = 48.4028
-lon = 37.7226
-weapon_class = "mlrs"
-impact = { lat = 48.5303, lon = 37.7257 }
-"#;
-
 /// The simulated hour a test runs on, and the finding it takes up.
 #[derive(Clone, Copy)]
 enum Hour {
     /// The sparse hour: an RU-attributed `no_fire` finding.
     Sparse,
-    /// [`CROSS_LINE`]: its RU-attributed `cross_line_fire` finding.
+    /// the cross-line scenario (`common::cross_line_scenario`): its RU-attributed `cross_line_fire` finding.
     CrossLine,
 }
 
@@ -290,14 +258,9 @@ fn prepare(
     let sim = work.path().join("sim");
     let scenario = match hour {
         Hour::Sparse => repo("examples/scenarios/sparse.toml"),
-        Hour::CrossLine => {
-            let path = work.path().join("cross-line.toml");
-            let text = CROSS_LINE
-                .replace("AGREEMENT", &repo("examples/agreement/agreement.toml"))
-                .replace("NETWORK", &repo("examples/scenarios/donetsk-network.toml"));
-            std::fs::write(&path, text).unwrap();
-            path.display().to_string()
-        }
+        Hour::CrossLine => common::cross_line_scenario(work.path())
+            .display()
+            .to_string(),
     };
     run(&[
         "sim",

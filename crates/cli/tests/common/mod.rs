@@ -571,3 +571,47 @@ pub fn python_with(packages: &[&str]) -> std::path::PathBuf {
     }
     python
 }
+
+/// Ten minutes with one round fired from the RU side 3.2 km from the line onto the UA
+/// side (the first launch of `examples/scenarios/sparse.toml`), in the Donetsk sector:
+/// alone in its minutes, its launch and impact are linked, and the launch breaches the
+/// cross-line clause.
+const CROSS_LINE: &str = r#"
+[scenario]
+name = "cross-line"
+agreement = "AGREEMENT"
+network = "NETWORK"
+start = "2026-01-07T22:00:00Z"
+duration_s = 600
+
+[weather]
+temperature_c = 5.0
+wind_speed_mps = 0.0
+wind_from_deg = 0.0
+
+[[met_sensors]]
+id = "ua-met-001"
+operator = "UA"
+lat = 48.62
+lon = 37.45
+interval_s = 600
+
+[[events]]
+type = "launch"
+time_s = 20.859
+lat = 48.4028
+lon = 37.7226
+weapon_class = "mlrs"
+impact = { lat = 48.5303, lon = 37.7257 }
+"#;
+
+/// Writes the cross-line scenario (against the sample agreement and the Donetsk network)
+/// to `dir/cross-line.toml` and returns its path.
+pub fn cross_line_scenario(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("cross-line.toml");
+    let text = CROSS_LINE
+        .replace("AGREEMENT", &repo("examples/agreement/agreement.toml"))
+        .replace("NETWORK", &repo("examples/scenarios/donetsk-network.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
