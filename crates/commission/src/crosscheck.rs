@@ -18,8 +18,8 @@
 //!   attribute to a party other than the one the allegation accuses (the event happened;
 //!   the evidence names someone else), or
 //! - nothing is found although sensors that hear such events, of at least
-//!   [`CONTRADICTING_OPERATORS`] operators other than the alleging party, were registered
-//!   and not revoked within their detection range of the place. Without such coverage, "not
+//!   [`CONTRADICTING_OPERATORS`] operators other than the alleging party, are registered
+//!   (and not revoked) within their detection range of the place. Without such coverage, "not
 //!   corroborated" only says that the mechanism could not see the place, and the assessment
 //!   says so.
 
@@ -93,8 +93,10 @@ pub struct Context {
     /// Per event id, the party the findings attribute the event's origin to (events whose
     /// origin is undetermined are absent).
     pub responsible: std::collections::BTreeMap<String, String>,
-    /// Sensors that hear launches and explosions (acoustic, seismic, infrasound), registered
-    /// before the alleged time and not revoked by then.
+    /// Sensors that hear launches and explosions (acoustic, seismic, infrasound). The server
+    /// passes those registered and not revoked when the allegation is checked; whether each
+    /// was reporting at the alleged time is for the reviewer (the day's bulletin lists the
+    /// sensors silent for hours).
     pub listeners: Vec<Listener>,
     /// The range within which a listener hears an event (the association's detection range).
     pub detection_range_m: f64,
@@ -274,7 +276,7 @@ pub fn crosscheck(
         let km = context.detection_range_m / 1000.0;
         if others.len() >= CONTRADICTING_OPERATORS {
             contradicts = Some(format!(
-                "{} sensor(s) of {} were registered within {km:.0} km of the place and \
+                "{} sensor(s) of {} are registered within {km:.0} km of the place and \
                  located nothing there",
                 near.len(),
                 others.join(", ")
