@@ -10,6 +10,8 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Server, TOKEN, free_port, get_json, http, repo, run, truce_bin};
 use ed25519_consensus::VerificationKey;
@@ -992,6 +994,13 @@ type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
 
 /// A minimal HTTP/1.1 receiver on `port` that records every POST and answers 200.
 async fn receiver(port: u16) -> Seen {
+    receiver_answering(port, Arc::new(AtomicBool::new(true))).await
+}
+
+/// A receiver that records each request and answers it only while `answer` holds; until
+/// then it keeps the connection open without a word (a delivery the sender cannot know
+/// arrived).
+async fn receiver_answering(port: u16, answer: Arc<AtomicBool>) -> Seen {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let seen: Seen = Default::default();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -1004,6 +1013,7 @@ async fn receiver(port: u16) -> Seen {
                 return;
             };
             let record = record.clone();
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut reader = BufReader::new(socket);
                 let mut headers = Vec::new();
@@ -1034,6 +1044,10 @@ async fn receiver(port: u16) -> Seen {
                     header("truce-signature"),
                     body,
                 ));
+                if !answer.load(Ordering::SeqCst) {
+                    // Hold the connection open, unanswered, for as long as the sender waits.
+                    std::future::pending::<()>().await;
+                }
                 let _ = reader
                     .into_inner()
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
@@ -1159,6 +1173,123 @@ impl truce_server::Clock for Movable {
     fn now(&self) -> truce_model::Timestamp {
         truce_model::Timestamp::from_unix_nanos(self.0.load(std::sync::atomic::Ordering::SeqCst))
     }
+}
+
+/// The receiver has a notification, but truce is killed before it hears back: after the
+/// restart truce sends it again under the same idempotency key (and the other, never sent,
+/// once), so a receiver keeping the first of each key acts on each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_cut_off_by_a_kill_is_sent_again_under_the_same_key() {
+    let port = free_port();
+    let answer = Arc::new(AtomicBool::new(false));
+    let seen = receiver_answering(port, answer.clone()).await;
+    let hook = format!("http://127.0.0.1:{port}/hook");
+    let guarantees = GUARANTEES.replace(
+        "role = \"force\"\n",
+        &format!("role = \"force\"\nwebhook = \"{hook}\"\n"),
+    );
+    let fast = ["--webhook-poll-ms", "50", "--webhook-retry-base-ms", "100"];
+    let Setup {
+        work: _work,
+        data,
+        agreement,
+        guarantees_file,
+        mut server,
+        finding,
+    } = setup(Hour::CrossLine, &guarantees, &fast).await;
+    let api = Api::new(&server.url, http());
+    let analyst = api.account("an-1", "analyst", None).await;
+    let review = format!("/v1/findings/{}/review", finding["id"].as_str().unwrap());
+    let verified = api
+        .ok(
+            "POST",
+            &review,
+            &analyst,
+            Some(json!({"verdict": "verify"})),
+        )
+        .await;
+    let opened: Vec<u64> = verified["escalations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let mut expected = [
+        format!("escalation-{}-GB", opened[0]),
+        format!("escalation-{}-FR", opened[1]),
+    ];
+    expected.sort();
+    let keys = |seen: &Seen| -> Vec<String> {
+        let mut k: Vec<String> = seen.lock().unwrap().iter().map(|s| s.0.clone()).collect();
+        k.sort();
+        k
+    };
+    // The first notification reaches the receiver, which does not answer (truce sends one
+    // at a time, so the other waits behind it); truce dies waiting.
+    for _ in 0..200 {
+        if !keys(&seen).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let cut = keys(&seen);
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    let cut = cut[0].clone();
+    assert!(expected.contains(&cut), "{cut}");
+    drop(api);
+    server.kill().await;
+
+    // Restarted, truce does not know it arrived and sends it again, under the same key,
+    // then the other.
+    answer.store(true, Ordering::SeqCst);
+    let flags: Vec<&str> = [
+        "--agreement",
+        &agreement,
+        "--guarantees",
+        guarantees_file.to_str().unwrap(),
+    ]
+    .into_iter()
+    .chain(fast)
+    .collect();
+    let server = Server::start_with(&data, 100, &flags).await;
+    for _ in 0..200 {
+        if keys(&seen).len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut want: Vec<String> = expected.iter().chain([&cut]).cloned().collect();
+    want.sort();
+    assert_eq!(
+        keys(&seen),
+        want,
+        "the cut-off one again under its key, the other once"
+    );
+    // The same notification both times: the receiver deduplicating by key acts once.
+    let seen = seen.lock().unwrap().clone();
+    let bodies: Vec<Value> = seen
+        .iter()
+        .filter(|s| s.0 == cut)
+        .map(|s| serde_json::from_slice::<Value>(&s.2).unwrap())
+        .collect();
+    assert_eq!(bodies[0]["escalation"], bodies[1]["escalation"]);
+    assert_eq!(bodies[0]["commitment"], bodies[1]["commitment"]);
+    // Now answered, the deliveries are on record.
+    let api = Api::new(&server.url, http());
+    for _ in 0..100 {
+        let board = api.ok("GET", "/v1/escalations", TOKEN, None).await;
+        let all = opened.iter().all(|index| {
+            board["escalations"][index.to_string()]["notified"]
+                .as_array()
+                .is_some_and(|n| !n.is_empty())
+        });
+        if all {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the redelivered notifications were not recorded");
 }
 
 #[tokio::test]
