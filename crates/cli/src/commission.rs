@@ -93,6 +93,21 @@ pub enum CommissionCommand {
     Allege { allegation: String },
     /// List allegations with their cross-checks.
     Allegations,
+    /// Store a file as evidence (any account): prints its SHA-256, which an allegation's
+    /// `evidence` then names (`[{"sha256": ..., "media_type": ...}]`).
+    EvidencePut {
+        file: PathBuf,
+        /// Its media type.
+        #[arg(long, default_value = "application/octet-stream")]
+        media_type: String,
+    },
+    /// Fetch a stored piece of evidence by its SHA-256 and check that its bytes hash to it.
+    EvidenceGet {
+        sha256: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Review a cross-checked allegation (analyst), by the log index of its filing:
     /// under_review, verify, contest or discount.
     ReviewAllegation {
@@ -239,6 +254,9 @@ fn request(command: CommissionCommand) -> anyhow::Result<Request> {
             post("/v1/allegations".into(), body, Some(action))
         }
         Allegations => get("/v1/allegations"),
+        EvidencePut { .. } | EvidenceGet { .. } => {
+            anyhow::bail!("evidence is stored and fetched as raw bytes, not as a JSON request")
+        }
         ReviewAllegation {
             allegation,
             verdict,
@@ -315,7 +333,16 @@ fn without_nulls(mut value: Value) -> Value {
 pub async fn run(args: CommissionArgs) -> anyhow::Result<()> {
     let token = crate::text_or_file(&args.token)?;
     let client = Client::new(&args.url)?;
-    let request = request(args.command)?;
+    let command = match args.command {
+        CommissionCommand::EvidencePut { file, media_type } => {
+            return evidence_put(&client, &token, &file, &media_type).await;
+        }
+        CommissionCommand::EvidenceGet { sha256, out } => {
+            return evidence_get(client.with_token(&token), &sha256, &out).await;
+        }
+        other => other,
+    };
+    let request = request(command)?;
     let (method, path, body) = match (&args.key, request.action) {
         (Some(key), Some(action)) => {
             let signer = crate::keys::read(key)?;
@@ -351,5 +378,43 @@ pub async fn run(args: CommissionArgs) -> anyhow::Result<()> {
         None => client.with_token(&token).get_json(&path).await?,
     };
     println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// `evidence-put`: stores the file's bytes as a blob.
+async fn evidence_put(
+    client: &Client,
+    token: &str,
+    file: &std::path::Path,
+    media_type: &str,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (status, value) = client
+        .send(Method::POST, "/v1/blobs", media_type, bytes, Some(token))
+        .await?;
+    if !status.is_success() {
+        anyhow::bail!("POST /v1/blobs: {status}: {value}");
+    }
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// `evidence-get`: fetches a blob and checks its hash before writing it.
+async fn evidence_get(client: Client, sha256: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    use sha2::Digest;
+    let bytes = client
+        .get_bytes(&format!("/v1/blobs/{sha256}"))
+        .await?
+        .with_context(|| format!("no evidence {sha256}"))?;
+    let got = hex::encode(sha2::Sha256::digest(&bytes));
+    if !got.eq_ignore_ascii_case(sha256) {
+        anyhow::bail!("the server sent bytes whose SHA-256 is {got}, not {sha256}");
+    }
+    std::fs::write(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "{} bytes, SHA-256 {got}, written to {}",
+        bytes.len(),
+        out.display()
+    );
     Ok(())
 }

@@ -1813,6 +1813,60 @@ async fn the_commission_from_the_command_line_with_keys_of_ones_own() {
     assert_eq!(board["escalations"].as_object().unwrap().len(), 2);
     let queue = cli(&url, &analyst, &["queue"]);
     assert!(queue["count"].as_u64().is_some());
+
+    // Evidence from the command line: a liaison stores a photo, files an allegation naming
+    // it, and anyone with an account fetches it back, checked against its hash.
+    let liaison = cli(
+        &url,
+        TOKEN,
+        &[
+            "create-account",
+            "li-ua",
+            "--name",
+            "Liaison",
+            "--role",
+            "liaison",
+            "--party",
+            "UA",
+        ],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let photo = work.path().join("crater.png");
+    std::fs::write(&photo, b"\x89PNG a crater by the road").unwrap();
+    let stored = cli(
+        &url,
+        &liaison,
+        &[
+            "evidence-put",
+            photo.to_str().unwrap(),
+            "--media-type",
+            "image/png",
+        ],
+    );
+    let sha256 = stored["sha256"].as_str().unwrap().to_string();
+    let allegation = json!({"party": "UA", "against": "RU", "summary": "shelling",
+        "category": "shelling", "position": finding["location"], "position_sigma_m": 300.0,
+        "event_time": finding["time"], "time_sigma_s": 60.0,
+        "evidence": [{"sha256": sha256, "media_type": "image/png"}]});
+    let filed = cli(&url, &liaison, &["allege", &allegation.to_string()]);
+    assert_eq!(filed["assessment"]["outcome"], "corroborated", "{filed}");
+    let fetched = work.path().join("fetched.png");
+    let out = Command::new(truce_bin())
+        .args(["commission", "--url", &url, "--token", &analyst])
+        .args(["evidence-get", &sha256, "--out", fetched.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&fetched).unwrap(),
+        std::fs::read(&photo).unwrap()
+    );
 }
 
 #[tokio::test]
