@@ -214,7 +214,7 @@ pub fn crosscheck(
     };
     let window_m = 3.0 * allegation.position_sigma_m + MARGIN_M;
     let window_s = 3.0 * allegation.time_sigma_s + MARGIN_S;
-    let detail = match best {
+    let mut detail = match best {
         Some(0) => format!(
             "event {} ({:?}) lies within the window and was heard by sensors of operators \
              other than {}",
@@ -254,7 +254,6 @@ pub fn crosscheck(
             found[0].2.id
         ));
     }
-    let mut detail = detail;
     if outcome == Outcome::NotCorroborated && hears(&allegation.category) {
         let near: Vec<&Listener> = context
             .listeners
