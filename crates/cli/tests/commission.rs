@@ -1058,28 +1058,25 @@ async fn receiver_answering(port: u16, answer: Arc<AtomicBool>) -> Seen {
     seen
 }
 
-#[tokio::test]
-async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
-    // The guarantors' receiver is not listening yet: deliveries fail and wait in the outbox.
-    let port = free_port();
+/// Webhook retries fast enough for a test.
+const FAST_WEBHOOKS: [&str; 4] = ["--webhook-poll-ms", "50", "--webhook-retry-base-ms", "100"];
+
+/// The cross-line hour under guarantees whose GB and FR commitments notify a receiver on
+/// `port`, its finding verified by an analyst: the setup, and the escalations the
+/// verification opened (GB's, then FR's).
+async fn verified_with_webhook(port: u16) -> (Setup, Vec<u64>) {
     let hook = format!("http://127.0.0.1:{port}/hook");
     let guarantees = GUARANTEES.replace(
         "role = \"force\"\n",
         &format!("role = \"force\"\nwebhook = \"{hook}\"\n"),
     );
-    let fast = ["--webhook-poll-ms", "50", "--webhook-retry-base-ms", "100"];
-    let Setup {
-        work: _work,
-        data,
-        agreement,
-        guarantees_file,
-        mut server,
-        finding,
-    } = setup(Hour::CrossLine, &guarantees, &fast).await;
-    let client = http();
-    let api = Api::new(&server.url, client.clone());
+    let setup = setup(Hour::CrossLine, &guarantees, &FAST_WEBHOOKS).await;
+    let api = Api::new(&setup.server.url, http());
     let analyst = api.account("an-1", "analyst", None).await;
-    let review = format!("/v1/findings/{}/review", finding["id"].as_str().unwrap());
+    let review = format!(
+        "/v1/findings/{}/review",
+        setup.finding["id"].as_str().unwrap()
+    );
     let verified = api
         .ok(
             "POST",
@@ -1095,22 +1092,35 @@ async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
         .map(|v| v.as_u64().unwrap())
         .collect();
     assert_eq!(opened.len(), 2, "GB and FR, both with the webhook");
+    (setup, opened)
+}
+
+/// Starts the server of `setup` again, on its data, agreement and guarantees.
+async fn restart(setup: &Setup) -> Server {
+    let flags: Vec<&str> = [
+        "--agreement",
+        &setup.agreement,
+        "--guarantees",
+        setup.guarantees_file.to_str().unwrap(),
+    ]
+    .into_iter()
+    .chain(FAST_WEBHOOKS)
+    .collect();
+    Server::start_with(&setup.data, 100, &flags).await
+}
+
+#[tokio::test]
+async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
+    // The guarantors' receiver is not listening yet: deliveries fail and wait in the outbox.
+    let port = free_port();
+    let (mut setup, opened) = verified_with_webhook(port).await;
+    let client = http();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    drop(api);
-    server.kill().await;
+    setup.server.kill().await;
 
     // The receiver comes up; the restarted server delivers what was waiting.
     let seen = receiver(port).await;
-    let flags: Vec<&str> = [
-        "--agreement",
-        &agreement,
-        "--guarantees",
-        guarantees_file.to_str().unwrap(),
-    ]
-    .into_iter()
-    .chain(fast)
-    .collect();
-    let mut server = Server::start_with(&data, 100, &flags).await;
+    let mut server = restart(&setup).await;
     let expected = [
         format!("escalation-{}-GB", opened[0]),
         format!("escalation-{}-FR", opened[1]),
@@ -1149,7 +1159,7 @@ async fn notifications_survive_a_kill_and_arrive_once_per_receiver() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let delivered = seen.lock().unwrap().len();
     server.kill().await;
-    let server = Server::start_with(&data, 100, &flags).await;
+    let server = restart(&setup).await;
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     assert_eq!(seen.lock().unwrap().len(), delivered);
     // Each delivery is on record in the log.
@@ -1183,37 +1193,7 @@ async fn a_delivery_cut_off_by_a_kill_is_sent_again_under_the_same_key() {
     let port = free_port();
     let answer = Arc::new(AtomicBool::new(false));
     let seen = receiver_answering(port, answer.clone()).await;
-    let hook = format!("http://127.0.0.1:{port}/hook");
-    let guarantees = GUARANTEES.replace(
-        "role = \"force\"\n",
-        &format!("role = \"force\"\nwebhook = \"{hook}\"\n"),
-    );
-    let fast = ["--webhook-poll-ms", "50", "--webhook-retry-base-ms", "100"];
-    let Setup {
-        work: _work,
-        data,
-        agreement,
-        guarantees_file,
-        mut server,
-        finding,
-    } = setup(Hour::CrossLine, &guarantees, &fast).await;
-    let api = Api::new(&server.url, http());
-    let analyst = api.account("an-1", "analyst", None).await;
-    let review = format!("/v1/findings/{}/review", finding["id"].as_str().unwrap());
-    let verified = api
-        .ok(
-            "POST",
-            &review,
-            &analyst,
-            Some(json!({"verdict": "verify"})),
-        )
-        .await;
-    let opened: Vec<u64> = verified["escalations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
+    let (mut setup, opened) = verified_with_webhook(port).await;
     let mut expected = [
         format!("escalation-{}-GB", opened[0]),
         format!("escalation-{}-FR", opened[1]),
@@ -1236,22 +1216,12 @@ async fn a_delivery_cut_off_by_a_kill_is_sent_again_under_the_same_key() {
     assert_eq!(cut.len(), 1, "{cut:?}");
     let cut = cut[0].clone();
     assert!(expected.contains(&cut), "{cut}");
-    drop(api);
-    server.kill().await;
+    setup.server.kill().await;
 
     // Restarted, truce does not know it arrived and sends it again, under the same key,
     // then the other.
     answer.store(true, Ordering::SeqCst);
-    let flags: Vec<&str> = [
-        "--agreement",
-        &agreement,
-        "--guarantees",
-        guarantees_file.to_str().unwrap(),
-    ]
-    .into_iter()
-    .chain(fast)
-    .collect();
-    let server = Server::start_with(&data, 100, &flags).await;
+    let server = restart(&setup).await;
     for _ in 0..200 {
         if keys(&seen).len() >= 3 {
             break;
