@@ -74,16 +74,11 @@ async fn the_bulletin_counts_by_area_and_kind_and_lists_outages_and_revocations(
 
     // The simulated sensors and their observations; an infrastructure sensor reporting the
     // plant's power out, then back; the sensor revoked.
-    let sensors: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
+    let sensors = common::simulated_sensors(&sim);
     for s in &sensors {
         post(&client, server.url("/v1/sensors"), s.clone()).await;
     }
-    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| l.as_bytes().to_vec())
-        .collect();
+    let envelopes = common::simulated_envelopes(&sim);
     for chunk in envelopes.chunks(200) {
         server.submit(&client, chunk).await.unwrap();
     }

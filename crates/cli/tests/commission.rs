@@ -216,16 +216,11 @@ async fn feed(api: &Api, sim: &Path, hour: Hour) -> Value {
         Hour::Sparse => ("1", "no_fire"),
         Hour::CrossLine => ("2", "cross_line_fire"),
     };
-    let sensors: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
+    let sensors = common::simulated_sensors(sim);
     for s in &sensors {
         api.ok("POST", "/v1/sensors", TOKEN, Some(s.clone())).await;
     }
-    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| l.as_bytes().to_vec())
-        .collect();
+    let envelopes = common::simulated_envelopes(sim);
     for chunk in envelopes.chunks(200) {
         common::submit(&api.client, &api.base, chunk).await.unwrap();
     }
@@ -1509,8 +1504,7 @@ async fn provisional_findings_wait_and_nothing_escalates_for_a_finding_that_went
     let (_work, sim, _, server) = start(Hour::Sparse, GUARANTEES, |_| Vec::new()).await;
     let api = Api::new(&server.url, http());
     let analyst = api.account("an-p", "analyst", None).await;
-    let sensors: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
+    let sensors = common::simulated_sensors(&sim);
     for s in &sensors {
         api.ok("POST", "/v1/sensors", TOKEN, Some(s.clone())).await;
     }
@@ -1522,11 +1516,7 @@ async fn provisional_findings_wait_and_nothing_escalates_for_a_finding_that_went
         Some(json!({"min_operators": 2, "min_modalities": 1, "rules": ["no_fire"]})),
     )
     .await;
-    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| l.as_bytes().to_vec())
-        .collect();
+    let envelopes = common::simulated_envelopes(&sim);
     let findings = |api: &Api| {
         let url = api.url("/v1/findings?limit=10000");
         let client = api.client.clone();

@@ -25,8 +25,7 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
     let agreement = repo("examples/agreement/agreement.toml");
     let server = Server::start_with(&data, 100, &["--agreement", &agreement]).await;
     let client = http();
-    let sensors: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap();
+    let sensors = common::simulated_sensors(&sim);
     for s in &sensors {
         let response = client
             .post(server.url("/v1/sensors"))
@@ -58,11 +57,7 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
         }
         seen
     });
-    let envelopes: Vec<Vec<u8>> = std::fs::read_to_string(sim.join("observations.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| l.as_bytes().to_vec())
-        .collect();
+    let envelopes = common::simulated_envelopes(&sim);
     let acks = server.submit_all(&client, &envelopes).await;
     assert_eq!(acks.len(), envelopes.len());
     let size = (sensors.len() + envelopes.len()) as u64;

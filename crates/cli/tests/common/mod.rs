@@ -615,3 +615,17 @@ pub fn cross_line_scenario(dir: &Path) -> std::path::PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// A simulation directory's sensor registrations (`sensors.json`).
+pub fn simulated_sensors(sim: &Path) -> Vec<Value> {
+    serde_json::from_str(&std::fs::read_to_string(sim.join("sensors.json")).unwrap()).unwrap()
+}
+
+/// A simulation directory's signed envelopes (`observations.ndjson`), in arrival order.
+pub fn simulated_envelopes(sim: &Path) -> Vec<Vec<u8>> {
+    std::fs::read_to_string(sim.join("observations.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| l.as_bytes().to_vec())
+        .collect()
+}
