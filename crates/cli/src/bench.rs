@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -351,31 +351,41 @@ async fn ingest(
 
     let server_pid = child.id();
     let cpu_before = (cpu_seconds(server_pid), cpu_seconds(None));
-    let envelopes = Arc::new(envelopes);
-    let next = Arc::new(AtomicUsize::new(0));
+    // The load generator sends bodies made before the clock starts, as it signed the
+    // envelopes before: what it spends while timed is sending and reading the answers.
+    let bodies: Vec<Vec<u8>> = envelopes
+        .chunks(batch)
+        .map(|part| {
+            let mut body = Vec::with_capacity(part.iter().map(|e| e.len() + 1).sum());
+            for e in part {
+                body.extend_from_slice(e);
+                body.push(b'\n');
+            }
+            body
+        })
+        .collect();
+    drop(envelopes);
+    let bodies = Arc::new(std::sync::Mutex::new(bodies.into_iter().enumerate()));
     let accepted = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (envelopes, next, accepted, client) = (
-            envelopes.clone(),
-            next.clone(),
-            accepted.clone(),
-            client.clone(),
-        );
+        let (bodies, accepted, client) = (bodies.clone(), accepted.clone(), client.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let from = next.fetch_add(batch, Ordering::Relaxed);
-                if from >= envelopes.len() {
+                let Some((n, body)) = bodies.lock().ok().and_then(|mut b| b.next()) else {
                     return Ok::<_, anyhow::Error>(());
+                };
+                let items = (observations - n * batch).min(batch);
+                let (status, answer) = client.submit_body(body).await?;
+                let logged = logged_items(&answer);
+                if status != reqwest::StatusCode::OK || logged != Some(items) {
+                    bail!(
+                        "request {n}: {status}: the server did not log every item: {}",
+                        String::from_utf8_lossy(&answer)
+                    );
                 }
-                let to = (from + batch).min(envelopes.len());
-                let response = client.submit(&envelopes[from..to]).await?;
-                let ok = response["accepted"].as_u64().unwrap_or(0);
-                if ok != (to - from) as u64 {
-                    bail!("the server rejected items: {}", response["results"]);
-                }
-                accepted.fetch_add(ok, Ordering::Relaxed);
+                accepted.fetch_add(items as u64, Ordering::Relaxed);
             }
         }));
     }
@@ -539,4 +549,25 @@ fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     // USER_HZ is 100 on Linux.
     Some(ticks / 100.0)
+}
+
+/// How many items of an answer to an NDJSON batch name their log index; `None` when
+/// the answer is not such an answer.
+fn logged_items(answer: &[u8]) -> Option<usize> {
+    #[derive(serde::Deserialize)]
+    struct Item {
+        log_index: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        results: Vec<Item>,
+    }
+    let answer: Answer = serde_json::from_slice(answer).ok()?;
+    Some(
+        answer
+            .results
+            .iter()
+            .filter(|i| i.log_index.is_some())
+            .count(),
+    )
 }

@@ -144,6 +144,21 @@ impl Client {
         Ok(value)
     }
 
+    /// POSTs a ready NDJSON body of envelopes; the status and the answer's bytes, unparsed.
+    pub async fn submit_body(&self, body: Vec<u8>) -> anyhow::Result<(StatusCode, Vec<u8>)> {
+        let url = self.url("/v1/observations");
+        let response = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        Ok((status, response.bytes().await?.to_vec()))
+    }
+
     /// POSTs envelopes as NDJSON and returns the per-item results.
     pub async fn submit(&self, envelopes: &[Vec<u8>]) -> anyhow::Result<Value> {
         let mut body = Vec::with_capacity(envelopes.iter().map(|e| e.len() + 1).sum());

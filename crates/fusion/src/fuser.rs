@@ -19,6 +19,7 @@
 //! checkpoint, and a replay, which pushes them all and asks once, agree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use truce_agreement::{Earth, LonLat};
 use truce_model::{
@@ -31,6 +32,16 @@ use crate::locate::{Pick, cramer_rao_m, ellipse_90, locate_robust};
 use crate::physics::Medium;
 use crate::pipeline::{FusedEvent, FusionConfig, Logged, event_id, finish};
 
+/// The name from `names`, added the first time: arrivals share one copy of each.
+fn intern(names: &mut BTreeSet<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(known) = names.get(name) {
+        return known.clone();
+    }
+    let name: Arc<str> = name.into();
+    names.insert(name.clone());
+    name
+}
+
 /// One logged arrival, as fusion keeps it.
 #[derive(Clone, Debug)]
 struct Logged1 {
@@ -40,7 +51,7 @@ struct Logged1 {
     sigma_s: f64,
     backazimuth: Option<(f64, f64)>,
     class: SignalClass,
-    operator: String,
+    operator: Arc<str>,
     modality: &'static str,
 }
 
@@ -104,7 +115,10 @@ pub struct Fuser {
     others: Vec<Logged>,
     observations: usize,
     stations: Vec<Station>,
-    station_of: BTreeMap<String, usize>,
+    /// Per sensor, its stations by position in micro-degrees.
+    station_of: HashMap<String, Vec<([i64; 2], usize)>>,
+    /// Operator names, each held once for all the arrivals that name it.
+    operator_names: BTreeSet<Arc<str>>,
     sensor_numbers: BTreeMap<String, u32>,
     plane: Option<Plane>,
     arrivals: Arrivals,
@@ -135,7 +149,8 @@ impl Fuser {
             others: Vec::new(),
             observations: 0,
             stations: Vec::new(),
-            station_of: BTreeMap::new(),
+            station_of: HashMap::new(),
+            operator_names: BTreeSet::new(),
             sensor_numbers: BTreeMap::new(),
             plane: None,
             arrivals: Arrivals::default(),
@@ -211,7 +226,10 @@ impl Fuser {
                             .or(registration.and_then(|r| r.backazimuth_sigma_deg))
                             .map(|s| (b, s))
                     });
-                    let operator = registration.map_or(String::new(), |r| r.operator.clone());
+                    let operator = intern(
+                        &mut self.operator_names,
+                        registration.map_or("", |r| &r.operator),
+                    );
                     let modality = match o.kind.split('.').next() {
                         Some("seismic") => "seismic",
                         Some("infrasound") => "infrasound",
@@ -274,8 +292,12 @@ impl Fuser {
     /// The station for a sensor at a place: a moving sensor is a new station wherever it
     /// reports from, but counts as one sensor.
     fn station(&mut self, sensor: &str, p: LonLat) -> usize {
-        let key = format!("{sensor}@{:.6},{:.6}", p[0], p[1]);
-        if let Some(&s) = self.station_of.get(&key) {
+        let key = [(p[0] * 1e6).round() as i64, (p[1] * 1e6).round() as i64];
+        if let Some(&(_, s)) = self
+            .station_of
+            .get(sensor)
+            .and_then(|places| places.iter().find(|(k, _)| *k == key))
+        {
             return s;
         }
         let next = self.sensor_numbers.len() as u32;
@@ -314,7 +336,10 @@ impl Fuser {
             }
         }
         self.stations.push(station);
-        self.station_of.insert(key, self.stations.len() - 1);
+        self.station_of
+            .entry(sensor.to_string())
+            .or_default()
+            .push((key, self.stations.len() - 1));
         self.stations.len() - 1
     }
 
@@ -344,7 +369,7 @@ impl Fuser {
                 *classes.entry(k).or_default() += 1;
             }
             if !arrival.operator.is_empty() {
-                operators.insert(arrival.operator.clone());
+                operators.insert(arrival.operator.to_string());
             }
             modalities.insert(arrival.modality.to_string());
             picks.push(Pick {

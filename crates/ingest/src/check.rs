@@ -1,13 +1,13 @@
 //! From envelope bytes to an entry ready for the log, or a problem.
 
-use truce_model::envelope::{EnvelopeRef, decode_base64};
+use truce_model::envelope::{EnvelopeRef, decode_base64, decode_base64_into, pae_into};
 use truce_model::observation::ObservationError;
 use truce_model::{
     Entry, EntryKind, OBSERVATION_PAYLOAD_TYPE, Observation, Problem, ProblemType, SensorKind,
-    Timestamp, pae,
+    Timestamp,
 };
 
-use crate::signature::{SignatureCheck, verify_all};
+use crate::signature::{SignatureCheck, verify_prepared};
 
 /// What ingest needs to know about a sensor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,20 +108,21 @@ pub fn check_batch(
             Err(problem) => verdicts.push(Some(Err(problem.with_index(index)))),
         }
     }
-    let messages: Vec<Vec<u8>> = pending
+    // One buffer for every item's signed message: preparing hashes it at once.
+    let mut message = Vec::new();
+    let prepared = pending
         .iter()
-        .map(|(_, p)| pae(OBSERVATION_PAYLOAD_TYPE, &p.payload))
-        .collect();
-    let checks: Vec<SignatureCheck<'_>> = pending
-        .iter()
-        .zip(&messages)
-        .map(|((_, p), message)| SignatureCheck {
-            public_key: p.accepted.public_key,
-            signature: p.signature,
-            message,
+        .map(|(_, p)| {
+            pae_into(&mut message, OBSERVATION_PAYLOAD_TYPE, &p.payload);
+            SignatureCheck {
+                public_key: p.accepted.public_key,
+                signature: p.signature,
+                message: &message,
+            }
+            .prepare()
         })
         .collect();
-    let ok = verify_all(&checks);
+    let ok = verify_prepared(prepared);
     for ((index, p), good) in pending.into_iter().zip(ok) {
         verdicts[index] = Some(if good {
             Ok(p.accepted)
@@ -145,6 +146,29 @@ pub fn check_batch(
 
 fn signature_field(index: usize) -> String {
     format!("signatures[{index}].sig")
+}
+
+/// The 64 bytes of a base64 Ed25519 signature.
+fn signature_bytes(text: &str) -> Result<[u8; 64], Problem> {
+    // Room for what 88 characters of base64 could hold: the decoder asks for that much.
+    let mut buffer = [0u8; 66];
+    let raw = match decode_base64_into(text, &mut buffer) {
+        Ok(64) => {
+            let mut signature = [0u8; 64];
+            signature.copy_from_slice(&buffer[..64]);
+            return Ok(signature);
+        }
+        Ok(n) => buffer[..n].to_vec(),
+        // Too long for the buffer, or not base64: decode it whole to say what it is.
+        Err(_) => decode_base64(text)
+            .map_err(|e| Problem::new(ProblemType::BadBase64, format!("signature: {e}")))?,
+    };
+    <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
+        Problem::new(
+            ProblemType::BadSignature,
+            format!("an Ed25519 signature has 64 bytes, not {}", raw.len()),
+        )
+    })
 }
 
 fn precheck(
@@ -236,17 +260,8 @@ fn precheck(
             )
             .with_field("signatures")
         })?;
-    let raw = decode_base64(&signature.sig).map_err(|e| {
-        Problem::new(ProblemType::BadBase64, format!("signature: {e}"))
-            .with_field(signature_field(signature_index))
-    })?;
-    let signature = <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
-        Problem::new(
-            ProblemType::BadSignature,
-            format!("an Ed25519 signature has 64 bytes, not {}", raw.len()),
-        )
-        .with_field(signature_field(signature_index))
-    })?;
+    let signature = signature_bytes(&signature.sig)
+        .map_err(|problem| problem.with_field(signature_field(signature_index)))?;
     let entry = Entry::v1(EntryKind::Observation, bytes)
         .encode()
         .map_err(|e| Problem::new(ProblemType::EntryTooLarge, e.to_string()))?;
@@ -328,6 +343,23 @@ mod tests {
                 Some("signatures[0].sig")
             )
         );
+    }
+
+    #[test]
+    fn reads_signatures_in_either_alphabet_and_says_what_is_wrong() {
+        let signature: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37)).collect();
+        let standard = truce_model::envelope::encode_base64(&signature);
+        assert!(standard.contains('+') || standard.contains('/'));
+        let url_safe = standard.replace('+', "-").replace('/', "_");
+        for text in [&standard, standard.trim_end_matches('='), &url_safe] {
+            assert_eq!(signature_bytes(text).unwrap().to_vec(), signature);
+        }
+        let short = signature_bytes(&truce_model::envelope::encode_base64(&[1; 63])).unwrap_err();
+        assert!(short.detail.contains("not 63"), "{}", short.detail);
+        let long = signature_bytes(&truce_model::envelope::encode_base64(&[1; 90])).unwrap_err();
+        assert!(long.detail.contains("not 90"), "{}", long.detail);
+        let junk = signature_bytes("not base64!").unwrap_err();
+        assert_eq!(junk.kind(), Some(ProblemType::BadBase64));
     }
 
     #[test]

@@ -19,28 +19,49 @@ impl SignatureCheck<'_> {
     }
 }
 
+/// A signature ready for batch verification: its message already hashed into the
+/// challenge, so the message itself need not be kept.
+#[derive(Clone, Debug)]
+pub struct Prepared(batch::Item);
+
+impl SignatureCheck<'_> {
+    /// Hashes the message with the key and the signature's `R` (what batch verification
+    /// needs of the message).
+    pub fn prepare(&self) -> Prepared {
+        Prepared(batch::Item::from((
+            VerificationKeyBytes::from(self.public_key),
+            Signature::from(self.signature),
+            self.message,
+        )))
+    }
+}
+
 /// Verifies every check; returns one verdict per check, in order.
 ///
 /// The whole set is first verified as one batch; if the batch fails, each signature is
 /// verified alone to find the bad ones. ZIP-215 makes batch and single verification agree.
 pub fn verify_all(checks: &[SignatureCheck<'_>]) -> Vec<bool> {
-    match checks.len() {
-        0 => return Vec::new(),
-        1 => return vec![checks[0].verify()],
-        _ => {}
+    match checks {
+        [] => Vec::new(),
+        [one] => vec![one.verify()],
+        _ => verify_prepared(checks.iter().map(SignatureCheck::prepare).collect()),
+    }
+}
+
+/// [`verify_all`] for signatures already prepared.
+pub fn verify_prepared(items: Vec<Prepared>) -> Vec<bool> {
+    let single = |item: Prepared| item.0.verify_single().is_ok();
+    if items.len() < 2 {
+        return items.into_iter().map(single).collect();
     }
     let mut verifier = batch::Verifier::new();
-    for check in checks {
-        verifier.queue((
-            VerificationKeyBytes::from(check.public_key),
-            Signature::from(check.signature),
-            check.message,
-        ));
+    for item in &items {
+        verifier.queue(item.0.clone());
     }
     if verifier.verify(rand_core::OsRng).is_ok() {
-        vec![true; checks.len()]
+        vec![true; items.len()]
     } else {
-        checks.iter().map(SignatureCheck::verify).collect()
+        items.into_iter().map(single).collect()
     }
 }
 
@@ -78,6 +99,8 @@ mod tests {
         let verdicts = verify_all(&checks);
         let bad: Vec<_> = (0..10).filter(|i| !verdicts[*i]).collect();
         assert_eq!(bad, [3, 7]);
+        let prepared = checks.iter().map(SignatureCheck::prepare).collect();
+        assert_eq!(verify_prepared(prepared), verdicts);
     }
 
     #[test]
@@ -88,6 +111,10 @@ mod tests {
             message: b"x",
         };
         assert!(!check.verify());
-        assert_eq!(verify_all(&[check.clone(), check]), vec![false, false]);
+        assert_eq!(
+            verify_all(&[check.clone(), check.clone()]),
+            vec![false, false]
+        );
+        assert_eq!(verify_prepared(vec![check.prepare()]), vec![false]);
     }
 }

@@ -53,6 +53,13 @@ pub struct SignatureRef<'a> {
 /// DSSE pre-authentication encoding: `DSSEv1 SP LEN(type) SP type SP LEN(body) SP body`.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload_type.len() + payload.len() + 32);
+    pae_into(&mut out, payload_type, payload);
+    out
+}
+
+/// [`pae`] written into `out` (cleared first), so that one buffer serves many messages.
+pub fn pae_into(out: &mut Vec<u8>, payload_type: &str, payload: &[u8]) {
+    out.clear();
     out.extend_from_slice(b"DSSEv1 ");
     out.extend_from_slice(payload_type.len().to_string().as_bytes());
     out.push(b' ');
@@ -61,7 +68,6 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(payload.len().to_string().as_bytes());
     out.push(b' ');
     out.extend_from_slice(payload);
-    out
 }
 
 const LENIENT: GeneralPurposeConfig =
@@ -74,6 +80,14 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     STANDARD_LENIENT
         .decode(text)
         .or_else(|_| URL_SAFE_LENIENT.decode(text))
+}
+
+/// [`decode_base64`] into `out`; the number of bytes written. Fails also when `out` is
+/// too small.
+pub fn decode_base64_into(text: &str, out: &mut [u8]) -> Result<usize, base64::DecodeSliceError> {
+    STANDARD_LENIENT
+        .decode_slice(text, out)
+        .or_else(|_| URL_SAFE_LENIENT.decode_slice(text, out))
 }
 
 /// Encodes bytes as standard, padded base64.

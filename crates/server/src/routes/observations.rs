@@ -26,11 +26,28 @@ struct ItemResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     log_index: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    leaf_hash: Option<String>,
+    leaf_hash: Option<LeafHash>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     duplicate: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<Problem>,
+}
+
+/// A leaf hash written as base64 without a string of its own: a batch answer has
+/// thousands.
+#[derive(Debug)]
+struct LeafHash([u8; 32]);
+
+impl Serialize for LeafHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        let mut text = [0u8; 44];
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(self.0, &mut text)
+            .map_err(serde::ser::Error::custom)?;
+        let text = std::str::from_utf8(&text[..n]).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
+    }
 }
 
 /// The answer to an NDJSON batch.
@@ -245,7 +262,7 @@ fn batch_response(results: Vec<Result<Appended, Problem>>) -> Response {
             Ok(a) => ItemResult {
                 index,
                 log_index: Some(a.index),
-                leaf_hash: Some(b64(&a.leaf_hash)),
+                leaf_hash: Some(LeafHash(a.leaf_hash)),
                 duplicate: a.duplicate,
                 problem: None,
             },
@@ -286,6 +303,13 @@ fn lines(body: &Bytes) -> Vec<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_a_leaf_hash_as_the_single_answer_does() {
+        let hash: [u8; 32] = std::array::from_fn(|i| (i * 41) as u8);
+        let written = serde_json::to_value(LeafHash(hash)).unwrap();
+        assert_eq!(written, serde_json::Value::String(b64(&hash)));
+    }
 
     #[test]
     fn splits_ndjson_lines_and_skips_blank_ones() {
