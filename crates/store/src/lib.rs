@@ -165,22 +165,45 @@ impl Store {
     }
 }
 
-/// Copies committed WAL frames into the database every 200 ms
-/// (a PASSIVE checkpoint: it never blocks the writer or readers), until `alive` is gone.
+/// WAL frames (of 16 KiB pages) past which the checkpointer restarts the WAL: 64 MiB.
+const WAL_RESTART_FRAMES: i64 = 4096;
+
+/// Copies committed WAL frames into the database every 200 ms (a PASSIVE checkpoint: it
+/// never blocks the writer or readers), until `alive` is gone.
+///
+/// Under steady load the writer commits while each checkpoint runs, so the WAL is never
+/// wholly copied when a commit starts, SQLite never rewinds it, and it grows without end
+/// (each commit then writes to fresh file pages the kernel must allocate and zero). Once
+/// it holds more than [`WAL_RESTART_FRAMES`], the checkpointer follows the PASSIVE pass
+/// with a RESTART one: it copies the few frames committed meanwhile, holding commits back
+/// for that long (at most 50 ms waiting for readers), and the next commit writes the WAL
+/// from its start again.
 fn spawn_checkpointer(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(1))?;
     std::thread::Builder::new()
         .name("wal-checkpoint".into())
         .spawn(move || {
             while alive.upgrade().is_some() {
                 std::thread::sleep(Duration::from_millis(200));
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    eprintln!("truce-store: WAL checkpoint failed: {e}");
+                match checkpoint(&conn, "PASSIVE", Duration::from_secs(1)) {
+                    Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                        // Busy (a reader kept an old snapshot) is no failure: next time.
+                        if let Err(e) = checkpoint(&conn, "RESTART", Duration::from_millis(50)) {
+                            eprintln!("truce-store: WAL restart failed: {e}");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("truce-store: WAL checkpoint failed: {e}"),
                 }
             }
         })?;
     Ok(())
+}
+
+/// Runs one WAL checkpoint in `mode`; the number of frames the WAL held.
+fn checkpoint(conn: &Connection, mode: &str, patience: Duration) -> rusqlite::Result<i64> {
+    conn.busy_timeout(patience)?;
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
 }
 
 #[cfg(test)]
