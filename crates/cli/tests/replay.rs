@@ -88,6 +88,11 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
     };
     assert_eq!(digest(&first), digest(&second));
     assert!(first.contains(&format!("at size {size}")), "{first}");
+    let registry = format!(
+        "sensor registry: {} registrations and revocations signed by the log's key\n",
+        sensors.len()
+    );
+    assert!(first.contains(&registry), "{first}");
 
     // The server's own results for the same checkpoint carry the same digest.
     let mut live = serde_json::Value::Null;

@@ -15,7 +15,7 @@ pub mod problem;
 pub mod sensor;
 pub mod time;
 
-pub use entry::{Entry, EntryError, EntryKind};
+pub use entry::{Entry, EntryError, EntryKind, SensorEntry, SignedRecord};
 pub use envelope::{Envelope, EnvelopeSignature, OBSERVATION_PAYLOAD_TYPE, pae};
 pub use event::{Event, EventType, Located, Quality, WeaponClass};
 pub use fields::FieldError;

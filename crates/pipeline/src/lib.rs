@@ -128,8 +128,11 @@ impl Pipeline {
                 return Ok(());
             }
             EntryKind::SensorRegistration => {
+                // Version 1 or 2 alike: whoever replays checks version 2's signature with
+                // the log's key (`truce replay` does).
+                let record = entry.sensor_record().map_err(&bad)?.record;
                 let r: Registered =
-                    serde_json::from_slice(entry.body).map_err(|e| bad(e.to_string()))?;
+                    serde_json::from_slice(&record).map_err(|e| bad(e.to_string()))?;
                 self.fuser.register(r.sensor);
             }
             _ => {}

@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot, watch};
+use truce_commission::roles::SYSTEM;
 use truce_ingest::{Accepted, SensorKey};
 use truce_ledger::{Checkpoint, Hash, NoteSigner};
 use truce_model::{
@@ -718,8 +719,9 @@ impl Round<'_> {
         record: &SensorRecord,
         entries: &mut Vec<NewEntry>,
     ) -> Result<(), Problem> {
-        let data = Entry::v1(kind, body)
-            .encode()
+        // Signed by the log's key on behalf of the administrator the record names.
+        let data = Entry::signed_sensor_record(kind, body, SYSTEM, |m| self.signer.sign_bytes(m))
+            .ok_or_else(|| internal(format!("{kind} entries hold no sensor record")))?
             .map_err(|e| Problem::new(ProblemType::EntryTooLarge, e.to_string()))?;
         entries.push(NewEntry::new(data, SideEffect::Sensor(record.clone())));
         self.sensors

@@ -414,6 +414,14 @@ async fn every_bad_input_gets_its_problem_and_changes_nothing() {
         (&json!("admin"), &json!("key lost")),
         "{revoked}"
     );
+    // ... and are signed by the log's key on that account's behalf (entry version 2).
+    for view in [&registered, &revoked] {
+        assert_eq!(view["version"], 2, "{view}");
+        assert_eq!(
+            view["envelope"]["signatures"][0]["keyid"], "truce",
+            "{view}"
+        );
+    }
     let (status, problem) = h.post_one(&seal(&payload("fr-ac-2", 1), 2)).await;
     assert_eq!(
         (status, problem["type"].as_str()),

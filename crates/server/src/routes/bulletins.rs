@@ -92,7 +92,9 @@ async fn restrictions(
                             reports.push((o.sensor, o.observed_at));
                         }
                         truce_model::EntryKind::KeyRevocation => {
-                            if let Ok(r) = serde_json::from_slice::<SensorRevocation>(entry.body) {
+                            if let Some(r) = entry.sensor_record().ok().and_then(|e| {
+                                serde_json::from_slice::<SensorRevocation>(&e.record).ok()
+                            }) {
                                 revoked.push(r);
                             }
                         }

@@ -209,7 +209,14 @@ pub fn entry_view(index: u64, data: &[u8]) -> Value {
             }
         }
         EntryKind::SensorRegistration | EntryKind::KeyRevocation => {
-            view["record"] = serde_json::from_slice(entry.body).unwrap_or(Value::Null);
+            if entry.version >= 2 {
+                view["envelope"] = serde_json::from_slice(entry.body).unwrap_or(Value::Null);
+            }
+            view["record"] = entry
+                .sensor_record()
+                .ok()
+                .and_then(|e| serde_json::from_slice(&e.record).ok())
+                .unwrap_or(Value::Null);
         }
     }
     view
