@@ -36,6 +36,19 @@ fire = special["fire"]
 events.append({**fire, "time_s": 13 * 3600 + 20 * 60,
                "pass_s": 13 * 3600 + 20 * 60 + fire["pass_s"] - fire["time_s"]})
 events.sort(key=lambda e: e.get("time_s", e.get("start_s")))
+# The utility's reports on the struck plant, after the sorted script: the other events keep
+# their places in it, and so their random streams.
+strike_s = 12 * 3600 + 40 * 60
+events += [
+    {"type": "site_status", "time_s": strike_s + 600, "reporter": "ua-inf-001",
+     "site": "kramatorsk-chp", "service": "heating", "status": "outage",
+     "households_affected": 42000},
+    {"type": "site_status", "time_s": strike_s + 600, "reporter": "ua-inf-001",
+     "site": "kramatorsk-chp", "service": "power", "status": "degraded"},
+    {"type": "site_status", "time_s": strike_s + 5 * 3600, "reporter": "ua-inf-001",
+     "site": "kramatorsk-chp", "service": "heating", "status": "degraded",
+     "households_affected": 9000},
+]
 
 
 def value(v):
@@ -54,8 +67,9 @@ print("""# day: a whole day of monitoring in the Donetsk sector, for `truce demo
 # make-day.py from the positions of sparse.toml and barrage.toml; do not edit by hand).
 # Quiet night, a busy morning with a barrage at 08:30, an MLRS seen by a drone in its
 # withdrawal zone at 11:00, a strike on the Kramatorsk heating plant at 12:40, a fire seen
-# by satellite, a second barrage at 18:00, and sporadic fire until midnight. The scenario
-# format is described at the top of sparse.toml.
+# by satellite (the plant's heating out, then degraded, as its utility reports), a second
+# barrage at 18:00, and sporadic fire until midnight. The scenario format is described at
+# the top of sparse.toml.
 
 [scenario]
 name = "day"
@@ -84,6 +98,11 @@ lon = 37.55
 timing_sigma_s = 0.005
 detection_range_km = 25
 outages = [[10800, 39600]]
+""")
+# The heating utility that reports on the plant (the bulletin's infrastructure outages).
+print("""[[infrastructure_sensors]]
+id = "ua-inf-001"
+operator = "UA"
 """)
 for m in sparse["met_sensors"]:
     print("[[met_sensors]]")

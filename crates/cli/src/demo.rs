@@ -202,7 +202,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let minutes = if args.fast { 1.0 } else { args.minutes };
     let envelopes = &simulation.observations;
     println!(
-        "streaming a simulated day ({} signed observations: arrivals, drone sightings, weather, a satellite hotspot) in {minutes} minute(s); watch it at {url}/",
+        "streaming a simulated day ({} signed observations: arrivals, drone sightings, weather, a satellite hotspot, a utility's outage reports) in {minutes} minute(s); watch it at {url}/",
         envelopes.len()
     );
     let tally = stream(&client, envelopes, scenario.start.unix_nanos(), minutes).await?;

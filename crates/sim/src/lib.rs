@@ -1,8 +1,8 @@
 //! The simulator: realistic, signed input for truce and the ground truth behind it.
 //!
 //! A scenario describes a sensor network, the weather and a script of events (launches,
-//! impacts, barrages, weapon moves seen by drones, strikes on protected sites, fires seen
-//! by satellites). [`simulate`] turns a scenario and a seed into:
+//! impacts, barrages, weapon moves seen by drones, strikes on protected sites, utilities'
+//! reports on those sites, fires seen by satellites). [`simulate`] turns a scenario and a seed into:
 //!
 //! - the sensors' registrations (DESIGN.md section 4a) and their secret keys, derived from
 //!   the seed and the sensor id ([`sensor_key`]);
@@ -89,6 +89,10 @@
 //! instrument = "VIIRS"     # default VIIRS
 //! latency_s = 600          # acquisition to delivery, default 600
 //!
+//! [[infrastructure_sensors]]  # a utility's status reporter (registered without a position)
+//! id = "ua-inf-001"
+//! operator = "UA"
+//!
 //! # The script, one table per entry (or `events = [{ type = ... }, ...]`).
 //! [[events]]
 //! type = "launch"          # a launch; with `impact`, also the impact
@@ -133,6 +137,15 @@
 //! site = "kramatorsk-chp"
 //! lat = 48.55              # fired from here
 //! lon = 37.90
+//!
+//! [[events]]
+//! type = "site_status"     # a utility's report on a protected site: infrastructure.status
+//! time_s = 1500
+//! reporter = "ua-inf-001"  # one of [[infrastructure_sensors]]
+//! site = "kramatorsk-chp"
+//! service = "heating"      # power, water, gas or heating
+//! status = "outage"        # operational, degraded or outage
+//! households_affected = 42000  # optional
 //!
 //! [[events]]
 //! type = "fire"            # a fire, seen by a satellite pass (if it has started by then)

@@ -59,6 +59,8 @@ struct RawScenarioFile {
     #[serde(default)]
     satellite_feeds: Vec<SatelliteFeedSpec>,
     #[serde(default)]
+    infrastructure_sensors: Vec<InfrastructureSensorSpec>,
+    #[serde(default)]
     events: Vec<ScriptEvent>,
 }
 
@@ -145,6 +147,8 @@ pub struct Network {
     pub drones: Vec<DroneSpec>,
     #[serde(default)]
     pub satellite_feeds: Vec<SatelliteFeedSpec>,
+    #[serde(default)]
+    pub infrastructure_sensors: Vec<InfrastructureSensorSpec>,
 }
 
 impl Network {
@@ -154,6 +158,8 @@ impl Network {
         self.met_sensors.extend(other.met_sensors);
         self.drones.extend(other.drones);
         self.satellite_feeds.extend(other.satellite_feeds);
+        self.infrastructure_sensors
+            .extend(other.infrastructure_sensors);
     }
 }
 
@@ -287,6 +293,15 @@ pub struct SatelliteFeedSpec {
     pub latency_s: f64,
 }
 
+/// `[[infrastructure_sensors]]`: a utility's status reporter (registered without a
+/// position: it reports on the sites the script names).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfrastructureSensorSpec {
+    pub id: String,
+    pub operator: String,
+}
+
 fn default_satellite() -> String {
     "N20".into()
 }
@@ -382,6 +397,17 @@ pub enum ScriptEvent {
         weapon_class: Option<WeaponClass>,
         #[serde(default)]
         flight_time_s: Option<f64>,
+    },
+    /// A utility's report on a protected site: `reporter` (an infrastructure sensor) says
+    /// its `service` is `status` (`operational`, `degraded` or `outage`).
+    SiteStatus {
+        time_s: f64,
+        reporter: String,
+        site: String,
+        service: String,
+        status: String,
+        #[serde(default)]
+        households_affected: Option<u64>,
     },
     /// A fire breaks out; `satellite_feed` sees it on its pass at `pass_s` (if the fire has
     /// started by then).
@@ -563,6 +589,7 @@ fn parse_file(name: &str, text: &str) -> Result<ScenarioFile, ScenarioError> {
             met_sensors: raw.met_sensors,
             drones: raw.drones,
             satellite_feeds: raw.satellite_feeds,
+            infrastructure_sensors: raw.infrastructure_sensors,
         },
         events: raw.events,
     })

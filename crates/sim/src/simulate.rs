@@ -137,7 +137,7 @@ enum Owner {
     Event(usize),
     /// A false arrival.
     False,
-    /// A weather report.
+    /// A weather or infrastructure report.
     Unlinked,
 }
 
@@ -148,6 +148,16 @@ enum Data {
     Detection(DetectionData),
     Thermal(ThermalData),
     Met(MetData),
+    Status(StatusData),
+}
+
+#[derive(Serialize)]
+struct StatusData {
+    site_id: String,
+    service: String,
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    households_affected: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -237,6 +247,7 @@ struct Engine<'a> {
     met_base: usize,
     drone_base: usize,
     feed_base: usize,
+    infrastructure_base: usize,
     events: Vec<EventDraft>,
     drafts: Vec<Draft>,
 }
@@ -297,28 +308,35 @@ impl<'a> Engine<'a> {
                 None,
             ));
         }
-        let drone_base = sensors.len();
-        for d in &net.drones {
-            sensors.push(registration(
-                &d.id,
-                SensorKind::Drone,
-                &d.operator,
-                None,
-                None,
-                None,
-            ));
-        }
-        let feed_base = sensors.len();
-        for f in &net.satellite_feeds {
-            sensors.push(registration(
-                &f.id,
-                SensorKind::SatelliteFeed,
-                &f.operator,
-                None,
-                None,
-                None,
-            ));
-        }
+        // The sensors registered without a position, each kind after the last.
+        let mut positionless = |kind: SensorKind, members: Vec<(&str, &str)>| {
+            let base = sensors.len();
+            for (id, operator) in members {
+                sensors.push(registration(id, kind, operator, None, None, None));
+            }
+            base
+        };
+        let drone_base = positionless(
+            SensorKind::Drone,
+            net.drones
+                .iter()
+                .map(|d| (d.id.as_str(), d.operator.as_str()))
+                .collect(),
+        );
+        let feed_base = positionless(
+            SensorKind::SatelliteFeed,
+            net.satellite_feeds
+                .iter()
+                .map(|f| (f.id.as_str(), f.operator.as_str()))
+                .collect(),
+        );
+        let infrastructure_base = positionless(
+            SensorKind::Infrastructure,
+            net.infrastructure_sensors
+                .iter()
+                .map(|r| (r.id.as_str(), r.operator.as_str()))
+                .collect(),
+        );
         for s in &mut sensors {
             s.registration.public_key = encode_base64(&s.key.public_key());
         }
@@ -333,6 +351,7 @@ impl<'a> Engine<'a> {
             met_base,
             drone_base,
             feed_base,
+            infrastructure_base,
             events: Vec::new(),
             drafts: Vec::new(),
         }

@@ -68,6 +68,10 @@ operator = "TR"
 id = "firms-n20"
 operator = "NASA"
 latency_s = 900
+
+[[infrastructure_sensors]]
+id = "ua-inf-001"
+operator = "UA"
 "#;
 
 fn scenario_text(weather: &str, false_fraction: f64, events: &str) -> String {
@@ -147,6 +151,15 @@ lat = 48.40
 lon = 37.45
 satellite_feed = "firms-n20"
 pass_s = 900
+
+[[events]]
+type = "site_status"
+time_s = 1100
+reporter = "ua-inf-001"
+site = "kramatorsk-chp"
+service = "heating"
+status = "outage"
+households_affected = 42000
 "#;
 
 fn calm() -> &'static str {
@@ -228,9 +241,29 @@ fn every_envelope_passes_ingest_with_the_registered_keys() {
         "drone.detection",
         "satellite.thermal",
         "met.surface",
+        "infrastructure.status",
     ] {
         assert!(kinds.contains(kind), "{kind} missing: {kinds:?}");
     }
+    // The utility's report says what the script says, when it says it.
+    let status = payloads(&sim)
+        .into_iter()
+        .find(|o| o.kind == "infrastructure.status")
+        .unwrap();
+    assert_eq!(status.sensor, "ua-inf-001");
+    assert_eq!(
+        status.observed_at,
+        Timestamp::parse("2026-01-07T22:18:20Z").unwrap()
+    );
+    assert_eq!(
+        status.data,
+        ObservationData::Infrastructure {
+            site_id: "kramatorsk-chp".into(),
+            service: "heating".into(),
+            status: "outage".into(),
+            households_affected: Some(42000),
+        }
+    );
 }
 
 #[test]
@@ -472,6 +505,14 @@ time_s = 5000
 object_class = "spaceship"
 path = [[48.2, 37.9]]
 drone = "nobody"
+
+[[events]]
+type = "site_status"
+time_s = 20
+reporter = "nobody"
+site = "kramatorsk-chp"
+service = "steam"
+status = "broken"
 "#;
     let text = scenario_text(calm(), 0.0, events).replace("fr-ac-002", "fr-ac-001");
     let Err(ScenarioError::Invalid(problems)) = Scenario::parse(&text, None, agreement()) else {
@@ -485,6 +526,9 @@ drone = "nobody"
         "events[1].object_class",
         "events[1].path",
         "no drone nobody",
+        "no sensor nobody in [[infrastructure_sensors]]",
+        "events[2].service",
+        "events[2].status",
     ] {
         assert!(text.contains(needle), "{needle} not in:\n{text}");
     }

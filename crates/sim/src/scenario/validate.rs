@@ -115,6 +115,14 @@ pub(super) fn validate(
             found.push((field, "satellite and instrument must not be empty".into()));
         }
     }
+    for (i, s) in net.infrastructure_sensors.iter().enumerate() {
+        found.extend(sensor(
+            format!("infrastructure_sensors[{i}]"),
+            &s.id,
+            &s.operator,
+            None,
+        ));
+    }
     for (field, message) in found {
         p(field, &message);
     }
@@ -154,6 +162,11 @@ pub(super) fn validate(
     let duration = h.duration_s;
     let drones: BTreeSet<&str> = net.drones.iter().map(|d| d.id.as_str()).collect();
     let feeds: BTreeSet<&str> = net.satellite_feeds.iter().map(|s| s.id.as_str()).collect();
+    let reporters: BTreeSet<&str> = net
+        .infrastructure_sensors
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
     let time = |t: f64| t.is_finite() && (0.0..=duration).contains(&t);
     let pos = |lat: f64, lon: f64| Position::new(lat, lon).is_valid();
     let flight = |f: Option<f64>| f.is_none_or(|f| f.is_finite() && f > 0.0);
@@ -296,6 +309,36 @@ pub(super) fn validate(
                 }
                 if !flight(*flight_time_s) {
                     bad("flight_time_s", "must be greater than 0");
+                }
+            }
+            ScriptEvent::SiteStatus {
+                time_s,
+                reporter,
+                site,
+                service,
+                status,
+                ..
+            } => {
+                if !time(*time_s) {
+                    bad("time_s", "must be within the scenario");
+                }
+                if !reporters.contains(reporter.as_str()) {
+                    bad(
+                        "reporter",
+                        &format!("no sensor {reporter} in [[infrastructure_sensors]]"),
+                    );
+                }
+                if agreement.site(site).is_none() {
+                    bad(
+                        "site",
+                        &format!("the agreement has no protected site {site}"),
+                    );
+                }
+                if !["power", "water", "gas", "heating"].contains(&service.as_str()) {
+                    bad("service", "must be power, water, gas or heating");
+                }
+                if !["operational", "degraded", "outage"].contains(&status.as_str()) {
+                    bad("status", "must be operational, degraded or outage");
                 }
             }
             ScriptEvent::Fire {

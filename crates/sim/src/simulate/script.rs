@@ -7,8 +7,8 @@ use truce_agreement::SiteShape;
 use truce_model::{Position, Timestamp, WeaponClass};
 
 use super::{
-    Data, DetectionData, Draft, Engine, EventDraft, EvidenceData, Owner, ThermalData, round,
-    rounded_position, seconds_to_ns,
+    Data, DetectionData, Draft, Engine, EventDraft, EvidenceData, Owner, StatusData, ThermalData,
+    round, rounded_position, seconds_to_ns,
 };
 use crate::physics;
 use crate::rng::Rng;
@@ -191,6 +191,7 @@ impl Engine<'_> {
                     );
                 }
                 ScriptEvent::Fire { .. } => self.fire(&label, entry),
+                ScriptEvent::SiteStatus { .. } => self.site_status(entry),
             }
         }
     }
@@ -305,6 +306,43 @@ impl Engine<'_> {
                 owner: Owner::Event(event),
             });
         }
+    }
+
+    /// A utility's status report on a site.
+    fn site_status(&mut self, entry: &ScriptEvent) {
+        let ScriptEvent::SiteStatus {
+            time_s,
+            reporter,
+            site,
+            service,
+            status,
+            households_affected,
+        } = entry
+        else {
+            return;
+        };
+        let Some(r) = self
+            .scenario
+            .file
+            .network
+            .infrastructure_sensors
+            .iter()
+            .position(|x| &x.id == reporter)
+        else {
+            return;
+        };
+        self.drafts.push(Draft {
+            sensor: self.infrastructure_base + r,
+            observed_ns: self.at(*time_s),
+            kind: "infrastructure.status",
+            data: Data::Status(StatusData {
+                site_id: site.clone(),
+                service: service.clone(),
+                status: status.clone(),
+                households_affected: *households_affected,
+            }),
+            owner: Owner::Unlinked,
+        });
     }
 
     /// A fire, and the satellite pass that sees it.
