@@ -294,7 +294,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // And recomputes the events and findings from the log alone.
     let results = client.get_json("/v1/results").await?;
     let replaying = spinner("replaying the log: every event and finding recomputed");
-    let (_, entries) = crate::verify::verified_entries(&url, &server.vkey).await?;
+    let (_, entries, _) = crate::verify::verified_entries(&url, &server.vkey).await?;
     let replayed =
         tokio::task::spawn_blocking(move || truce_pipeline::run(&entries, Some(&agreement)))
             .await??;

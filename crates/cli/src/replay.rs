@@ -24,41 +24,6 @@ pub struct ReplayArgs {
     out: Option<PathBuf>,
 }
 
-/// Checks the signature of every signed sensor registration and key revocation with the
-/// log's key; how many are signed, and how many are of version 1 (not signed on their own).
-fn check_sensor_entries(entries: &[Vec<u8>], log_key: [u8; 32]) -> anyhow::Result<(usize, usize)> {
-    let (mut signed, mut unsigned) = (0, 0);
-    for (index, data) in entries.iter().enumerate() {
-        let Ok(entry) = truce_model::Entry::decode(data) else {
-            continue;
-        };
-        if entry.kind.sensor_payload_type().is_none() {
-            continue;
-        }
-        let record = entry
-            .sensor_record()
-            .map_err(|e| anyhow::anyhow!("entry {index} ({}): {e}", entry.kind))?;
-        let Some(by) = record.signed else {
-            unsigned += 1;
-            continue;
-        };
-        let check = truce_ingest::SignatureCheck {
-            public_key: log_key,
-            signature: by.signature,
-            message: &by.message,
-        };
-        if by.keyid != truce_commission::roles::SYSTEM || !check.verify() {
-            anyhow::bail!(
-                "entry {index} ({}): NOT SIGNED BY THE LOG'S KEY (keyid {:?})",
-                entry.kind,
-                by.keyid
-            );
-        }
-        signed += 1;
-    }
-    Ok((signed, unsigned))
-}
-
 fn write_ndjson<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
     let mut text = String::new();
     for item in items {
@@ -70,11 +35,8 @@ fn write_ndjson<T: serde::Serialize>(path: &Path, items: &[T]) -> anyhow::Result
 
 pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let agreement = Agreement::load(&args.agreement).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (checkpoint, entries) = crate::verify::verified_entries(&args.log, &args.key).await?;
-    let log_key = truce_ledger::NoteVerifier::from_vkey(&crate::text_or_file(&args.key)?)
-        .map_err(|e| anyhow::anyhow!("bad verifier key: {e}"))?
-        .public_key();
-    let (signed, unsigned) = check_sensor_entries(&entries, log_key)?;
+    let (checkpoint, entries, registry) =
+        crate::verify::verified_entries(&args.log, &args.key).await?;
     let replayed =
         tokio::task::spawn_blocking(move || truce_pipeline::run(&entries, Some(&agreement)))
             .await??;
@@ -87,14 +49,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         "log {} at size {} (checkpoint verified, every entry checked against its root): {} sensors, {} observations",
         checkpoint.origin, checkpoint.size, replayed.sensors, replayed.observations
     );
-    println!(
-        "sensor registry: {signed} registrations and revocations signed by the log's key{}",
-        if unsigned > 0 {
-            format!(", {unsigned} of version 1 (logged before they were signed)")
-        } else {
-            String::new()
-        }
-    );
+    println!("{registry}");
     println!(
         "{} events, {} findings; digest {}",
         replayed.events.len(),
@@ -102,39 +57,4 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         replayed.digest
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ed25519_consensus::SigningKey;
-    use truce_model::{Entry, EntryKind};
-
-    #[test]
-    fn sensor_entries_must_be_signed_by_the_logs_key() {
-        let log = SigningKey::from([3; 32]);
-        let other = SigningKey::from([4; 32]);
-        let record = br#"{"sensor":{"id":"ua-ac-1"},"registered_at":"2026-01-07T00:00:00Z"}"#;
-        let signed_by = |key: &SigningKey, keyid: &str| {
-            Entry::signed_sensor_record(EntryKind::SensorRegistration, record, keyid, |m| {
-                key.sign(m).to_bytes()
-            })
-            .unwrap()
-            .unwrap()
-        };
-        let v1 = Entry::v1(EntryKind::SensorRegistration, record)
-            .encode()
-            .unwrap();
-        let log_key = log.verification_key().to_bytes();
-        let good = vec![
-            v1.clone(),
-            signed_by(&log, "truce"),
-            signed_by(&log, "truce"),
-        ];
-        assert_eq!(check_sensor_entries(&good, log_key).unwrap(), (2, 1));
-        for bad in [signed_by(&other, "truce"), signed_by(&log, "admin")] {
-            let error = check_sensor_entries(&[v1.clone(), bad], log_key).unwrap_err();
-            assert!(error.to_string().starts_with("entry 1 "), "{error}");
-        }
-    }
 }

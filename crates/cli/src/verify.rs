@@ -5,7 +5,8 @@
 //!    file): same size means same root; a larger size needs a valid consistency proof.
 //!    Anything else is a fork.
 //! 3. With `--full`, every hash tile and entry bundle is fetched, every entry's leaf hash is
-//!    checked against the level-0 tiles, and the tree is recomputed up to the root.
+//!    checked against the level-0 tiles, and the tree is recomputed up to the root; every
+//!    sensor registration and key revocation of version 2 must be signed by the log's key.
 //! 4. Each `--entry N` is proved included in the checkpoint's tree.
 
 use std::collections::HashMap;
@@ -144,7 +145,9 @@ pub async fn audit(
         lines.push(check_against_state(&client, &checkpoint, path).await?);
     }
     if full {
-        lines.push(check_all_tiles(&client, &checkpoint).await?.0);
+        let (tiles, entries) = check_all_tiles(&client, &checkpoint).await?;
+        lines.push(tiles);
+        lines.push(check_registry(&entries, verifier.public_key())?);
     }
     for index in entries {
         lines.push(check_inclusion(&client, &checkpoint, *index).await?);
@@ -280,11 +283,59 @@ async fn fetch_tiles(
 }
 
 /// The log's entries up to its signed checkpoint, each checked against the checkpoint's
-/// root: what a replay may trust.
-pub async fn verified_entries(log: &str, key: &str) -> anyhow::Result<(Checkpoint, Vec<Vec<u8>>)> {
-    let (client, _, checkpoint, _) = signed_checkpoint(log, key).await?;
+/// root, and the registry's signatures (the line [`check_registry`] writes): what a
+/// replay may trust.
+pub async fn verified_entries(
+    log: &str,
+    key: &str,
+) -> anyhow::Result<(Checkpoint, Vec<Vec<u8>>, String)> {
+    let (client, verifier, checkpoint, _) = signed_checkpoint(log, key).await?;
     let (_, entries) = check_all_tiles(&client, &checkpoint).await?;
-    Ok((checkpoint, entries))
+    let registry = check_registry(&entries, verifier.public_key())?;
+    Ok((checkpoint, entries, registry))
+}
+
+/// Checks the signature of every signed sensor registration and key revocation with the
+/// log's key; a line saying how many are signed, and how many are of version 1 (logged
+/// before they were signed on their own).
+pub fn check_registry(entries: &[Vec<u8>], log_key: [u8; 32]) -> anyhow::Result<String> {
+    let (mut signed, mut unsigned) = (0, 0);
+    for (index, data) in entries.iter().enumerate() {
+        let Ok(entry) = truce_model::Entry::decode(data) else {
+            continue;
+        };
+        if entry.kind.sensor_payload_type().is_none() {
+            continue;
+        }
+        let record = entry
+            .sensor_record()
+            .map_err(|e| anyhow!("ENTRY {index} ({}): {e}", entry.kind))?;
+        let Some(by) = record.signed else {
+            unsigned += 1;
+            continue;
+        };
+        let check = truce_ingest::SignatureCheck {
+            public_key: log_key,
+            signature: by.signature,
+            message: &by.message,
+        };
+        if by.keyid != truce_commission::roles::SYSTEM || !check.verify() {
+            bail!(
+                "ENTRY {index} ({}): NOT SIGNED BY THE LOG'S KEY (keyid {:?})",
+                entry.kind,
+                by.keyid
+            );
+        }
+        signed += 1;
+    }
+    Ok(format!(
+        "sensor registry: {signed} registrations and revocations signed by the log's key{}",
+        if unsigned > 0 {
+            format!(", {unsigned} of version 1 (logged before they were signed)")
+        } else {
+            String::new()
+        }
+    ))
 }
 
 /// The log's latest checkpoint, its signature checked with `key` (vkey text or a file).
@@ -402,4 +453,42 @@ async fn check_inclusion(
         entry["kind"].as_str().unwrap_or("unknown kind"),
         checkpoint.size
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_consensus::SigningKey;
+    use truce_model::{Entry, EntryKind};
+
+    #[test]
+    fn sensor_entries_must_be_signed_by_the_logs_key() {
+        let log = SigningKey::from([3; 32]);
+        let other = SigningKey::from([4; 32]);
+        let record = br#"{"sensor":{"id":"ua-ac-1"},"registered_at":"2026-01-07T00:00:00Z"}"#;
+        let signed_by = |key: &SigningKey, keyid: &str| {
+            Entry::signed_sensor_record(EntryKind::SensorRegistration, record, keyid, |m| {
+                key.sign(m).to_bytes()
+            })
+            .unwrap()
+            .unwrap()
+        };
+        let v1 = Entry::v1(EntryKind::SensorRegistration, record)
+            .encode()
+            .unwrap();
+        let log_key = log.verification_key().to_bytes();
+        let good = vec![
+            v1.clone(),
+            signed_by(&log, "truce"),
+            signed_by(&log, "truce"),
+        ];
+        assert_eq!(
+            check_registry(&good, log_key).unwrap(),
+            "sensor registry: 2 registrations and revocations signed by the log's key, 1 of version 1 (logged before they were signed)"
+        );
+        for bad in [signed_by(&other, "truce"), signed_by(&log, "admin")] {
+            let error = check_registry(&[v1.clone(), bad], log_key).unwrap_err();
+            assert!(error.to_string().starts_with("ENTRY 1 "), "{error}");
+        }
+    }
 }

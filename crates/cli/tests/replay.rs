@@ -225,6 +225,7 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
         audited.contains(&format!("at size {size} verified")),
         "{audited}"
     );
+    assert!(audited.contains(&registry), "{audited}");
     // A tile missing from the mirror is named.
     let tile = std::fs::read_dir(mirror.join("tile/entries"))
         .unwrap()
