@@ -955,10 +955,8 @@ impl Commission {
                 "an action is signed by its actor or by the server",
             ));
         };
-        let sig: [u8; 64] = decode_base64(&signature.sig)
-            .ok()
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| bad("signatures", "not a base64 Ed25519 signature".into()))?;
+        let sig = truce_model::envelope::decode_signature(&signature.sig)
+            .map_err(|_| bad("signatures", "not a base64 Ed25519 signature".into()))?;
         key.verify(&Signature::from(sig), &pae(ACTION_PAYLOAD_TYPE, &payload))
             .map_err(|_| {
                 denied(

@@ -1,6 +1,8 @@
 //! From envelope bytes to an entry ready for the log, or a problem.
 
-use truce_model::envelope::{EnvelopeRef, decode_base64, decode_base64_into, pae_into};
+use truce_model::envelope::{
+    EnvelopeRef, SignatureTextError, decode_base64, decode_signature, pae_into,
+};
 use truce_model::observation::ObservationError;
 use truce_model::{
     Entry, EntryKind, OBSERVATION_PAYLOAD_TYPE, Observation, Problem, ProblemType, SensorKind,
@@ -148,26 +150,13 @@ fn signature_field(index: usize) -> String {
     format!("signatures[{index}].sig")
 }
 
-/// The 64 bytes of a base64 Ed25519 signature.
+/// The 64 bytes of a base64 Ed25519 signature, or the problem with them.
 fn signature_bytes(text: &str) -> Result<[u8; 64], Problem> {
-    // Room for what 88 characters of base64 could hold: the decoder asks for that much.
-    let mut buffer = [0u8; 66];
-    let raw = match decode_base64_into(text, &mut buffer) {
-        Ok(64) => {
-            let mut signature = [0u8; 64];
-            signature.copy_from_slice(&buffer[..64]);
-            return Ok(signature);
+    decode_signature(text).map_err(|e| match e {
+        SignatureTextError::Base64(e) => {
+            Problem::new(ProblemType::BadBase64, format!("signature: {e}"))
         }
-        Ok(n) => buffer[..n].to_vec(),
-        // Too long for the buffer, or not base64: decode it whole to say what it is.
-        Err(_) => decode_base64(text)
-            .map_err(|e| Problem::new(ProblemType::BadBase64, format!("signature: {e}")))?,
-    };
-    <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| {
-        Problem::new(
-            ProblemType::BadSignature,
-            format!("an Ed25519 signature has 64 bytes, not {}", raw.len()),
-        )
+        SignatureTextError::Length(_) => Problem::new(ProblemType::BadSignature, e.to_string()),
     })
 }
 

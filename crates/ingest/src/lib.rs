@@ -11,4 +11,4 @@ mod check;
 mod signature;
 
 pub use check::{Accepted, IngestPolicy, SensorDirectory, SensorKey, check_batch, check_one};
-pub use signature::{Prepared, SignatureCheck, verify_all, verify_prepared};
+pub use signature::{SignatureCheck, verify_all};

@@ -22,12 +22,12 @@ impl SignatureCheck<'_> {
 /// A signature ready for batch verification: its message already hashed into the
 /// challenge, so the message itself need not be kept.
 #[derive(Clone, Debug)]
-pub struct Prepared(batch::Item);
+pub(crate) struct Prepared(batch::Item);
 
 impl SignatureCheck<'_> {
     /// Hashes the message with the key and the signature's `R` (what batch verification
     /// needs of the message).
-    pub fn prepare(&self) -> Prepared {
+    pub(crate) fn prepare(&self) -> Prepared {
         Prepared(batch::Item::from((
             VerificationKeyBytes::from(self.public_key),
             Signature::from(self.signature),
@@ -49,7 +49,7 @@ pub fn verify_all(checks: &[SignatureCheck<'_>]) -> Vec<bool> {
 }
 
 /// [`verify_all`] for signatures already prepared.
-pub fn verify_prepared(items: Vec<Prepared>) -> Vec<bool> {
+pub(crate) fn verify_prepared(items: Vec<Prepared>) -> Vec<bool> {
     let single = |item: Prepared| item.0.verify_single().is_ok();
     if items.len() < 2 {
         return items.into_iter().map(single).collect();

@@ -181,10 +181,8 @@ impl<'a> Entry<'a> {
                 let [signature] = envelope.signatures.as_slice() else {
                     return Err("a sensor record has exactly one signature".into());
                 };
-                let sig = crate::envelope::decode_base64(&signature.sig)
+                let signature_bytes = crate::envelope::decode_signature(&signature.sig)
                     .map_err(|e| format!("signature: {e}"))?;
-                let signature_bytes = <[u8; 64]>::try_from(sig.as_slice())
-                    .map_err(|_| format!("a signature of {} bytes, not 64", sig.len()))?;
                 Ok(SensorEntry {
                     signed: Some(SignedRecord {
                         keyid: signature.keyid.clone(),

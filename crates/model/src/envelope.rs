@@ -82,12 +82,34 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
         .or_else(|_| URL_SAFE_LENIENT.decode(text))
 }
 
-/// [`decode_base64`] into `out`; the number of bytes written. Fails also when `out` is
-/// too small.
-pub fn decode_base64_into(text: &str, out: &mut [u8]) -> Result<usize, base64::DecodeSliceError> {
-    STANDARD_LENIENT
-        .decode_slice(text, out)
-        .or_else(|_| URL_SAFE_LENIENT.decode_slice(text, out))
+/// Why text is not a base64 Ed25519 signature.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureTextError {
+    #[error("{0}")]
+    Base64(base64::DecodeError),
+    #[error("an Ed25519 signature has 64 bytes, not {0}")]
+    Length(usize),
+}
+
+/// The 64 bytes of an Ed25519 signature written in base64 as DSSE allows it (see
+/// [`decode_base64`]), decoded without allocating when it is one.
+pub fn decode_signature(text: &str) -> Result<[u8; 64], SignatureTextError> {
+    // Room for what 88 characters of base64 could hold: the decoder asks for that much.
+    let mut buffer = [0u8; 66];
+    let decoded = STANDARD_LENIENT
+        .decode_slice(text, &mut buffer)
+        .or_else(|_| URL_SAFE_LENIENT.decode_slice(text, &mut buffer));
+    let raw = match decoded {
+        Ok(64) => {
+            let mut signature = [0u8; 64];
+            signature.copy_from_slice(&buffer[..64]);
+            return Ok(signature);
+        }
+        Ok(n) => buffer[..n].to_vec(),
+        // Too long for the buffer, or not base64: decode it whole to say what it is.
+        Err(_) => decode_base64(text).map_err(SignatureTextError::Base64)?,
+    };
+    <[u8; 64]>::try_from(raw.as_slice()).map_err(|_| SignatureTextError::Length(raw.len()))
 }
 
 /// Encodes bytes as standard, padded base64.
