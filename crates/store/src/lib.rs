@@ -82,6 +82,16 @@ impl Store {
     /// Opens (creating if needed) the store in `dir` for the log named `origin`, and returns
     /// it with the one writer, whose frontier is rebuilt from the stored hashes.
     pub fn open(dir: &Path, origin: &str) -> Result<(Store, Writer), StoreError> {
+        Self::open_with_wal_restart(dir, origin, WAL_RESTART_FRAMES)
+    }
+
+    /// [`Store::open`] with the WAL restarted past `wal_restart_frames` frames (tests use a
+    /// small WAL to see it restart).
+    fn open_with_wal_restart(
+        dir: &Path,
+        origin: &str,
+        wal_restart_frames: i64,
+    ) -> Result<(Store, Writer), StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = database_path(dir);
         let conn = Connection::open(&path)?;
@@ -116,7 +126,7 @@ impl Store {
             }
         }
         let alive = Arc::new(());
-        spawn_checkpointer(&path, Arc::downgrade(&alive))?;
+        spawn_checkpointer(&path, Arc::downgrade(&alive), wal_restart_frames)?;
         let store = Store {
             path,
             readers: Mutex::new(Vec::new()),
@@ -174,11 +184,11 @@ const WAL_RESTART_FRAMES: i64 = 4096;
 /// Under steady load the writer commits while each checkpoint runs, so the WAL is never
 /// wholly copied when a commit starts, SQLite never rewinds it, and it grows without end
 /// (each commit then writes to fresh file pages the kernel must allocate and zero). Once
-/// it holds more than [`WAL_RESTART_FRAMES`], the checkpointer follows the PASSIVE pass
+/// it holds more than `restart_frames` ([`WAL_RESTART_FRAMES`] in service), the checkpointer follows the PASSIVE pass
 /// with a RESTART one: it copies the few frames committed meanwhile, holding commits back
 /// for that long (at most 50 ms waiting for readers), and the next commit writes the WAL
 /// from its start again.
-fn spawn_checkpointer(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
+fn spawn_checkpointer(path: &Path, alive: Weak<()>, restart_frames: i64) -> Result<(), StoreError> {
     let conn = Connection::open(path)?;
     std::thread::Builder::new()
         .name("wal-checkpoint".into())
@@ -186,7 +196,7 @@ fn spawn_checkpointer(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
             while alive.upgrade().is_some() {
                 std::thread::sleep(Duration::from_millis(200));
                 match checkpoint(&conn, "PASSIVE", Duration::from_secs(1)) {
-                    Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                    Ok(frames) if frames > restart_frames => {
                         // Busy (a reader kept an old snapshot) is no failure: next time.
                         if let Err(e) = checkpoint(&conn, "RESTART", Duration::from_millis(50)) {
                             eprintln!("truce-store: WAL restart failed: {e}");

@@ -69,7 +69,13 @@ fn refuses_another_logs_directory() {
 
 /// Observation entries as the server logs them: an envelope whose payload has sensor and seq.
 fn observation(sensor: &str, seq: u64) -> NewEntry {
-    let payload = format!("{{\"sensor\":\"{sensor}\",\"seq\":{seq}}}");
+    padded_observation(sensor, seq, 0)
+}
+
+/// An observation entry whose payload carries `padding` bytes more.
+fn padded_observation(sensor: &str, seq: u64, padding: usize) -> NewEntry {
+    let pad = "x".repeat(padding);
+    let payload = format!("{{\"sensor\":\"{sensor}\",\"seq\":{seq},\"pad\":\"{pad}\"}}");
     let envelope = format!(
         "{{\"payloadType\":\"t\",\"payload\":\"{}\",\"signatures\":[]}}",
         truce_model::envelope::encode_base64(payload.as_bytes())
@@ -119,4 +125,37 @@ fn the_seq_index_is_flushed_in_bulk_and_rebuilt_after_a_restart() {
         Err(StoreError::Duplicate { .. })
     ));
     writer.append(&[observation("c", 131)]).unwrap();
+}
+
+/// Under steady appends the WAL stays bounded: the checkpointer restarts it once it holds
+/// more than its limit, and the writer then writes it from its start again. The test
+/// writes 48 MiB through a WAL restarted past 2 MiB; left to PASSIVE checkpoints alone,
+/// which a commit keeps interrupting, the WAL would grow towards all of it.
+#[test]
+fn the_wal_stays_bounded_under_steady_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let restart_frames = 128; // 2 MiB of 16 KiB pages
+    let (_store, mut writer) =
+        Store::open_with_wal_restart(dir.path(), "test/log", restart_frames).unwrap();
+    let wal = dir.path().join("log.sqlite-wal");
+    let mut largest = 0;
+    let mut seq = 0;
+    // 96 commits of 128 entries of about 4 KiB (512 KiB a commit), one every 10 ms.
+    for _ in 0..96 {
+        let batch: Vec<_> = (0..128)
+            .map(|_| {
+                seq += 1;
+                padded_observation("s", seq, 3000)
+            })
+            .collect();
+        writer.append(&batch).unwrap();
+        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(writer.size(), 96 * 128);
+    // Between two checkpointer passes (200 ms) commits add up to 10 MiB; allow two passes.
+    assert!(
+        largest < 24 << 20,
+        "the WAL reached {largest} bytes with a restart past 2 MiB"
+    );
 }
