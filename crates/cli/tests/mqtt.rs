@@ -145,6 +145,24 @@ async fn observations_arrive_over_mqtt_and_survive_a_crash() {
     assert_eq!(entry["kind"], "observation", "{entry}");
 }
 
+/// SIGTERM stops a server subscribed to the broker (the subscriber once held the server's
+/// state for good, and the shutdown waited for it without end).
+#[tokio::test]
+async fn sigterm_stops_a_server_subscribed_to_the_broker() {
+    let mqtt = Subscription::new("term", "ua-ac-902");
+    let (topic, flags) = (&mqtt.topic, mqtt.flags());
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(dir.path(), 100, &flags).await;
+    let client = http();
+    let sensor = Sensor::new("ua-ac-902", 92);
+    server.register(&client, &sensor).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    publish(topic, &sensor.envelopes(1..6));
+    assert_eq!(wait_size(&server, &client, 6).await, 6);
+    let exit = server.terminate().await;
+    assert!(exit.success(), "exit status {exit}");
+}
+
 /// SIGKILL while the broker is delivering: messages truce received but had not made
 /// durable (so not acknowledged) are delivered again after the restart; every observation
 /// ends up logged exactly once.

@@ -34,17 +34,7 @@ async fn sigterm_finishes_in_flight_batches_and_signs_a_last_checkpoint() {
         })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let pid = server.child.id().expect("running").to_string();
-    let status = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
-        .await
-        .expect("the server stops within 30 s")
-        .unwrap();
+    let exit = server.terminate().await;
     assert!(exit.success(), "exit status {exit}");
     let acknowledged = sender.await.unwrap();
     assert!(

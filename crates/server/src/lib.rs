@@ -337,6 +337,8 @@ pub async fn start(
         interval,
         publisher_stopped,
     ));
+    // The field adapters run until the shutdown aborts them, letting go of the state.
+    let mut adapters = Vec::new();
     if let Some(url) = &state.config.mqtt_url {
         let settings = mqtt::MqttSettings::from_url(
             url,
@@ -349,9 +351,9 @@ pub async fn start(
                 message: e,
             })
         })?;
-        tokio::spawn(mqtt::run(state.clone(), settings));
+        adapters.push(tokio::spawn(mqtt::run(state.clone(), settings)));
     }
-    cot::start(&state).await?;
+    adapters.extend(cot::start(&state).await?);
     if let Some(text) = guarantees_text
         && state
             .desk
@@ -388,6 +390,14 @@ pub async fn start(
                 let _ = shutdown_rx.await;
             })
             .await;
+        // No more input from the field. What MQTT had already queued is still logged and
+        // acknowledged, or, cut off, delivered again by the broker (QoS 1).
+        for adapter in &adapters {
+            adapter.abort();
+        }
+        for adapter in adapters {
+            let _ = adapter.await;
+        }
         let _ = stop_publisher.send(());
         let _ = publisher.await;
         let _ = stop_notifier.send(());

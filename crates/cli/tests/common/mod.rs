@@ -192,6 +192,21 @@ impl Server {
         self.child.kill().await.expect("kill the server");
     }
 
+    /// Sends SIGTERM and waits (at most 30 s) for the server to exit; its exit status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the server stops within 30 s of SIGTERM")
+            .unwrap()
+    }
+
     pub fn verifier(&self) -> NoteVerifier {
         NoteVerifier::from_vkey(&self.vkey).expect("the server's vkey parses")
     }

@@ -38,6 +38,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::{JoinHandle, JoinSet};
 use truce_commission::Account;
 use truce_commission::roles::Scope;
 use truce_cot::Cot;
@@ -50,7 +51,9 @@ const MAX_LINE: u64 = 512;
 const MAX_EVENT: usize = truce_cot::MAX_EVENT_BYTES;
 
 /// Starts the configured CoT listeners: plain TCP, TLS with client certificates, UDP.
-pub async fn start(state: &AppState) -> Result<(), crate::ServerError> {
+/// Returns their tasks, which run until aborted (aborting a listener ends its connections
+/// too), so that a shutdown can let go of the state they hold.
+pub async fn start(state: &AppState) -> Result<Vec<JoinHandle<()>>, crate::ServerError> {
     let c = &state.config;
     let invalid = |field: &'static str| {
         move |message: String| {
@@ -62,10 +65,16 @@ pub async fn start(state: &AppState) -> Result<(), crate::ServerError> {
         None => None,
     };
     let slots: Slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut tasks = Vec::new();
     if let Some(addr) = c.cot_listen {
         let listener = TcpListener::bind(addr).await?;
         tracing::info!(addr = %listener.local_addr()?, "CoT listening");
-        tokio::spawn(run(state.clone(), listener, keys.clone(), slots.clone()));
+        tasks.push(tokio::spawn(run(
+            state.clone(),
+            listener,
+            keys.clone(),
+            slots.clone(),
+        )));
     }
     if let (Some(addr), Some(cert), Some(key), Some(client_ca)) = (
         c.cot_tls_listen,
@@ -88,15 +97,15 @@ pub async fn start(state: &AppState) -> Result<(), crate::ServerError> {
             keys.clone(),
             slots.clone(),
         );
-        tokio::spawn(tls);
+        tasks.push(tokio::spawn(tls));
     }
     if let Some(addr) = c.cot_udp {
         let allow = udp::allowed_networks(&c.cot_udp_allow).map_err(invalid("cot_udp_allow"))?;
         let socket = udp::bind(addr, c.cot_udp_interface)?;
         tracing::info!(%addr, interface = %c.cot_udp_interface, "CoT listening (UDP)");
-        tokio::spawn(udp::run(state.clone(), socket, keys, allow));
+        tasks.push(tokio::spawn(udp::run(state.clone(), socket, keys, allow)));
     }
-    Ok(())
+    Ok(tasks)
 }
 
 /// The connection slots the plain and TLS listeners share.
@@ -124,12 +133,14 @@ async fn accept(
     }
 }
 
-/// Accepts connections until the process ends.
+/// Accepts connections until aborted; its connections end with it.
 pub async fn run(state: AppState, listener: TcpListener, keys: Option<Keys>, slots: Slots) {
+    let mut connections = JoinSet::new();
     loop {
         let (stream, peer, slot) = accept(&listener, &slots).await;
         let (state, keys) = (state.clone(), keys.clone());
-        tokio::spawn(async move {
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             if let Err(why) = serve(state, stream, keys).await {
                 tracing::info!(%peer, why, "CoT connection closed");
             }
@@ -365,9 +376,11 @@ where
         account: account.id.clone(),
         transport,
     };
-    let input = tokio::spawn(read_input(state.clone(), reader, keys, via, ask));
+    // In a set of its own, so that it ends when the session does, returning or dropped.
+    let mut input = JoinSet::new();
+    input.spawn(read_input(state.clone(), reader, keys, via, ask));
     let result = write_output(&state, &account.id, &mut write, asked).await;
-    input.abort();
+    input.abort_all();
     let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
     result
 }
@@ -500,8 +513,12 @@ async fn write_output<W: AsyncWrite + Unpin>(
     write: &mut W,
     mut asked: mpsc::Receiver<Ask>,
 ) -> Result<(), String> {
+    // The mechanism's time judges the deadlines the views show; what is sent is stamped
+    // with the wall clock, by which TAK clients judge a message stale (the two differ when
+    // the server runs on an injected clock, as the demo's simulated day does).
     let now = || state.clock.now();
-    send(write, truce_cot::protocol_offer(now()).as_bytes()).await?;
+    let wall = || crate::Clock::now(&crate::SystemClock);
+    send(write, truce_cot::protocol_offer(wall()).as_bytes()).await?;
     let mut protobuf = false;
     let mut replies = 0u64;
     // What this client has been sent: each item's key, by id, and the view it was last
@@ -524,7 +541,7 @@ async fn write_output<W: AsyncWrite + Unpin>(
                     if !crate::views::changed(sent.get(id), key) {
                         continue;
                     }
-                    let cot = cot.clone().restamped(now());
+                    let cot = cot.clone().restamped(wall());
                     let bytes = if protobuf {
                         truce_cot::stream_frame(&cot.proto())
                     } else {
@@ -541,7 +558,7 @@ async fn write_output<W: AsyncWrite + Unpin>(
             changed = applied.changed() => if changed.is_err() { return Ok(()) },
             request = asked.recv() => match request {
                 Some(Ask::Protobuf) if !protobuf => {
-                    send(write, truce_cot::protocol_response(now(), true).as_bytes()).await?;
+                    send(write, truce_cot::protocol_response(wall(), true).as_bytes()).await?;
                     protobuf = true;
                     // Everything again, now in protobuf.
                     sent.clear();
@@ -550,7 +567,7 @@ async fn write_output<W: AsyncWrite + Unpin>(
                 Some(Ask::Protobuf) => {}
                 Some(Ask::Reply(about, outcome)) => {
                     replies += 1;
-                    let reply = Cot::reply(about.as_deref(), replies, &outcome, now());
+                    let reply = Cot::reply(about.as_deref(), replies, &outcome, wall());
                     let bytes = if protobuf {
                         truce_cot::stream_frame(&reply.proto())
                     } else {

@@ -87,7 +87,7 @@ fn const_oid_cn() -> x509_cert::der::oid::ObjectIdentifier {
     x509_cert::der::oid::ObjectIdentifier::new_unwrap("2.5.4.3")
 }
 
-/// Accepts TLS connections until the process ends.
+/// Accepts TLS connections until aborted; its connections end with it.
 pub async fn run(
     state: AppState,
     listener: TcpListener,
@@ -95,10 +95,12 @@ pub async fn run(
     keys: Option<Keys>,
     slots: Slots,
 ) {
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let (stream, peer, slot) = accept(&listener, &slots).await;
         let (state, keys, acceptor) = (state.clone(), keys.clone(), acceptor.clone());
-        tokio::spawn(async move {
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             let _slot = slot;
             let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
