@@ -2,8 +2,8 @@
 //! the sample guarantees and the `day` scenario): start a server judging against the
 //! agreement and serving the dashboard, register the simulated sensors and the demo's
 //! accounts, set a verification policy, stream a simulated day of signed observations
-//! through the real ingest API at a compressed pace (so that the dashboard fills live),
-//! then read the events and findings the server computed, compare them with the
+//! through the real ingest API at a compressed pace (so that the dashboard fills live; the
+//! server runs on the day's clock, and a sensor's key is revoked in the afternoon), then read the events and findings the server computed, compare them with the
 //! simulator's ground truth, print the Commission's escalations, publish the day's bulletin
 //! and check it against the findings, audit the log as an outsider would, and replay the
 //! results from the log alone to the same digest.
@@ -18,7 +18,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use reqwest::Method;
 use truce_model::Finding;
-use truce_server::{ServerConfig, SystemClock};
+use truce_model::Timestamp;
+use truce_server::{Clock, ServerConfig};
 
 use crate::client::Client;
 use crate::submit::Tally;
@@ -91,6 +92,51 @@ const SCENARIO: &str = include_str!("../../../examples/scenarios/day.toml");
 const GUARANTEES: &str = include_str!("../../../examples/guarantees/guarantees.toml");
 const NETWORK: &str = include_str!("../../../examples/scenarios/donetsk-network.toml");
 
+/// A sensor whose key the demo revokes during the day: its operator reports the key
+/// compromised, the administrator revokes it, and what the sensor signs after is refused.
+struct Revocation {
+    sensor: &'static str,
+    /// Seconds after the start of the day.
+    at_s: i64,
+    reason: &'static str,
+}
+
+const REVOCATION: Revocation = Revocation {
+    sensor: "ua-ac-005",
+    at_s: 14 * 3600,
+    reason: "its operator (UA) reports the array's signing key compromised",
+};
+
+/// The demo's clock: the simulated day's time, so that what the server dates (sensor
+/// registrations, the Commission's actions, escalation deadlines and their lapses, a
+/// revocation) falls in the day it judges, as it would in a real one. It reads the day's
+/// start until the day streams, runs as fast as the day is compressed while it does, and
+/// at the wall clock's pace from where the day ended.
+struct DayClock(std::sync::Mutex<(std::time::Instant, Timestamp, f64)>);
+
+impl DayClock {
+    fn new(start: Timestamp) -> Self {
+        Self(std::sync::Mutex::new((
+            std::time::Instant::now(),
+            start,
+            0.0,
+        )))
+    }
+
+    /// From now on, `speed` simulated seconds pass per second of wall time.
+    fn set_speed(&self, speed: f64) {
+        let now = self.now();
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = (std::time::Instant::now(), now, speed);
+    }
+}
+
+impl Clock for DayClock {
+    fn now(&self) -> Timestamp {
+        let (since, at, speed) = *self.0.lock().unwrap_or_else(|p| p.into_inner());
+        at.plus_nanos((since.elapsed().as_secs_f64() * speed * 1e9) as i64)
+    }
+}
+
 /// Writes the embedded agreement into `dir`; returns the agreement file's path.
 fn write_agreement(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
@@ -138,7 +184,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         cot_listen: args.cot_listen,
         ..ServerConfig::default()
     };
-    let server = truce_server::start(config, Arc::new(SystemClock)).await?;
+    // A day of monitoring in the Donetsk sector, simulated with its ground truth; the
+    // server lives on the day's clock.
+    let scenario = truce_sim::Scenario::parse(
+        SCENARIO,
+        Some(("donetsk-network.toml", NETWORK)),
+        truce_agreement::Agreement::load(&agreement_path)
+            .map_err(|e| anyhow::anyhow!("the embedded agreement: {e}"))?,
+    )
+    .map_err(|e| anyhow::anyhow!("the embedded scenario: {e}"))?;
+    let clock = Arc::new(DayClock::new(scenario.start));
+    let server = truce_server::start(config, clock.clone()).await?;
     // Ctrl-C while the day streams stops the demo at once (what is logged stays in the
     // data directory); once it has finished (`--keep`), it stops the server gracefully.
     let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -176,10 +232,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         agreement.clauses.len()
     );
 
-    // A day of monitoring in the Donetsk sector, simulated with its ground truth.
-    let scenario =
-        truce_sim::Scenario::parse(SCENARIO, Some(("donetsk-network.toml", NETWORK)), agreement)
-            .map_err(|e| anyhow::anyhow!("the embedded scenario: {e}"))?;
     let simulation = truce_sim::simulate(&scenario, args.seed);
     let client = Client::new(&url)?.with_token(&server.admin_token);
     register(&client, &simulation.sensors, &server.admin_token).await?;
@@ -205,8 +257,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "streaming a simulated day ({} signed observations: arrivals, drone sightings, weather, a satellite hotspot, a utility's outage reports) in {minutes} minute(s); watch it at {url}/",
         envelopes.len()
     );
-    let tally = stream(&client, envelopes, scenario.start.unix_nanos(), minutes).await?;
-    // Sending a batch again changes nothing: each answer is the original index.
+    let speed = 86_400.0 / (minutes.max(0.01) * 60.0);
+    let revocation = (
+        REVOCATION.sensor,
+        scenario.start.plus_nanos(REVOCATION.at_s * 1_000_000_000),
+    );
+    let tally = stream(
+        &client,
+        envelopes,
+        &clock,
+        speed,
+        revocation,
+        &server.admin_token,
+    )
+    .await?;
+    // Sending a batch again changes nothing: each answer is the original index, or a
+    // refusal for what the sensor whose key was revoked since had signed.
     let mut again = Tally::default();
     again.add(
         &client
@@ -215,12 +281,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         0,
         true,
     );
+    let refused: Vec<String> = tally
+        .problems
+        .iter()
+        .map(|(kind, n)| format!("{kind}: {n}"))
+        .collect();
     println!(
-        "submitted {} signed observations: {} logged, {} rejected; re-sent 200: {} already logged, {} new",
+        "submitted {} signed observations: {} logged, {} refused ({}); re-sent 200: {} already logged, {} refused, {} new",
         envelopes.len(),
         tally.accepted,
         tally.rejected,
+        if refused.is_empty() {
+            "none".to_string()
+        } else {
+            refused.join(", ")
+        },
         again.duplicates,
+        again.rejected,
         again.accepted
     );
 
@@ -349,23 +426,27 @@ fn observed_at(envelope: &[u8]) -> Option<i64> {
     Some(at.unix_nanos())
 }
 
-/// Submits the envelopes in order, each when its share of the day has passed on the wall
-/// clock (the day compressed into `minutes`), in batches of what is due.
+/// Submits the envelopes in order, each once the day's clock has passed the time it was
+/// observed (the day runs `speed` times faster than the wall clock meanwhile), in batches
+/// of what is due. When the clock reaches the revocation's time, everything observed before
+/// it has been sent; then the administrator revokes the sensor's key, and the server refuses
+/// what the sensor sends after.
 async fn stream(
     client: &Client,
     envelopes: &[Vec<u8>],
-    start_ns: i64,
-    minutes: f64,
+    clock: &DayClock,
+    speed: f64,
+    revocation: (&str, Timestamp),
+    admin_token: &str,
 ) -> anyhow::Result<Tally> {
-    let speed = 86_400.0 / (minutes.max(0.01) * 60.0);
-    let due: Vec<f64> = {
-        let mut latest = 0.0f64;
+    let start = clock.now().unix_nanos();
+    let due: Vec<i64> = {
+        let mut latest = start;
         envelopes
             .iter()
             .map(|e| {
-                let t = observed_at(e).map_or(latest, |ns| (ns - start_ns) as f64 / 1e9);
-                latest = latest.max(t);
-                latest / speed
+                latest = latest.max(observed_at(e).unwrap_or(latest));
+                latest
             })
             .collect()
     };
@@ -375,30 +456,54 @@ async fn stream(
         )?
         .progress_chars("=> "),
     );
-    let began = std::time::Instant::now();
+    clock.set_speed(speed);
+    let mut revoke = Some(revocation);
     let mut tally = Tally::default();
     let mut next = 0;
     while next < envelopes.len() {
-        let now = began.elapsed().as_secs_f64();
-        if due[next] > now {
-            tokio::time::sleep(Duration::from_secs_f64((due[next] - now).min(0.5))).await;
-            continue;
-        }
+        let now = clock.now().unix_nanos();
+        let cut = revoke.map_or(now, |(_, at)| now.min(at.unix_nanos() - 1));
         let mut end = next;
-        while end < envelopes.len() && due[end] <= now && end - next < 500 {
+        while end < envelopes.len() && due[end] <= cut && end - next < 500 {
             end += 1;
         }
-        tally.add(&client.submit(&envelopes[next..end]).await?, next, false);
-        progress.inc((end - next) as u64);
-        let simulated = due[end - 1] * speed;
-        progress.set_message(format!(
-            "{:02}:{:02}",
-            (simulated / 3600.0) as u32,
-            (simulated / 60.0) as u32 % 60
-        ));
-        next = end;
+        if end > next {
+            tally.add(&client.submit(&envelopes[next..end]).await?, next, true);
+            progress.inc((end - next) as u64);
+            let simulated = (due[end - 1] - start) as f64 / 1e9;
+            progress.set_message(format!(
+                "{:02}:{:02}",
+                (simulated / 3600.0) as u32,
+                (simulated / 60.0) as u32 % 60
+            ));
+            next = end;
+            continue;
+        }
+        if let Some((sensor, at)) = revoke.filter(|(_, at)| at.unix_nanos() <= now) {
+            let body = serde_json::json!({"reason": REVOCATION.reason});
+            let revoked = client
+                .admin(
+                    Method::DELETE,
+                    &format!("/v1/sensors/{sensor}"),
+                    serde_json::to_vec(&body)?,
+                    admin_token,
+                )
+                .await?;
+            progress.suspend(|| {
+                println!(
+                    "{at}: the key of sensor {sensor} is revoked: {} (log entry {}); what it signed is refused from now on",
+                    REVOCATION.reason, revoked["log_index"]
+                )
+            });
+            revoke = None;
+            continue;
+        }
+        let target = revoke.map_or(due[next], |(_, at)| due[next].min(at.unix_nanos()));
+        let wait = ((target - now) as f64 / 1e9 / speed).clamp(0.001, 0.5);
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
     }
     progress.finish_and_clear();
+    clock.set_speed(1.0);
     Ok(tally)
 }
 

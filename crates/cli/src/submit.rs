@@ -35,11 +35,13 @@ pub fn envelope(signer: &NoteSigner, sensor: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Tallies of the server's answers.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Tally {
     pub accepted: u64,
     pub duplicates: u64,
     pub rejected: u64,
+    /// The rejections by problem type.
+    pub problems: std::collections::BTreeMap<String, u64>,
 }
 
 impl Tally {
@@ -48,6 +50,11 @@ impl Tally {
         for item in response["results"].as_array().into_iter().flatten() {
             if let Some(problem) = item.get("problem") {
                 self.rejected += 1;
+                let kind = problem["type"].as_str().unwrap_or("?");
+                *self
+                    .problems
+                    .entry(kind.rsplit([':', '/']).next().unwrap_or(kind).to_string())
+                    .or_default() += 1;
                 if !quiet {
                     let index = item["index"].as_u64().unwrap_or(0) as usize + first;
                     eprintln!(
