@@ -271,8 +271,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         &server.admin_token,
     )
     .await?;
-    // Sending a batch again changes nothing: each answer is the original index, or a
-    // refusal for what the sensor whose key was revoked since had signed.
+    // Sending a batch again changes nothing: each answer is the original index (also for
+    // what the sensor whose key was revoked since had signed before).
     let mut again = Tally::default();
     again.add(
         &client

@@ -554,16 +554,20 @@ impl Round<'_> {
             .with_field("payload.sensor"));
         };
         let current_key = record.registration.public_key_bytes().ok();
-        if record.status == SensorStatus::Revoked || current_key != Some(item.public_key) {
-            return Err(Problem::new(
+        // A revoked key signs nothing new; but what it signed before is logged, and an
+        // identical envelope sent again is answered with its index, as for any sensor.
+        let revoked = (record.status == SensorStatus::Revoked
+            || current_key != Some(item.public_key))
+        .then(|| {
+            Problem::new(
                 ProblemType::KeyRevoked,
                 format!(
                     "the key that signed this observation of {} is revoked",
                     item.observation.sensor
                 ),
             )
-            .with_field("payload.sensor"));
-        }
+            .with_field("payload.sensor")
+        });
         let replay = |index: u64| {
             Problem::new(
                 ProblemType::Replay,
@@ -575,7 +579,8 @@ impl Round<'_> {
             .with_field("payload.seq")
         };
         let key = (item.observation.sensor.clone(), item.observation.seq);
-        if let Some((digest, position)) = seen.get(&key) {
+        // (What this round accepted was signed by a key that was current.)
+        if let Some((digest, position)) = seen.get(&key).filter(|_| revoked.is_none()) {
             return if *digest == item.leaf_hash {
                 Ok(Slot::Repeat(*position))
             } else {
@@ -590,8 +595,11 @@ impl Round<'_> {
             return if found.leaf_hash == item.leaf_hash {
                 Ok(Slot::Existing(found.index, Some(found.leaf_hash)))
             } else {
-                Err(replay(found.index))
+                Err(revoked.unwrap_or_else(|| replay(found.index)))
             };
+        }
+        if let Some(problem) = revoked {
+            return Err(problem);
         }
         let position = entries.len();
         seen.insert(key, (item.leaf_hash, position));

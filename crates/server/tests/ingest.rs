@@ -541,6 +541,30 @@ async fn resending_an_identical_envelope_returns_its_original_index() {
     assert_eq!(again["leaf_hash"], first["leaf_hash"]);
     assert_eq!(again["duplicate"], true);
     assert_eq!(h.size().await, size);
+    // Once the sensor's key is revoked, what it signs is refused, but what it had logged
+    // is still answered with its index: a client retrying after a lost answer is told the
+    // truth.
+    assert_eq!(h.revoke("ua-ac-1", "key lost").await, 200);
+    let size = h.size().await;
+    let (status, later) = h.post_one(&good(1)).await;
+    assert_eq!(status, 200, "{later}");
+    assert_eq!(later["log_index"], first["log_index"]);
+    assert_eq!(later["duplicate"], true);
+    let (status, problem) = h.post_one(&good(2)).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (403, Some("urn:truce:problem:key-revoked"))
+    );
+    // A different envelope reusing a logged seq is refused for the revoked key, not as
+    // a replay.
+    let mut other = payload("ua-ac-1", 1);
+    other["data"]["backazimuth_deg"] = json!(20.0);
+    let (status, problem) = h.post_one(&seal(&other, 1)).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (403, Some("urn:truce:problem:key-revoked"))
+    );
+    assert_eq!(h.size().await, size);
 }
 
 #[tokio::test]
