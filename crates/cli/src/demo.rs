@@ -3,8 +3,9 @@
 //! agreement and serving the dashboard, register the simulated sensors and the demo's
 //! accounts, set a verification policy, stream a simulated day of signed observations
 //! through the real ingest API at a compressed pace (so that the dashboard fills live; the
-//! server runs on the day's clock, and a sensor's key is revoked in the afternoon), then read the events and findings the server computed, compare them with the
-//! simulator's ground truth, print the Commission's escalations, publish the day's bulletin
+//! server runs on the day's clock, and a sensor's key is revoked in the afternoon), then
+//! read the events and findings the server computed, compare them with the simulator's
+//! ground truth, print the Commission's escalations, publish the day's bulletin
 //! and check it against the findings, audit the log as an outsider would, and replay the
 //! results from the log alone to the same digest.
 
@@ -258,16 +259,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         envelopes.len()
     );
     let speed = 86_400.0 / (minutes.max(0.01) * 60.0);
-    let revocation = (
-        REVOCATION.sensor,
-        scenario.start.plus_nanos(REVOCATION.at_s * 1_000_000_000),
-    );
     let tally = stream(
         &client,
         envelopes,
         &clock,
         speed,
-        revocation,
+        &REVOCATION,
         &server.admin_token,
     )
     .await?;
@@ -436,10 +433,11 @@ async fn stream(
     envelopes: &[Vec<u8>],
     clock: &DayClock,
     speed: f64,
-    revocation: (&str, Timestamp),
+    revocation: &Revocation,
     admin_token: &str,
 ) -> anyhow::Result<Tally> {
     let start = clock.now().unix_nanos();
+    let revoke_at = start + revocation.at_s * 1_000_000_000;
     let due: Vec<i64> = {
         let mut latest = start;
         envelopes
@@ -457,12 +455,12 @@ async fn stream(
         .progress_chars("=> "),
     );
     clock.set_speed(speed);
-    let mut revoke = Some(revocation);
+    let mut revoke = Some(revoke_at);
     let mut tally = Tally::default();
     let mut next = 0;
     while next < envelopes.len() {
         let now = clock.now().unix_nanos();
-        let cut = revoke.map_or(now, |(_, at)| now.min(at.unix_nanos() - 1));
+        let cut = revoke.map_or(now, |at| now.min(at - 1));
         let mut end = next;
         while end < envelopes.len() && due[end] <= cut && end - next < 500 {
             end += 1;
@@ -479,8 +477,9 @@ async fn stream(
             next = end;
             continue;
         }
-        if let Some((sensor, at)) = revoke.filter(|(_, at)| at.unix_nanos() <= now) {
-            let body = serde_json::json!({"reason": REVOCATION.reason});
+        if let Some(at) = revoke.filter(|at| *at <= now) {
+            let (sensor, reason) = (revocation.sensor, revocation.reason);
+            let body = serde_json::json!({ "reason": reason });
             let revoked = client
                 .admin(
                     Method::DELETE,
@@ -491,14 +490,15 @@ async fn stream(
                 .await?;
             progress.suspend(|| {
                 println!(
-                    "{at}: the key of sensor {sensor} is revoked: {} (log entry {}); what it signed is refused from now on",
-                    REVOCATION.reason, revoked["log_index"]
+                    "{}: the key of sensor {sensor} is revoked: {reason} (log entry {}); what it signs is refused from now on",
+                    Timestamp::from_unix_nanos(at),
+                    revoked["log_index"]
                 )
             });
             revoke = None;
             continue;
         }
-        let target = revoke.map_or(due[next], |(_, at)| due[next].min(at.unix_nanos()));
+        let target = revoke.map_or(due[next], |at| due[next].min(at));
         let wait = ((target - now) as f64 / 1e9 / speed).clamp(0.001, 0.5);
         tokio::time::sleep(Duration::from_secs_f64(wait)).await;
     }
