@@ -310,7 +310,9 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let interval = Duration::from_millis(config.checkpoint_interval_ms);
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {
+        stopping,
         store,
         results,
         agreement_id,
@@ -386,8 +388,9 @@ pub async fn start(
     let task = tokio::spawn(async move {
         tracing::info!(%addr, "listening");
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = shutdown_rx.await;
+                let _ = stopping_tx.send(true);
             })
             .await;
         // No more input from the field. What MQTT had already queued is still logged and

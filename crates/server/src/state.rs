@@ -38,6 +38,9 @@ pub struct AppState {
     pub desk: Arc<crate::desk::Desk>,
     /// What the live feeds send, made once per results for every connection.
     pub views: Arc<crate::views::Views>,
+    /// Turns true when the server starts shutting down: the live streams end then, so
+    /// that the graceful shutdown is not kept waiting by a dashboard left open.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {

@@ -243,6 +243,8 @@ pub async fn stream(
         rx: crate::results::Latest,
         /// Actions applied: a review changes a finding without changing the results.
         applied: tokio::sync::watch::Receiver<u64>,
+        /// The server's shutdown: the stream ends with it.
+        stopping: tokio::sync::watch::Receiver<bool>,
         sent: Option<Arc<View>>,
         queue: VecDeque<Event>,
     }
@@ -260,6 +262,7 @@ pub async fn stream(
     let mut follow = Follow {
         rx,
         applied: state.desk.watch_applied(),
+        stopping: state.stopping.clone(),
         sent: None,
         queue: VecDeque::new(),
     };
@@ -279,6 +282,7 @@ pub async fn stream(
                 let woken = tokio::select! {
                     c = f.rx.changed() => c,
                     c = f.applied.changed() => c,
+                    _ = f.stopping.wait_for(|stop| *stop) => return None,
                 };
                 if woken.is_err() {
                     return None;
