@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::json;
@@ -10,11 +11,12 @@ use crate::client::Client;
 
 #[derive(Debug, Subcommand)]
 pub enum SensorsCommand {
-    /// Register a sensor from a JSON file (DESIGN.md section 4a) or a JSON string.
+    /// Register a sensor from a JSON file (DESIGN.md section 4a) or a JSON string; a JSON
+    /// list registers each of its sensors in turn (as `truce sim` writes `sensors.json`).
     Register {
         #[command(flatten)]
         admin: Admin,
-        /// The registration JSON, or a file holding it.
+        /// The registration JSON (an object, or a list of them), or a file holding it.
         registration: String,
     },
     /// List the registered sensors.
@@ -54,10 +56,29 @@ pub async fn run(command: SensorsCommand) -> anyhow::Result<()> {
             };
             let token = crate::text_or_file(&admin.admin_token)?;
             let client = Client::new(&admin.url)?;
-            let value = client
-                .admin(Method::POST, "/v1/sensors", body, &token)
-                .await?;
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            let parsed: Option<Vec<serde_json::Value>> = serde_json::from_slice(&body).ok();
+            let Some(list) = parsed else {
+                // One registration: the server judges its JSON and answers in full.
+                let value = client
+                    .admin(Method::POST, "/v1/sensors", body, &token)
+                    .await?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
+                return Ok(());
+            };
+            for (n, registration) in list.iter().enumerate() {
+                let id = registration["id"].as_str().unwrap_or("?");
+                let value = client
+                    .admin(
+                        Method::POST,
+                        "/v1/sensors",
+                        serde_json::to_vec(registration)?,
+                        &token,
+                    )
+                    .await
+                    .with_context(|| format!("sensor {id} (item {n} of the list)"))?;
+                println!("{id}: registered in log entry {}", value["log_index"]);
+            }
+            println!("{} sensor(s) registered", list.len());
         }
         SensorsCommand::List { url } => {
             let value = Client::new(&url)?.get_json("/v1/sensors").await?;

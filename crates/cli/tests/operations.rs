@@ -109,6 +109,39 @@ async fn keygen_and_submit_sign_and_log_payloads() {
         "{}",
         String::from_utf8_lossy(&register.stderr)
     );
+    // A list (as `truce sim` writes sensors.json) registers each; one already registered
+    // answers with its entry.
+    let other = common::Sensor::new("ua-ac-779", 79);
+    let second = serde_json::json!({"id": "ua-ac-779", "kind": "acoustic", "operator": "UA",
+        "position": {"lat": 48.2, "lon": 37.6},
+        "public_key": truce_model::envelope::encode_base64(&other.public_key())});
+    let list = tmp.path().join("sensors.json");
+    std::fs::write(&list, serde_json::json!([registration, second]).to_string()).unwrap();
+    let register_list = tokio::process::Command::new(truce_bin())
+        .args([
+            "sensors",
+            "register",
+            "--url",
+            &server.url,
+            "--admin-token",
+            common::TOKEN,
+        ])
+        .arg(&list)
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&register_list.stdout);
+    assert!(
+        register_list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&register_list.stderr)
+    );
+    assert!(
+        said.contains("ua-ac-777: registered in log entry 0")
+            && said.contains("ua-ac-779: registered in log entry 1")
+            && said.contains("2 sensor(s) registered"),
+        "{said}"
+    );
     let file = tmp.path().join("obs.ndjson");
     let lines: Vec<String> = (1..=30)
         .map(|seq| {
@@ -147,7 +180,7 @@ async fn keygen_and_submit_sign_and_log_payloads() {
         String::from_utf8_lossy(&again.stdout)
             .contains("0 accepted, 30 already logged, 0 rejected")
     );
-    server.wait_checkpoint(&http(), 31).await;
+    server.wait_checkpoint(&http(), 32).await;
     verify(
         &server.url,
         &tmp.path().join("data").join("log.vkey"),
@@ -185,9 +218,9 @@ async fn keygen_and_submit_sign_and_log_payloads() {
     );
     for (n, envelope) in signed.iter().enumerate() {
         let entry =
-            common::get_json(&http(), &server.url(&format!("/v1/entries/{}", 32 + n))).await;
+            common::get_json(&http(), &server.url(&format!("/v1/entries/{}", 33 + n))).await;
         let bytes = truce_model::envelope::decode_base64(entry["entry"].as_str().unwrap()).unwrap();
         let logged = truce_model::Entry::decode(&bytes).unwrap();
-        assert_eq!(logged.body, &envelope[..], "entry {}", 32 + n);
+        assert_eq!(logged.body, &envelope[..], "entry {}", 33 + n);
     }
 }
