@@ -132,25 +132,34 @@ pub struct ReportingGap {
 }
 
 /// The sensors (id, kind, operator) silent for [`GAP_S`] or more of `date`, from the times
-/// of every observation (sensor id, observed at); the longest silence first.
+/// of every observation (sensor id, observed at); the longest silence first. A sensor whose
+/// key is revoked (`revoked`: when, for the sensors whose revocation is still in force) is
+/// expected to report only until then: what follows is listed as its revocation, not as a
+/// silence.
 pub fn reporting_gaps(
     sensors: &[(String, String, String)],
     reports: &[(String, Timestamp)],
+    revoked: &BTreeMap<String, Timestamp>,
     date: &str,
 ) -> Vec<ReportingGap> {
-    let Some((start, end)) = day(date) else {
+    let Some((start, day_end)) = day(date) else {
         return Vec::new();
     };
     let mut times: BTreeMap<&str, Vec<Timestamp>> = BTreeMap::new();
     for (sensor, at) in reports {
-        if *at >= start && *at < end {
+        if *at >= start && *at < day_end {
             times.entry(sensor.as_str()).or_default().push(*at);
         }
     }
     let mut gaps: Vec<ReportingGap> = sensors
         .iter()
         .filter_map(|(id, kind, operator)| {
+            let end = revoked.get(id).map_or(day_end, |at| (*at).min(day_end));
+            if end <= start {
+                return None;
+            }
             let mut at = times.remove(id.as_str()).unwrap_or_default();
+            at.retain(|t| *t < end);
             at.sort();
             let reports = at.len();
             let bounds: Vec<Timestamp> = std::iter::once(start)
@@ -1064,7 +1073,8 @@ mod tests {
             ("mute".to_string(), t("2026-01-09T00:00:00Z")),
             ("late".to_string(), t("2026-01-08T17:00:00Z")),
         ]);
-        let gaps = reporting_gaps(&sensors, &reports, "2026-01-08");
+        let none = BTreeMap::new();
+        let gaps = reporting_gaps(&sensors, &reports, &none, "2026-01-08");
         let got: Vec<(&str, usize, i64)> = gaps
             .iter()
             .map(|g| (g.sensor.as_str(), g.reports, g.silent_s))
@@ -1080,5 +1090,20 @@ mod tests {
         assert_eq!(gaps[2].from, t("2026-01-08T09:30:00Z"));
         assert_eq!(gaps[2].until, t("2026-01-08T20:00:00Z"));
         assert_eq!(gaps[1].from, t("2026-01-08T00:00:00Z"));
+
+        // Revoked at 18:00, "gap" was expected to report until then only: its longest
+        // silence is 09:30 to 18:00, 8.5 h. Revoked the day before, "mute" was not expected
+        // to report at all.
+        let revoked = BTreeMap::from([
+            ("gap".to_string(), t("2026-01-08T18:00:00Z")),
+            ("mute".to_string(), t("2026-01-07T12:00:00Z")),
+        ]);
+        let gaps = reporting_gaps(&sensors, &reports, &revoked, "2026-01-08");
+        let got: Vec<(&str, i64)> = gaps
+            .iter()
+            .map(|g| (g.sensor.as_str(), g.silent_s))
+            .collect();
+        assert_eq!(got, [("late", 17 * 3600), ("gap", 30_600)]);
+        assert_eq!(gaps[1].until, t("2026-01-08T18:00:00Z"));
     }
 }

@@ -49,12 +49,21 @@ async fn restrictions(
     let date = date.to_string();
     tokio::task::spawn_blocking(move || {
         store.read(|r| {
-            let sensors: Vec<(String, String, String)> = r
-                .sensors()?
-                .into_iter()
+            let records = r.sensors()?;
+            let revoked_now: std::collections::BTreeSet<&str> = records
+                .iter()
+                .filter(|s| s.status == truce_model::SensorStatus::Revoked)
+                .map(|s| s.registration.id.as_str())
+                .collect();
+            let sensors: Vec<(String, String, String)> = records
+                .iter()
                 .map(|s| {
                     let kind = s.registration.kind.as_str().to_string();
-                    (s.registration.id, kind, s.registration.operator)
+                    (
+                        s.registration.id.clone(),
+                        kind,
+                        s.registration.operator.clone(),
+                    )
                 })
                 .collect();
             let mut reports = Vec::new();
@@ -103,8 +112,16 @@ async fn restrictions(
                 }
                 start += BLOCK;
             }
+            // The sensors revoked for good, since their latest revocation.
+            let mut until = std::collections::BTreeMap::new();
+            for r in revoked
+                .iter()
+                .filter(|r| revoked_now.contains(r.sensor.as_str()))
+            {
+                until.insert(r.sensor.clone(), r.revoked_at);
+            }
             Ok(bulletin::Restrictions {
-                reporting_gaps: bulletin::reporting_gaps(&sensors, &reports, &date),
+                reporting_gaps: bulletin::reporting_gaps(&sensors, &reports, &until, &date),
                 revocations: bulletin::revocations(&sensors, &revoked, &date),
                 outages: bulletin::outages(&statuses, &date, agreement.as_deref()),
             })
