@@ -27,7 +27,8 @@ use crate::submit::Tally;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Data directory (default: a fresh temporary directory, removed at the end).
+    /// Data directory, new or empty (default: a fresh temporary directory, removed at the
+    /// end). The demo plays its day once: a directory holding a log already is refused.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Address to listen on (default: a free loopback port).
@@ -171,6 +172,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .data
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
+    // The day's accounts, sensors and actions are made once; replaying the day into the
+    // same log would date new actions before the ones it holds.
+    if truce_store::database_path(&data).exists() {
+        bail!(
+            "{} holds a log already (an earlier demo's?): the demo plays its day into a new log; remove the directory or choose another with --data (`truce serve --data {}` serves what it holds)",
+            data.display(),
+            data.display()
+        );
+    }
     let agreement_path = write_agreement(&data.join("agreement"))?;
     let agreement = truce_agreement::Agreement::load(&agreement_path)
         .map_err(|e| anyhow::anyhow!("the embedded agreement: {e}"))?;

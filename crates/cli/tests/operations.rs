@@ -224,3 +224,21 @@ async fn keygen_and_submit_sign_and_log_payloads() {
         assert_eq!(logged.body, &envelope[..], "entry {}", 33 + n);
     }
 }
+
+/// The demo plays its day into a new log: a data directory holding one already is refused
+/// before anything starts, with the reason.
+#[tokio::test]
+async fn the_demo_refuses_a_directory_holding_a_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("log.sqlite"), b"").unwrap();
+    let output = tokio::process::Command::new(truce_bin())
+        .args(["demo", "--fast", "--data"])
+        .arg(tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("holds a log already"), "{said}");
+}
