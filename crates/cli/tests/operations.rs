@@ -91,17 +91,21 @@ async fn keygen_and_submit_sign_and_log_payloads() {
     assert!(vkey.starts_with("ua-ac-777+"), "{vkey}");
     let registration = serde_json::json!({"id": "ua-ac-777", "kind": "acoustic", "operator": "UA",
         "position": {"lat": 48.1, "lon": 37.5}, "public_key": public_key.trim()});
-    let register = tokio::process::Command::new(truce_bin())
-        .args([
-            "sensors",
-            "register",
-            "--url",
-            &server.url,
-            "--admin-token",
-            common::TOKEN,
-        ])
-        .arg(registration.to_string())
-        .output()
+    // `truce sensors register ARG`: a registration's JSON or a file holding one or a list.
+    let register_with = |arg: std::ffi::OsString| {
+        tokio::process::Command::new(truce_bin())
+            .args([
+                "sensors",
+                "register",
+                "--url",
+                &server.url,
+                "--admin-token",
+                common::TOKEN,
+            ])
+            .arg(arg)
+            .output()
+    };
+    let register = register_with(registration.to_string().into())
         .await
         .unwrap();
     assert!(
@@ -117,19 +121,7 @@ async fn keygen_and_submit_sign_and_log_payloads() {
         "public_key": truce_model::envelope::encode_base64(&other.public_key())});
     let list = tmp.path().join("sensors.json");
     std::fs::write(&list, serde_json::json!([registration, second]).to_string()).unwrap();
-    let register_list = tokio::process::Command::new(truce_bin())
-        .args([
-            "sensors",
-            "register",
-            "--url",
-            &server.url,
-            "--admin-token",
-            common::TOKEN,
-        ])
-        .arg(&list)
-        .output()
-        .await
-        .unwrap();
+    let register_list = register_with(list.into()).await.unwrap();
     let said = String::from_utf8_lossy(&register_list.stdout);
     assert!(
         register_list.status.success(),

@@ -153,6 +153,7 @@ fn the_wal_stays_bounded_under_steady_appends() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(writer.size(), 96 * 128);
+    eprintln!("the WAL's largest size: {largest} bytes");
     // Between two checkpointer passes (200 ms) commits add up to 10 MiB; allow two passes.
     assert!(
         largest < 24 << 20,
