@@ -166,15 +166,27 @@ impl Client {
             body.extend_from_slice(e);
             body.push(b'\n');
         }
-        let (status, value) = self
-            .send(
-                reqwest::Method::POST,
-                "/v1/observations",
-                "application/x-ndjson",
-                body,
-                None,
-            )
-            .await?;
+        // A 503 (the server at its limits, or restarting) is sent again after a growing
+        // wait: a batch is idempotent, each item answered with its index if already logged.
+        let mut wait = std::time::Duration::from_millis(250);
+        let (status, value) = loop {
+            let (status, value) = self
+                .send(
+                    reqwest::Method::POST,
+                    "/v1/observations",
+                    "application/x-ndjson",
+                    body.clone(),
+                    None,
+                )
+                .await?;
+            if status != StatusCode::SERVICE_UNAVAILABLE
+                || wait > std::time::Duration::from_secs(16)
+            {
+                break (status, value);
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        };
         if status != StatusCode::OK {
             bail!("POST /v1/observations: {status}: {value}");
         }

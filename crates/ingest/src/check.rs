@@ -163,12 +163,26 @@ fn signature_bytes(text: &str) -> Result<[u8; 64], Problem> {
     })
 }
 
+/// The longest envelope looked at: its payload, base64-encoded, must fit in a log entry of
+/// at most [`truce_model::entry::MAX_ENTRY_BYTES`], so anything four times as long can never
+/// be logged and is refused before it is parsed.
+pub const MAX_ENVELOPE_BYTES: usize = 4 * truce_model::entry::MAX_ENTRY_BYTES;
+
 fn precheck(
     bytes: &[u8],
     directory: &impl SensorDirectory,
     now: Timestamp,
     policy: &IngestPolicy,
 ) -> Result<Pending, Problem> {
+    if bytes.len() > MAX_ENVELOPE_BYTES {
+        return Err(Problem::new(
+            ProblemType::EntryTooLarge,
+            format!(
+                "an envelope of {} bytes; the longest that can be logged is {MAX_ENVELOPE_BYTES}",
+                bytes.len()
+            ),
+        ));
+    }
     let envelope: EnvelopeRef<'_> = serde_json::from_slice(bytes).map_err(|e| {
         Problem::new(
             ProblemType::MalformedJson,

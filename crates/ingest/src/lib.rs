@@ -10,5 +10,7 @@
 mod check;
 mod signature;
 
-pub use check::{Accepted, IngestPolicy, SensorDirectory, SensorKey, check_batch, check_one};
+pub use check::{
+    Accepted, IngestPolicy, MAX_ENVELOPE_BYTES, SensorDirectory, SensorKey, check_batch, check_one,
+};
 pub use signature::{SignatureCheck, verify_all};

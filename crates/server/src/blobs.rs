@@ -37,7 +37,7 @@ impl Blobs {
             return Ok(sha256);
         }
         std::fs::create_dir_all(&self.dir)?;
-        let temp = self.dir.join(format!(".{sha256}.tmp"));
+        let temp = self.temp_path()?;
         {
             let mut file = std::fs::File::create(&temp)?;
             file.write_all(bytes)?;
@@ -46,6 +46,29 @@ impl Blobs {
         std::fs::rename(&temp, &path)?;
         std::fs::File::open(&self.dir)?.sync_all()?;
         Ok(sha256)
+    }
+
+    /// A new temporary file's path in the blob directory, unique to this writer (two
+    /// uploads of the same bytes at once do not share one).
+    fn temp_path(&self) -> std::io::Result<PathBuf> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(self.dir.join(format!(".upload-{}.tmp", hex::encode(nonce))))
+    }
+
+    /// Starts storing a blob that arrives in pieces: written to a temporary file and hashed
+    /// as it comes, renamed into place by [`Upload::finish`], removed if dropped unfinished.
+    pub async fn upload(&self) -> std::io::Result<Upload> {
+        tokio::fs::create_dir_all(&self.dir).await?;
+        let temp = self.temp_path()?;
+        let file = tokio::fs::File::create(&temp).await?;
+        Ok(Upload {
+            dir: self.dir.clone(),
+            temp: Some(temp),
+            file,
+            hasher: Sha256::new(),
+            size: 0,
+        })
     }
 
     /// The bytes of a blob, if stored.
@@ -65,6 +88,55 @@ impl Blobs {
     }
 }
 
+/// A blob being stored piece by piece (see [`Blobs::upload`]).
+pub struct Upload {
+    dir: PathBuf,
+    /// The temporary file, until it is renamed into place.
+    temp: Option<PathBuf>,
+    file: tokio::fs::File,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Upload {
+    pub async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.hasher.update(data);
+        self.size += data.len() as u64;
+        self.file.write_all(data).await
+    }
+
+    /// The bytes so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Syncs the file and renames it to its hash; the hash (lowercase hex) and the size.
+    pub async fn finish(mut self) -> std::io::Result<(String, u64)> {
+        use tokio::io::AsyncWriteExt;
+        self.file.flush().await?;
+        self.file.sync_all().await?;
+        let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let path = self.dir.join(&sha256);
+        let temp = self.temp.take().unwrap_or_default();
+        if tokio::fs::try_exists(&path).await? {
+            tokio::fs::remove_file(&temp).await?;
+        } else {
+            tokio::fs::rename(&temp, &path).await?;
+            tokio::fs::File::open(&self.dir).await?.sync_all().await?;
+        }
+        Ok((sha256, self.size))
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +153,31 @@ mod tests {
         assert_eq!(blobs.get(&"0".repeat(64)).unwrap(), None);
         assert_eq!(blobs.get("../log.key").unwrap(), None);
         assert!(!blobs.has("../log.key"));
+    }
+
+    #[tokio::test]
+    async fn uploads_of_the_same_bytes_at_once_do_not_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(dir.path());
+        let mut a = blobs.upload().await.unwrap();
+        let mut b = blobs.upload().await.unwrap();
+        for piece in [&b"crater "[..], b"photo"] {
+            a.write(piece).await.unwrap();
+            b.write(piece).await.unwrap();
+        }
+        let (sha_a, size) = a.finish().await.unwrap();
+        let (sha_b, _) = b.finish().await.unwrap();
+        assert_eq!(sha_a, sha_b);
+        assert_eq!(size, 12);
+        assert_eq!(blobs.get(&sha_a).unwrap().unwrap(), b"crater photo");
+        // An upload dropped unfinished leaves nothing behind.
+        let mut c = blobs.upload().await.unwrap();
+        c.write(b"half").await.unwrap();
+        drop(c);
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
     }
 }

@@ -23,8 +23,25 @@ pub struct ServerConfig {
     pub checkpoint_interval_ms: u64,
     /// The most items one NDJSON request may carry.
     pub max_batch_items: usize,
-    /// The largest request body, in bytes.
+    /// The largest request body, in bytes (observations and blobs).
     pub max_body_bytes: usize,
+    /// The largest body of any other request (accounts, actions, registrations), in bytes.
+    pub max_json_body_bytes: usize,
+    /// The request bodies held in memory at once, all requests together, in bytes: a
+    /// request whose body would pass it waits (and its client with it) until others are done.
+    pub body_budget_bytes: usize,
+    /// The most HTTP connections open at once (lowered to what the file-descriptor limit
+    /// allows); at the cap, the oldest connection waiting for a request is closed.
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request's headers, counted from when it
+    /// starts waiting for them (so idle keep-alive connections close after as long).
+    pub header_timeout_s: f64,
+    /// Seconds without a byte moving either way after which a connection is closed.
+    pub idle_timeout_s: f64,
+    /// Seconds within which a request must be answered (a live stream, once started, runs on).
+    pub request_timeout_s: f64,
+    /// Seconds in-flight requests get to finish once a shutdown begins.
+    pub shutdown_grace_s: f64,
     /// How far in the future an observation's times may lie, in seconds.
     pub max_future_skew_s: f64,
     /// The most entries the sequencer commits in one transaction.
@@ -79,6 +96,13 @@ impl Default for ServerConfig {
             checkpoint_interval_ms: 1000,
             max_batch_items: 10_000,
             max_body_bytes: 32 * 1024 * 1024,
+            max_json_body_bytes: 1024 * 1024,
+            body_budget_bytes: 96 * 1024 * 1024,
+            max_connections: 1024,
+            header_timeout_s: 10.0,
+            idle_timeout_s: 60.0,
+            request_timeout_s: 120.0,
+            shutdown_grace_s: 10.0,
             max_future_skew_s: 5.0,
             max_commit_entries: 50_000,
             agreement: None,
@@ -122,6 +146,17 @@ pub enum ConfigError {
 }
 
 impl ServerConfig {
+    /// The HTTP edge's limits.
+    pub fn edge_limits(&self) -> crate::edge::Limits {
+        crate::edge::Limits {
+            max_connections: self.max_connections,
+            header_timeout: std::time::Duration::from_secs_f64(self.header_timeout_s),
+            idle_timeout: std::time::Duration::from_secs_f64(self.idle_timeout_s),
+            request_timeout: std::time::Duration::from_secs_f64(self.request_timeout_s),
+            shutdown_grace: std::time::Duration::from_secs_f64(self.shutdown_grace_s),
+        }
+    }
+
     /// Reads a TOML file; unknown keys are errors.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -154,6 +189,28 @@ impl ServerConfig {
         }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes", "must be at least 1024");
+        }
+        if self.max_json_body_bytes < 1024 {
+            return invalid("max_json_body_bytes", "must be at least 1024");
+        }
+        if self.body_budget_bytes < self.max_body_bytes {
+            return invalid(
+                "body_budget_bytes",
+                "must be at least max_body_bytes (one largest body must fit)",
+            );
+        }
+        if self.max_connections == 0 {
+            return invalid("max_connections", "must be at least 1");
+        }
+        for (field, value) in [
+            ("header_timeout_s", self.header_timeout_s),
+            ("idle_timeout_s", self.idle_timeout_s),
+            ("request_timeout_s", self.request_timeout_s),
+            ("shutdown_grace_s", self.shutdown_grace_s),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+                return invalid(field, "must be a number of seconds above 0, at most a day");
+            }
         }
         if !(self.max_future_skew_s.is_finite() && self.max_future_skew_s >= 0.0) {
             return invalid("max_future_skew_s", "must be a non-negative number");

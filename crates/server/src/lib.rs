@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod cot;
 pub mod desk;
+pub mod edge;
 pub mod error;
 pub mod lapses;
 pub mod metrics;
@@ -145,6 +146,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async {
             error::ApiError::new(truce_model::ProblemType::NotFound, "no such endpoint")
         })
+        .layer(DefaultBodyLimit::max(state.config.max_json_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::guard::guard,
+        ))
         .with_state(state)
 }
 
@@ -311,7 +317,10 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let interval = Duration::from_millis(config.checkpoint_interval_ms);
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let body_budget = Arc::new(tokio::sync::Semaphore::new(config.body_budget_bytes));
+    let edge_limits = config.edge_limits();
     let state = AppState {
+        body_budget,
         stopping,
         store,
         results,
@@ -387,12 +396,18 @@ pub async fn start(
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         tracing::info!(%addr, "listening");
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        let metrics = state.metrics.clone();
+        let served = edge::serve(
+            listener,
+            app,
+            edge_limits,
+            async move {
                 let _ = shutdown_rx.await;
                 let _ = stopping_tx.send(true);
-            })
-            .await;
+            },
+            move |open| metrics.http_connections(open),
+        )
+        .await;
         // No more input from the field. What MQTT had already queued is still logged and
         // acknowledged, or, cut off, delivered again by the broker (QoS 1).
         for adapter in &adapters {

@@ -33,6 +33,7 @@ pub struct Metrics {
     ingest_latency: Histogram,
     commit_entries: Histogram,
     cot_datagrams: Family<OutcomeLabel, Counter>,
+    http_connections: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -94,6 +95,12 @@ impl Default for Metrics {
             "CoT UDP datagrams received, by outcome (logged, refused, ignored, not_allowed)",
             cot_datagrams.clone(),
         );
+        let http_connections = Gauge::default();
+        registry.register(
+            "http_connections",
+            "HTTP connections open",
+            http_connections.clone(),
+        );
         Self {
             registry,
             accepted,
@@ -105,11 +112,17 @@ impl Default for Metrics {
             ingest_latency,
             commit_entries,
             cot_datagrams,
+            http_connections,
         }
     }
 }
 
 impl Metrics {
+    pub fn http_connections(&self, open: usize) {
+        self.http_connections
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+    }
+
     pub fn accepted(&self, n: u64, duplicates: u64) {
         self.accepted.inc_by(n);
         self.duplicates.inc_by(duplicates);

@@ -41,6 +41,9 @@ pub struct AppState {
     /// Turns true when the server starts shutting down: the live streams end then, so
     /// that the graceful shutdown is not kept waiting by a dashboard left open.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The request-body bytes all requests together may hold in memory
+    /// (`body_budget_bytes`): a body's bytes are taken from it before they are read.
+    pub body_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -356,21 +356,34 @@ fn known(state: &AppState, what: &What) -> Result<(), ApiError> {
 pub async fn put_blob(
     State(state): State<AppState>,
     headers: HeaderMap,
-    bytes: Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
+    use futures_util::StreamExt;
     caller(&state, &headers)?;
-    if bytes.len() > state.config.max_body_bytes {
-        return Err(ApiError::new(
+    let limit = state.config.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
             ProblemType::BodyTooLarge,
-            format!("a blob is at most {} bytes", state.config.max_body_bytes),
-        ));
+            format!("a blob is at most {limit} bytes"),
+        )
+    };
+    if super::guard::declared_length(&headers).is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
     }
-    let size = bytes.len();
-    let blobs = Blobs::new(&state.config.data);
-    let sha256 = tokio::task::spawn_blocking(move || blobs.put(&bytes))
+    // Streamed to disk as it comes: a blob never sits in memory whole.
+    let mut upload = Blobs::new(&state.config.data)
+        .upload()
         .await
-        .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
+    let mut stream = body.into_data_stream();
+    while let Some(data) = stream.next().await {
+        let data = data.map_err(|e| ApiError::new(ProblemType::BadRequest, e.to_string()))?;
+        if upload.size() + data.len() as u64 > limit as u64 {
+            return Err(too_large());
+        }
+        upload.write(&data).await.map_err(ApiError::internal)?;
+    }
+    let (sha256, size) = upload.finish().await.map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"sha256": sha256, "size": size})),

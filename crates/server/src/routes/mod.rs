@@ -3,6 +3,7 @@
 pub mod bulletins;
 pub mod commission;
 pub mod dashboard;
+pub mod guard;
 pub mod log;
 pub mod observations;
 pub mod ops;

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes, to_bytes};
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -97,35 +97,38 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
             ));
         }
     };
-    let limit = state.config.max_body_bytes;
-    let too_large = || {
-        ApiError::new(
-            ProblemType::BodyTooLarge,
-            format!("the body exceeds {limit} bytes"),
-        )
+    // The item count is kept as the body arrives: a body of more lines than a request may
+    // carry is refused at the first line too many, before any is split off or parsed.
+    let max_items = state.config.max_batch_items;
+    let mut count = super::guard::LineCount::default();
+    // One envelope longer than any that can be logged is not read at all.
+    let limit = match shape {
+        Shape::Single => state
+            .config
+            .max_body_bytes
+            .min(truce_ingest::MAX_ENVELOPE_BYTES),
+        Shape::Batch => state.config.max_body_bytes,
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let body = super::guard::read_budgeted(state, headers, body, limit, |data| {
+        if matches!(shape, Shape::Single) {
+            return Ok(());
+        }
+        count.push(data);
+        if count.items() > max_items {
+            return Err(ApiError::new(
+                ProblemType::TooManyItems,
+                format!(
+                    "more than {max_items} items; the most one request may carry is {max_items}"
+                ),
+            ));
+        }
+        Ok(())
+    })
+    .await?;
     let items: Vec<Bytes> = match shape {
-        Shape::Single => vec![bytes],
-        Shape::Batch => lines(&bytes),
+        Shape::Single => vec![body.bytes.clone()],
+        Shape::Batch => lines(&body.bytes),
     };
-    if items.len() > state.config.max_batch_items {
-        return Err(ApiError::new(
-            ProblemType::TooManyItems,
-            format!(
-                "{} items; the most one request may carry is {}",
-                items.len(),
-                state.config.max_batch_items
-            ),
-        ));
-    }
     let verdicts = check(state, &items).await?;
     let results = append(state, verdicts).await;
     Ok(match shape {
