@@ -64,8 +64,13 @@ pub enum BenchCommand {
     /// recall, F1, location error, error over the Cramér–Rao bound, attribution.
     Fusion {
         /// The scenario (TOML).
+        #[arg(long, required_unless_present = "suite", conflicts_with = "suite")]
+        scenario: Option<std::path::PathBuf>,
+        /// Every scenario (`*.toml`) of a directory, one row each: F1, precision, recall,
+        /// median error over the bound, p99 latency through the live server, CPU per
+        /// arrival (examples/scenarios/robust/).
         #[arg(long)]
-        scenario: std::path::PathBuf,
+        suite: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// The agreement, for attribution.
@@ -122,13 +127,24 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             .await?
         }
         BenchCommand::Fusion {
+            scenario: None,
+            suite: Some(dir),
+            seed,
+            agreement,
+            min_heard,
+            no_latency,
+            json,
+        } => crate::bench_fusion::suite(&dir, seed, &agreement, min_heard, !no_latency, json).await,
+        BenchCommand::Fusion {
             scenario,
             seed,
             agreement,
             min_heard,
             no_latency,
             json,
+            ..
         } => {
+            let scenario = scenario.context("--scenario or --suite")?;
             let latency =
                 crate::bench_latency::LatencyArgs::new(scenario.clone(), seed, agreement.clone());
             let mut report = tokio::task::spawn_blocking(move || {

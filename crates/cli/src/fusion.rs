@@ -1,6 +1,7 @@
 //! `truce fuse` and `truce eval`: fusion over a file of logged observations (for example a
 //! simulator's output) and its evaluation against ground truth.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -126,24 +127,31 @@ pub fn read_truth(path: &Path) -> anyhow::Result<Truth> {
     serde_json::from_str(&text).with_context(|| format!("{}: not a truth file", path.display()))
 }
 
-pub fn print_evaluation(e: &Evaluation) {
-    println!(
+/// The evaluation as the commands print it.
+pub fn evaluation_text(e: &Evaluation) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "true acoustic events {} ({} heard by at least {} sensors); fused {}; matched {}",
         e.truth_events, e.truth_locatable, e.min_heard, e.fused_events, e.matched
     );
-    println!(
+    let _ = writeln!(
+        text,
         "precision {:.4}  recall {:.4}  F1 {:.4}  (recall over every true event {:.4})",
         e.precision, e.recall, e.f1, e.recall_all
     );
-    println!(
+    let _ = writeln!(
+        text,
         "location error median {:.1} m, p90 {:.1} m; median error / Cramér–Rao bound {:.2}",
         e.error_median_m, e.error_p90_m, e.crb_ratio_median
     );
-    println!(
+    let _ = writeln!(
+        text,
         "attribution of the location: {} of {} matched events more than 3σ from the line placed in the right party's area ({:.4})",
         e.attribution_correct, e.attribution_eligible, e.attribution_accuracy
     );
-    println!(
+    let _ = writeln!(
+        text,
         "attribution of responsibility: of {} matched events whose firing position is more than 3σ from the line, {} named the party that fired, {} another party, {} undetermined ({:.4})",
         e.responsibility_eligible,
         e.responsibility_correct,
@@ -151,6 +159,7 @@ pub fn print_evaluation(e: &Evaluation) {
         e.responsibility_undetermined,
         e.responsibility_accuracy
     );
+    text
 }
 
 pub fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
@@ -167,7 +176,7 @@ pub fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&e)?);
     } else {
-        print_evaluation(&e);
+        print!("{}", evaluation_text(&e));
     }
     Ok(())
 }
