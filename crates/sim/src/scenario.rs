@@ -5,12 +5,29 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use truce_agreement::Agreement;
-use truce_model::{Position, SensorKind, Timestamp, WeaponClass};
+use truce_model::Timestamp;
 
 use crate::physics::Weather;
+use crate::weather::WeatherModel;
 
+mod lines;
+mod script;
+mod sensors;
 mod validate;
+mod weather;
+
+pub use lines::SensorLineSpec;
+pub use script::{ImpactSpec, MEAN_PROJECTILE_SPEED_MPS, ScriptEvent};
+pub use sensors::{
+    ArrayKind, ArraySensor, ArraySensorSpec, CLOCK_OFFSET_FAULT_SIGMAS, DroneSpec, FalseBurst,
+    GroupMember, InfrastructureSensorSpec, MetSensorSpec, SatelliteFeedSpec, SensorFaultSpec,
+    SensorGroup,
+};
+pub use truce_model::observation::OBJECT_CLASSES;
 use validate::validate;
+pub use weather::{
+    GradientSpec, KeyframeSpec, MetReportSpec, WeatherSpec, rounded as weather_rounding,
+};
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -28,14 +45,17 @@ pub enum ScenarioError {
     Invalid(Vec<String>),
 }
 
-/// A scenario file: header, weather, false arrivals, its sensors (with those of its network
-/// file, if any, first) and the script.
+/// A scenario file: header, weather, how the weather stations misreport it, false
+/// arrivals, its sensors (with those of its network file, if any, first), the faults given
+/// to them by id, and the script.
 #[derive(Clone, Debug)]
 pub struct ScenarioFile {
     pub scenario: Header,
     pub weather: WeatherSpec,
+    pub met_report: Option<MetReportSpec>,
     pub false_arrivals: FalseArrivals,
     pub network: Network,
+    pub sensor_faults: Vec<SensorFaultSpec>,
     pub events: Vec<ScriptEvent>,
 }
 
@@ -47,11 +67,17 @@ struct RawScenarioFile {
     #[serde(default)]
     weather: WeatherSpec,
     #[serde(default)]
+    met_report: Option<MetReportSpec>,
+    #[serde(default)]
     false_arrivals: FalseArrivals,
     #[serde(default)]
     sensors: Vec<ArraySensorSpec>,
     #[serde(default)]
     sensor_groups: Vec<SensorGroup>,
+    #[serde(default)]
+    sensor_lines: Vec<SensorLineSpec>,
+    #[serde(default)]
+    sensor_faults: Vec<SensorFaultSpec>,
     #[serde(default)]
     met_sensors: Vec<MetSensorSpec>,
     #[serde(default)]
@@ -77,38 +103,6 @@ pub struct Header {
     /// An optional network file (sensors only), relative to the scenario file.
     #[serde(default)]
     pub network: Option<String>,
-}
-
-/// `[weather]`: constant over the scenario. Default: 15 °C, no wind.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WeatherSpec {
-    pub temperature_c: f64,
-    #[serde(default)]
-    pub wind_speed_mps: f64,
-    #[serde(default)]
-    pub wind_from_deg: f64,
-}
-
-impl Default for WeatherSpec {
-    fn default() -> Self {
-        let w = Weather::STANDARD;
-        Self {
-            temperature_c: w.temperature_c,
-            wind_speed_mps: w.wind_speed_mps,
-            wind_from_deg: w.wind_from_deg,
-        }
-    }
-}
-
-impl WeatherSpec {
-    pub fn weather(&self) -> Weather {
-        Weather {
-            temperature_c: self.temperature_c,
-            wind_speed_mps: self.wind_speed_mps,
-            wind_from_deg: self.wind_from_deg,
-        }
-    }
 }
 
 /// `[false_arrivals]`: picks that belong to no event.
@@ -142,6 +136,8 @@ pub struct Network {
     #[serde(default)]
     pub sensor_groups: Vec<SensorGroup>,
     #[serde(default)]
+    pub sensor_lines: Vec<SensorLineSpec>,
+    #[serde(default)]
     pub met_sensors: Vec<MetSensorSpec>,
     #[serde(default)]
     pub drones: Vec<DroneSpec>,
@@ -155,322 +151,12 @@ impl Network {
     fn append(&mut self, other: Network) {
         self.sensors.extend(other.sensors);
         self.sensor_groups.extend(other.sensor_groups);
+        self.sensor_lines.extend(other.sensor_lines);
         self.met_sensors.extend(other.met_sensors);
         self.drones.extend(other.drones);
         self.satellite_feeds.extend(other.satellite_feeds);
         self.infrastructure_sensors
             .extend(other.infrastructure_sensors);
-    }
-}
-
-/// The kinds of arrays that report arrivals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ArrayKind {
-    Acoustic,
-    Seismic,
-    Infrasound,
-}
-
-impl ArrayKind {
-    /// The registration kind.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Acoustic => "acoustic",
-            Self::Seismic => "seismic",
-            Self::Infrasound => "infrasound",
-        }
-    }
-
-    /// The registry's sensor kind.
-    pub fn sensor_kind(&self) -> SensorKind {
-        match self {
-            Self::Acoustic => SensorKind::Acoustic,
-            Self::Seismic => SensorKind::Seismic,
-            Self::Infrasound => SensorKind::Infrasound,
-        }
-    }
-
-    /// The observation kind it reports.
-    pub fn observation_kind(&self) -> &'static str {
-        match self {
-            Self::Acoustic => "acoustic.arrival",
-            Self::Seismic => "seismic.arrival",
-            Self::Infrasound => "infrasound.arrival",
-        }
-    }
-}
-
-/// `[[sensors]]`: one acoustic, seismic or infrasound array.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArraySensorSpec {
-    pub id: String,
-    pub kind: ArrayKind,
-    pub operator: String,
-    pub lat: f64,
-    pub lon: f64,
-    pub timing_sigma_s: f64,
-    #[serde(default)]
-    pub backazimuth_sigma_deg: Option<f64>,
-    /// Range of 50 % detection probability, km.
-    pub detection_range_km: f64,
-    /// The sensor clock's error: added to every arrival time it reports, seconds.
-    #[serde(default)]
-    pub clock_offset_s: f64,
-    /// `[[from_s, until_s], ...]` relative to the start: the sensor hears nothing.
-    #[serde(default)]
-    pub outages: Vec<[f64; 2]>,
-}
-
-/// `[[sensor_groups]]`: arrays sharing kind, operator and defaults; each member gives
-/// `id`, `lat`, `lon` and may override any default.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SensorGroup {
-    pub kind: ArrayKind,
-    pub operator: String,
-    pub timing_sigma_s: f64,
-    #[serde(default)]
-    pub backazimuth_sigma_deg: Option<f64>,
-    pub detection_range_km: f64,
-    #[serde(default)]
-    pub clock_offset_s: f64,
-    pub sensors: Vec<GroupMember>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupMember {
-    pub id: String,
-    pub lat: f64,
-    pub lon: f64,
-    #[serde(default)]
-    pub timing_sigma_s: Option<f64>,
-    #[serde(default)]
-    pub backazimuth_sigma_deg: Option<f64>,
-    #[serde(default)]
-    pub detection_range_km: Option<f64>,
-    #[serde(default)]
-    pub clock_offset_s: Option<f64>,
-    #[serde(default)]
-    pub outages: Vec<[f64; 2]>,
-}
-
-/// `[[met_sensors]]`: weather stations reporting `[weather]` as `met.surface` every
-/// `interval_s`, the first report at the start.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetSensorSpec {
-    pub id: String,
-    pub operator: String,
-    pub lat: f64,
-    pub lon: f64,
-    pub interval_s: f64,
-}
-
-/// `[[drones]]`: a drone sensor (mobile: registered without a position).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DroneSpec {
-    pub id: String,
-    pub operator: String,
-}
-
-/// `[[satellite_feeds]]`: a FIRMS-style feed of thermal hotspots.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SatelliteFeedSpec {
-    pub id: String,
-    pub operator: String,
-    /// FIRMS satellite code, e.g. `N20`.
-    #[serde(default = "default_satellite")]
-    pub satellite: String,
-    #[serde(default = "default_instrument")]
-    pub instrument: String,
-    /// Delay from acquisition to delivery, seconds.
-    #[serde(default = "default_latency")]
-    pub latency_s: f64,
-}
-
-/// `[[infrastructure_sensors]]`: a utility's status reporter (registered without a
-/// position: it reports on the sites the script names).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InfrastructureSensorSpec {
-    pub id: String,
-    pub operator: String,
-}
-
-fn default_satellite() -> String {
-    "N20".into()
-}
-fn default_instrument() -> String {
-    "VIIRS".into()
-}
-fn default_latency() -> f64 {
-    600.0
-}
-
-/// Where a shell lands.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImpactSpec {
-    pub lat: f64,
-    pub lon: f64,
-    /// Default: the distance over [`MEAN_PROJECTILE_SPEED_MPS`], at least 3 s.
-    #[serde(default)]
-    pub flight_time_s: Option<f64>,
-}
-
-/// The mean speed of a projectile over its flight, used when a flight time is not given.
-pub const MEAN_PROJECTILE_SPEED_MPS: f64 = 400.0;
-
-/// One entry of the script.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ScriptEvent {
-    /// A weapon fires; with `impact`, its shell lands there after the flight time.
-    Launch {
-        time_s: f64,
-        lat: f64,
-        lon: f64,
-        #[serde(default)]
-        weapon_class: Option<WeaponClass>,
-        #[serde(default)]
-        impact: Option<ImpactSpec>,
-    },
-    /// A round lands (fired from an unknown place).
-    Impact {
-        time_s: f64,
-        lat: f64,
-        lon: f64,
-        #[serde(default)]
-        weapon_class: Option<WeaponClass>,
-    },
-    /// `rounds` launches at uniform random times in [start_s, start_s + duration_s), spread
-    /// round-robin over `positions`; round k of position i lands near `targets[i % n]`
-    /// (normal scatter of `target_spread_m`) when targets are given.
-    Barrage {
-        start_s: f64,
-        duration_s: f64,
-        rounds: u32,
-        positions: Vec<[f64; 2]>,
-        #[serde(default)]
-        targets: Vec<[f64; 2]>,
-        #[serde(default = "default_spread")]
-        target_spread_m: f64,
-        #[serde(default)]
-        flight_time_s: Option<f64>,
-        #[serde(default)]
-        weapon_class: Option<WeaponClass>,
-    },
-    /// A weapon system moves along `path` at `speed_mps`; `drone` reports it every
-    /// `report_interval_s` from `time_s` until it reaches the end.
-    WeaponMove {
-        time_s: f64,
-        object_class: String,
-        #[serde(default)]
-        calibre_mm: Option<f64>,
-        #[serde(default)]
-        weapon_class: Option<WeaponClass>,
-        #[serde(default = "default_count")]
-        count: u64,
-        path: Vec<[f64; 2]>,
-        #[serde(default = "default_speed")]
-        speed_mps: f64,
-        drone: String,
-        #[serde(default = "default_report_interval")]
-        report_interval_s: f64,
-        #[serde(default = "default_position_sigma")]
-        position_sigma_m: f64,
-        #[serde(default = "default_confidence")]
-        confidence: f64,
-    },
-    /// A strike on a protected site of the agreement, fired from `lat`/`lon`.
-    SiteStrike {
-        time_s: f64,
-        site: String,
-        lat: f64,
-        lon: f64,
-        #[serde(default)]
-        weapon_class: Option<WeaponClass>,
-        #[serde(default)]
-        flight_time_s: Option<f64>,
-    },
-    /// A utility's report on a protected site: `reporter` (an infrastructure sensor) says
-    /// its `service` is `status` (`operational`, `degraded` or `outage`).
-    SiteStatus {
-        time_s: f64,
-        reporter: String,
-        site: String,
-        service: String,
-        status: String,
-        #[serde(default)]
-        households_affected: Option<u64>,
-    },
-    /// A fire breaks out; `satellite_feed` sees it on its pass at `pass_s` (if the fire has
-    /// started by then).
-    Fire {
-        time_s: f64,
-        lat: f64,
-        lon: f64,
-        satellite_feed: String,
-        pass_s: f64,
-        #[serde(default = "default_frp")]
-        frp_mw: f64,
-        #[serde(default = "default_brightness")]
-        brightness_k: f64,
-    },
-}
-
-fn default_spread() -> f64 {
-    150.0
-}
-fn default_count() -> u64 {
-    1
-}
-fn default_speed() -> f64 {
-    8.0
-}
-fn default_report_interval() -> f64 {
-    60.0
-}
-fn default_position_sigma() -> f64 {
-    20.0
-}
-fn default_confidence() -> f64 {
-    0.85
-}
-fn default_frp() -> f64 {
-    8.0
-}
-fn default_brightness() -> f64 {
-    335.0
-}
-
-pub use truce_model::observation::OBJECT_CLASSES;
-
-/// An acoustic, seismic or infrasound array with every default resolved.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ArraySensor {
-    pub id: String,
-    pub kind: ArrayKind,
-    pub operator: String,
-    pub position: Position,
-    pub timing_sigma_s: f64,
-    pub backazimuth_sigma_deg: Option<f64>,
-    pub detection_range_m: f64,
-    pub clock_offset_s: f64,
-    pub outages: Vec<[f64; 2]>,
-}
-
-impl ArraySensor {
-    /// Whether the sensor is out at `t_s` seconds after the start.
-    pub fn is_out(&self, t_s: f64) -> bool {
-        self.outages
-            .iter()
-            .any(|[from, until]| *from <= t_s && t_s < *until)
     }
 }
 
@@ -551,7 +237,7 @@ impl Scenario {
                 Timestamp::from_unix_nanos(0)
             }
         };
-        let arrays = resolve_arrays(&file.network);
+        let arrays = resolve_arrays(&file, &agreement, &mut problems);
         validate(&file, &arrays, &agreement, &mut problems);
         if problems.is_empty() {
             Ok(Self {
@@ -569,8 +255,15 @@ impl Scenario {
         &self.file.scenario.name
     }
 
+    /// The constant `[weather]` (the whole weather when it has no keyframes and no
+    /// gradient).
     pub fn weather(&self) -> Weather {
         self.file.weather.weather()
+    }
+
+    /// The true weather: `[weather]` with its keyframes and gradient.
+    pub fn weather_model(&self) -> WeatherModel {
+        self.file.weather.model()
     }
 }
 
@@ -582,48 +275,46 @@ fn parse_file(name: &str, text: &str) -> Result<ScenarioFile, ScenarioError> {
     Ok(ScenarioFile {
         scenario: raw.scenario,
         weather: raw.weather,
+        met_report: raw.met_report,
         false_arrivals: raw.false_arrivals,
         network: Network {
             sensors: raw.sensors,
             sensor_groups: raw.sensor_groups,
+            sensor_lines: raw.sensor_lines,
             met_sensors: raw.met_sensors,
             drones: raw.drones,
             satellite_feeds: raw.satellite_feeds,
             infrastructure_sensors: raw.infrastructure_sensors,
         },
+        sensor_faults: raw.sensor_faults,
         events: raw.events,
     })
 }
 
-/// The arrays of `[[sensors]]` then of each group, defaults resolved.
-fn resolve_arrays(network: &Network) -> Vec<ArraySensor> {
-    let mut arrays: Vec<ArraySensor> = network
-        .sensors
-        .iter()
-        .map(|s| ArraySensor {
-            id: s.id.clone(),
-            kind: s.kind,
-            operator: s.operator.clone(),
-            position: Position::new(s.lat, s.lon),
-            timing_sigma_s: s.timing_sigma_s,
-            backazimuth_sigma_deg: s.backazimuth_sigma_deg,
-            detection_range_m: s.detection_range_km * 1000.0,
-            clock_offset_s: s.clock_offset_s,
-            outages: s.outages.clone(),
-        })
-        .collect();
-    for g in &network.sensor_groups {
-        arrays.extend(g.sensors.iter().map(|m| ArraySensor {
-            id: m.id.clone(),
-            kind: g.kind,
-            operator: g.operator.clone(),
-            position: Position::new(m.lat, m.lon),
-            timing_sigma_s: m.timing_sigma_s.unwrap_or(g.timing_sigma_s),
-            backazimuth_sigma_deg: m.backazimuth_sigma_deg.or(g.backazimuth_sigma_deg),
-            detection_range_m: m.detection_range_km.unwrap_or(g.detection_range_km) * 1000.0,
-            clock_offset_s: m.clock_offset_s.unwrap_or(g.clock_offset_s),
-            outages: m.outages.clone(),
-        }));
+/// The arrays of `[[sensors]]`, of each group, then of each line, defaults resolved and
+/// `[[sensor_faults]]` applied (a fault for an unknown id is a problem).
+fn resolve_arrays(
+    file: &ScenarioFile,
+    agreement: &Agreement,
+    problems: &mut Vec<String>,
+) -> Vec<ArraySensor> {
+    let net = &file.network;
+    let mut arrays = sensors::resolve_specs(&net.sensors, &net.sensor_groups);
+    for line in &net.sensor_lines {
+        arrays.extend(line.arrays(agreement));
+    }
+    for (i, fault) in file.sensor_faults.iter().enumerate() {
+        if fault.targets().next().is_none() {
+            problems.push(format!("sensor_faults[{i}]: give id or ids"));
+        }
+        for id in fault.targets() {
+            match arrays.iter_mut().find(|a| a.id == id) {
+                Some(a) => a.apply(fault),
+                None => problems.push(format!(
+                    "sensor_faults[{i}].id: no acoustic, seismic or infrasound sensor {id}"
+                )),
+            }
+        }
     }
     arrays
 }

@@ -8,17 +8,18 @@ use sha2::{Digest, Sha256};
 use truce_agreement::Agreement;
 use truce_ledger::NoteSigner;
 use truce_model::envelope::encode_base64;
-use truce_model::{
-    Envelope, OBSERVATION_PAYLOAD_TYPE, Position, SensorKind, SensorRegistration, Timestamp,
-    WeaponClass,
-};
+use truce_model::{Position, SensorKind, SensorRegistration, Timestamp, WeaponClass};
 
 use crate::physics::Weather;
 use crate::scenario::Scenario;
-use crate::truth::{Summary, Truth, TruthEvent, TruthWeather};
+use crate::truth::{Summary, Truth};
+use crate::weather::WeatherModel;
 
 mod arrivals;
+mod finish;
+mod met;
 mod script;
+mod volleys;
 
 /// One simulated sensor: its registration and its key.
 #[derive(Debug)]
@@ -33,7 +34,7 @@ impl SimSensor {
         &self.registration.id
     }
 
-    /// The registration as `POST /v1/sensors` takes it (DESIGN.md section 4a).
+    /// The registration as `POST /v1/sensors` takes it.
     pub fn registration_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.registration).unwrap_or_default()
     }
@@ -118,6 +119,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Simulation {
     sim.script();
     sim.arrivals();
     sim.false_arrivals();
+    sim.false_bursts();
     sim.met();
     sim.finish()
 }
@@ -137,6 +139,8 @@ enum Owner {
     Event(usize),
     /// A false arrival.
     False,
+    /// A false pick of burst `.1` of array `.0` (indices into the arrays and its bursts).
+    Burst(usize, usize),
     /// A weather or infrastructure report.
     Unlinked,
 }
@@ -240,7 +244,10 @@ struct Engine<'a> {
     agreement: &'a Agreement,
     seed: u64,
     geodesic: Geodesic,
+    /// The constant `[weather]`.
     weather: Weather,
+    /// The true weather, varying or not.
+    model: WeatherModel,
     start_ns: i64,
     sensors: Vec<SimSensor>,
     /// Index in `sensors` of the first met sensor, drone and feed.
@@ -287,12 +294,13 @@ impl<'a> Engine<'a> {
             },
         };
         let mut sensors: Vec<SimSensor> = Vec::new();
+        let geodesic = Geodesic::wgs84();
         for a in &scenario.arrays {
             sensors.push(registration(
                 &a.id,
                 a.kind.sensor_kind(),
                 &a.operator,
-                Some(a.position),
+                Some(a.registered_position(&geodesic)),
                 Some(a.timing_sigma_s),
                 a.backazimuth_sigma_deg,
             ));
@@ -344,8 +352,9 @@ impl<'a> Engine<'a> {
             scenario,
             agreement: &scenario.agreement,
             seed,
-            geodesic: Geodesic::wgs84(),
+            geodesic,
             weather: scenario.weather(),
+            model: scenario.weather_model(),
             start_ns: scenario.start.unix_nanos(),
             sensors,
             met_base,
@@ -359,99 +368,5 @@ impl<'a> Engine<'a> {
 
     fn at(&self, t_s: f64) -> i64 {
         self.start_ns + seconds_to_ns(t_s)
-    }
-
-    /// Orders the observations as they arrive, numbers each sensor's from 1, signs them,
-    /// and links the truth to their positions.
-    fn finish(self) -> Simulation {
-        let Engine {
-            scenario,
-            agreement,
-            seed,
-            weather,
-            sensors,
-            events,
-            mut drafts,
-            ..
-        } = self;
-        // Arrival order; ties by sensor then generation order (the sort is stable).
-        drafts.sort_by_key(|d| (d.observed_ns, d.sensor));
-        let mut seqs = vec![0u64; sensors.len()];
-        let mut observations = Vec::with_capacity(drafts.len());
-        let mut kinds = Vec::with_capacity(drafts.len());
-        let mut linked: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
-        let mut false_arrivals = Vec::new();
-        for (index, d) in drafts.iter().enumerate() {
-            seqs[d.sensor] += 1;
-            let sensor = &sensors[d.sensor];
-            let payload = Payload {
-                sensor: sensor.id(),
-                seq: seqs[d.sensor],
-                observed_at: Timestamp::from_unix_nanos(d.observed_ns),
-                kind: d.kind,
-                data: &d.data,
-            };
-            let bytes = serde_json::to_vec(&payload).unwrap_or_default();
-            let envelope = Envelope::signed(OBSERVATION_PAYLOAD_TYPE, &bytes, sensor.id(), |m| {
-                sensor.key.sign_bytes(m)
-            });
-            observations.push(serde_json::to_vec(&envelope).unwrap_or_default());
-            kinds.push(d.kind);
-            match d.owner {
-                Owner::Event(e) => linked[e].push(index),
-                Owner::False => false_arrivals.push(index),
-                Owner::Unlinked => {}
-            }
-        }
-        let side = |p: &Position| agreement.place(p).side;
-        let mut truth_events: Vec<(i64, TruthEvent)> = events
-            .iter()
-            .zip(linked)
-            .map(|(e, observations)| {
-                let launch = e.launch.map(|l| &events[l]);
-                let mut heard: Vec<usize> =
-                    observations.iter().map(|o| drafts[*o].sensor).collect();
-                heard.sort_unstable();
-                heard.dedup();
-                (
-                    e.time_ns,
-                    TruthEvent {
-                        id: e.id.clone(),
-                        event_type: e.event_type,
-                        time: Timestamp::from_unix_nanos(e.time_ns),
-                        position: e.position,
-                        party: side(&e.position),
-                        fired_by: launch.and_then(|l| side(&l.position)),
-                        weapon_class: e.weapon_class,
-                        object_class: e.object_class.clone(),
-                        launch: launch.map(|l| l.id.clone()),
-                        site: e.site.clone(),
-                        heard_by: heard.len(),
-                        observations,
-                    },
-                )
-            })
-            .collect();
-        truth_events.sort_by_key(|(t, _)| *t);
-        let h = &scenario.file.scenario;
-        Simulation {
-            sensors,
-            truth: Truth {
-                scenario: h.name.clone(),
-                seed,
-                start: scenario.start,
-                duration_s: h.duration_s,
-                weather: TruthWeather {
-                    temperature_c: weather.temperature_c,
-                    wind_speed_mps: weather.wind_speed_mps,
-                    wind_from_deg: weather.wind_from_deg,
-                    sound_speed_mps: weather.sound_speed_mps(),
-                },
-                events: truth_events.into_iter().map(|(_, e)| e).collect(),
-                false_arrivals,
-            },
-            observations,
-            kinds,
-        }
     }
 }

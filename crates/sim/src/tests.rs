@@ -13,6 +13,12 @@ use truce_model::{Envelope, Observation, ObservationData, Position, SensorKind, 
 use crate::physics::{self, Weather};
 use crate::{Scenario, ScenarioError, Simulation, simulate};
 
+mod faults;
+mod golden;
+mod robust;
+mod volleys;
+mod weather;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

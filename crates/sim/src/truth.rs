@@ -6,6 +6,12 @@ use std::fmt;
 use serde::Serialize;
 use truce_model::{Position, Timestamp, WeaponClass};
 
+mod faults;
+pub use faults::{
+    TruthBurst, TruthDetection, TruthKeyframe, TruthLocalWeather, TruthMetReport, TruthSensorFault,
+    TruthWeatherModel,
+};
+
 /// What really happened: `truth.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Truth {
@@ -13,10 +19,27 @@ pub struct Truth {
     pub seed: u64,
     pub start: Timestamp,
     pub duration_s: f64,
+    /// The weather at the start (at the gradient's reference point when it has one).
     pub weather: TruthWeather,
+    /// How the weather varies in time and across the sector; absent when it is constant
+    /// (`weather` everywhere and always).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weather_model: Option<TruthWeatherModel>,
+    /// How the weather stations misreport; absent when they report the truth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub met_report: Option<TruthMetReport>,
     pub events: Vec<TruthEvent>,
-    /// 0-based positions in `observations.ndjson` of the false arrivals.
+    /// 0-based positions in `observations.ndjson` of the false arrivals (those of the
+    /// bursts of faulty sensors included).
     pub false_arrivals: Vec<usize>,
+    /// The arrays whose reports are wrong, by id; an array not listed is healthy. Absent
+    /// when every array is healthy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sensor_faults: Vec<TruthSensorFault>,
+    /// The arrays that detect less than the logistic in range says (a largest detection
+    /// probability under 1). Absent when none does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sensor_detection: Vec<TruthDetection>,
 }
 
 /// The weather the sound travelled through.
@@ -53,6 +76,10 @@ pub struct TruthEvent {
     /// For an impact on a protected site: the site's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// For a launch or an impact when the weather varies: the true weather at its
+    /// position and time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weather: Option<TruthLocalWeather>,
     /// Number of sensors that detected it.
     pub heard_by: usize,
     /// 0-based positions in `observations.ndjson` of its true arrivals or detections.

@@ -1,9 +1,9 @@
 //! What the arrays hear: the arrivals of every launch and impact, false arrivals, and the
-//! weather stations' reports.
+//! false picks of faulty arrays' bursts.
 
 use truce_model::{Position, Timestamp};
 
-use super::{ArrivalData, Data, Draft, Engine, MetData, Owner, round, seconds_to_ns};
+use super::{ArrivalData, Data, Draft, Engine, Owner, round, seconds_to_ns};
 use crate::physics;
 use crate::rng::Rng;
 use crate::scenario::{ArraySensor, FalseClass};
@@ -52,15 +52,22 @@ impl Engine<'_> {
         [u, pick, backazimuth_noise, snr]: [f64; 4],
     ) -> Option<Draft> {
         let ray = physics::ray(&self.geodesic, source, &array.position);
-        let travel = physics::ray_travel_time_s(&ray, &self.weather);
+        let emitted_s = (time_ns - self.start_ns) as f64 / 1e9;
+        let travel =
+            self.model
+                .travel_time_s(&self.geodesic, &ray, source, &array.position, emitted_s);
         let true_ns = time_ns + seconds_to_ns(travel);
-        if array.is_out((true_ns - self.start_ns) as f64 / 1e9) {
+        let arrived_s = (true_ns - self.start_ns) as f64 / 1e9;
+        if array.is_out(arrived_s) {
             return None;
         }
-        if u >= physics::detection_probability(ray.distance_m, array.detection_range_m) {
+        let p = array.detection_probability
+            * physics::detection_probability(ray.distance_m, array.detection_range_m);
+        if u >= p {
             return None;
         }
-        let reported = true_ns + seconds_to_ns(array.clock_offset_s + array.timing_sigma_s * pick);
+        let reported =
+            true_ns + seconds_to_ns(array.clock_error_s(arrived_s) + array.timing_sigma_s * pick);
         let backazimuth_deg = array.backazimuth_sigma_deg.map(|sigma| {
             let b = physics::backazimuth_deg(&self.geodesic, &array.position, source);
             round(physics::wrap_degrees(b + sigma * backazimuth_noise), 2) % 360.0
@@ -136,30 +143,47 @@ impl Engine<'_> {
         }
     }
 
-    /// Weather reports: every interval from the start.
-    pub(super) fn met(&mut self) {
-        let net = &self.scenario.file.network;
-        let duration = self.scenario.file.scenario.duration_s;
-        let w = self.weather;
-        for (m, met) in net.met_sensors.iter().enumerate() {
-            let mut k = 0u32;
-            loop {
-                let t = f64::from(k) * met.interval_s;
-                if t > duration {
-                    break;
+    /// The false picks of each array's bursts: `rate × width` (rounded) at uniform random
+    /// times in each window, none while the array is out; each array draws from its own
+    /// stream, so that bursts leave everything else unchanged.
+    pub(super) fn false_bursts(&mut self) {
+        let arrays = &self.scenario.arrays;
+        let class = self.scenario.file.false_arrivals.class;
+        for (s, array) in arrays.iter().enumerate() {
+            if array.false_bursts.is_empty() {
+                continue;
+            }
+            let mut rng = Rng::stream(self.seed, &format!("false-bursts/{}", array.id));
+            for (b, burst) in array.false_bursts.iter().enumerate() {
+                for _ in 0..burst.count() {
+                    let t = rng.uniform(burst.from_s, burst.until_s);
+                    let class = match class {
+                        FalseClass::Unknown => "unknown",
+                        FalseClass::Random => ["launch", "impact", "unknown"][rng.below(3)],
+                    };
+                    let random_backazimuth = rng.uniform(0.0, 360.0);
+                    let snr = rng.uniform(1.0, 8.0);
+                    if array.is_out(t) {
+                        continue;
+                    }
+                    let reported = self.at(t);
+                    self.drafts.push(Draft {
+                        sensor: s,
+                        observed_ns: reported,
+                        kind: array.kind.observation_kind(),
+                        data: Data::Arrival(ArrivalData {
+                            arrival_time: Timestamp::from_unix_nanos(reported),
+                            arrival_sigma_s: array.timing_sigma_s,
+                            class,
+                            backazimuth_deg: array
+                                .backazimuth_sigma_deg
+                                .map(|_| round(random_backazimuth, 2) % 360.0),
+                            backazimuth_sigma_deg: array.backazimuth_sigma_deg,
+                            snr: round(snr, 1),
+                        }),
+                        owner: Owner::Burst(s, b),
+                    });
                 }
-                k += 1;
-                self.drafts.push(Draft {
-                    sensor: self.met_base + m,
-                    observed_ns: self.at(t),
-                    kind: "met.surface",
-                    data: Data::Met(MetData {
-                        temperature_c: w.temperature_c,
-                        wind_speed_mps: w.wind_speed_mps,
-                        wind_from_deg: w.wind_from_deg,
-                    }),
-                    owner: Owner::Unlinked,
-                });
             }
         }
     }

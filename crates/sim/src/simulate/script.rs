@@ -1,5 +1,6 @@
-//! The script: launches, impacts, barrages, strikes on sites, weapons seen by drones and
-//! fires seen by satellites become true events (and the drones' and satellites' reports).
+//! The script: launches, impacts, strikes on sites, weapons seen by drones and fires seen
+//! by satellites become true events (and the drones' and satellites' reports). Barrages
+//! and salvos are in `volleys`.
 
 use geographiclib_rs::{DirectGeodesic, InverseGeodesic};
 use sha2::{Digest, Sha256};
@@ -20,7 +21,13 @@ impl Engine<'_> {
         self.events.len() - 1
     }
 
-    fn launch(&mut self, id: String, time_ns: i64, at: Position, wc: Option<WeaponClass>) -> usize {
+    pub(super) fn launch(
+        &mut self,
+        id: String,
+        time_ns: i64,
+        at: Position,
+        wc: Option<WeaponClass>,
+    ) -> usize {
         self.event(EventDraft {
             id,
             event_type: "launch",
@@ -33,7 +40,7 @@ impl Engine<'_> {
         })
     }
 
-    fn impact(
+    pub(super) fn impact(
         &mut self,
         id: String,
         time_ns: i64,
@@ -56,7 +63,7 @@ impl Engine<'_> {
 
     /// The flight time from `from` to `to`: given, or the distance at the mean projectile
     /// speed (at least 3 s).
-    fn flight_time_s(&self, given: Option<f64>, from: &Position, to: &Position) -> f64 {
+    pub(super) fn flight_time_s(&self, given: Option<f64>, from: &Position, to: &Position) -> f64 {
         given.unwrap_or_else(|| {
             let d: f64 = self.geodesic.inverse(from.lat, from.lon, to.lat, to.lon);
             (d / MEAN_PROJECTILE_SPEED_MPS).max(3.0)
@@ -108,49 +115,8 @@ impl Engine<'_> {
                         None,
                     );
                 }
-                ScriptEvent::Barrage {
-                    start_s,
-                    duration_s,
-                    rounds,
-                    positions,
-                    targets,
-                    target_spread_m,
-                    flight_time_s,
-                    weapon_class,
-                } => {
-                    let mut rng = Rng::stream(self.seed, &label);
-                    let mut times: Vec<f64> = (0..*rounds)
-                        .map(|_| start_s + duration_s * rng.unit())
-                        .collect();
-                    times.sort_by(f64::total_cmp);
-                    for (r, time_s) in times.into_iter().enumerate() {
-                        let k = r % positions.len();
-                        let [lat, lon] = positions[k];
-                        let from = Position::new(lat, lon);
-                        let t = self.at(time_s);
-                        let id = format!("{label}-r{:03}", r + 1);
-                        let l = self.launch(format!("{id}-launch"), t, from, *weapon_class);
-                        let (e, n) = (rng.normal(), rng.normal());
-                        if !targets.is_empty() {
-                            let [tlat, tlon] = targets[k % targets.len()];
-                            let to = physics::offset(
-                                &self.geodesic,
-                                &Position::new(tlat, tlon),
-                                e * target_spread_m,
-                                n * target_spread_m,
-                            );
-                            let flight = self.flight_time_s(*flight_time_s, &from, &to);
-                            self.impact(
-                                format!("{id}-impact"),
-                                t + seconds_to_ns(flight),
-                                to,
-                                *weapon_class,
-                                Some(l),
-                                None,
-                            );
-                        }
-                    }
-                }
+                ScriptEvent::Barrage { .. } => self.barrage(&label, entry),
+                ScriptEvent::Salvo { .. } => self.salvo(&label, entry),
                 ScriptEvent::WeaponMove { .. } => self.weapon_move(&label, entry),
                 ScriptEvent::SiteStrike {
                     time_s,
