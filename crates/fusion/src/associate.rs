@@ -14,8 +14,9 @@
 
 use truce_agreement::{Earth, LonLat};
 
-use crate::locate::{Location, Pick, locate_robust};
+use crate::locate::{Location, Pick, locate_robust, locate_robust_with};
 use crate::physics::Medium;
+use crate::propagation::{Propagation, locate_in_uncertain_medium};
 
 /// A sensor that reports arrivals.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +82,9 @@ pub struct Associated {
     /// Log-likelihood ratio of "a source here" against "noise", from the sensors that heard
     /// it and those in reach that did not.
     pub score: f64,
+    /// The medium it was located in: the one given, or, where that was uncertain, the one
+    /// solved with it.
+    pub medium: Medium,
 }
 
 /// A station's search region: its coarse nodes, nearest first, each with the stations in
@@ -479,7 +483,7 @@ pub fn associate(
     earth: &Earth,
     stations: &[Station],
     arrivals: &[Arrival],
-    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    medium_at: &dyn Fn(LonLat, f64) -> Propagation,
     config: &Config,
 ) -> Vec<Associated> {
     let mut plane = Plane::new(earth, stations);
@@ -498,7 +502,7 @@ pub fn form(
     taken: &[bool],
     seed: usize,
     known_until: f64,
-    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    medium_at: &dyn Fn(LonLat, f64) -> Propagation,
     config: &Config,
 ) -> Option<Associated> {
     if stations.is_empty() || arrivals[seed].station >= stations.len() {
@@ -521,7 +525,7 @@ fn associate_in(
     plane: &mut Plane,
     stations: &[Station],
     arrivals: &[Arrival],
-    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    medium_at: &dyn Fn(LonLat, f64) -> Propagation,
     config: &Config,
 ) -> Vec<Associated> {
     if stations.is_empty() || arrivals.is_empty() {
@@ -640,43 +644,255 @@ fn region_of(xy: &[[f64; 2]], station: usize, config: &Config) -> Region {
     }
 }
 
+/// Wind uncertainty (σ of a component, m/s) above which the search also tries the wind
+/// shifted by about that much in each direction: a report several m/s off predicts
+/// travel times wrong by more than the search's tolerance, so no node would gather the
+/// event's arrivals under it.
+const HYPOTHESES_ABOVE_MPS: f64 = 1.5;
+/// The largest shift tried, m/s.
+const LARGEST_SHIFT_MPS: f64 = 6.0;
+/// Uncertainty of the effective speed (m/s) above which a new event is located jointly
+/// with the medium rather than in it: no report, or a stale one (a fresh report's prior is
+/// below it, and so is an estimate from the events).
+const SOLVE_MEDIUM_ABOVE_MPS: f64 = 4.0;
+
+/// The media a search tries when the given one finds nothing while the wind is uncertain:
+/// the wind shifted by about its uncertainty east, west, north, south and diagonally.
+fn hypotheses(propagation: &Propagation) -> Vec<Medium> {
+    let sigma = propagation.sigma_wind();
+    if sigma <= HYPOTHESES_ABOVE_MPS {
+        return Vec::new();
+    }
+    let h = sigma.min(LARGEST_SHIFT_MPS);
+    [
+        (1, 0),
+        (-1, 0),
+        (0, 1),
+        (0, -1),
+        (1, 1),
+        (1, -1),
+        (-1, 1),
+        (-1, -1),
+    ]
+    .into_iter()
+    .map(|(i, j)| {
+        let mut m = propagation.medium;
+        m.wind[0] += f64::from(i) * h;
+        m.wind[1] += f64::from(j) * h;
+        m
+    })
+    .collect()
+}
+
 fn try_seed(
     index: &mut Index<'_>,
     seed: usize,
     stations: &[Station],
-    medium_at: &dyn Fn(LonLat, f64) -> Medium,
+    medium_at: &dyn Fn(LonLat, f64) -> Propagation,
     config: &Config,
     known_until: Option<f64>,
 ) -> Option<Associated> {
     let a = index.arrivals[seed];
-    let medium = medium_at(stations[a.station].position, a.time);
+    let propagation = medium_at(stations[a.station].position, a.time);
+    if index.plane.regions[a.station].is_none() {
+        index.plane.regions[a.station] = Some(region_of(&index.plane.xy, a.station, config));
+    }
+    // The medium given first (its travel times cached with the region); a medium that is
+    // only roughly known (no report) is solved with each new event.
+    let solve = propagation.sigma_effective() > SOLVE_MEDIUM_ABOVE_MPS;
+    if let Some((_, _, node)) = search(index, seed, &propagation.medium, config, true) {
+        let found = conclude(
+            index,
+            seed,
+            stations,
+            node,
+            &propagation.medium,
+            solve.then_some(&propagation),
+            config,
+            known_until,
+        );
+        if found.is_some() {
+            return found;
+        }
+    }
+    // Nothing there: while the wind is uncertain, other winds are tried, and the best
+    // (most sensors, then the smallest misfit) is located jointly with the medium.
+    let mut best: Option<(usize, f64, [f64; 2], Medium)> = None;
+    for medium in hypotheses(&propagation) {
+        let Some((count, misfit, node)) = search(index, seed, &medium, config, false) else {
+            continue;
+        };
+        if best
+            .as_ref()
+            .is_none_or(|b| count > b.0 || (count == b.0 && misfit < b.1))
+        {
+            best = Some((count, misfit, node, medium));
+        }
+    }
+    let (_, _, node, medium) = best?;
+    let prior = Propagation {
+        medium,
+        ..propagation
+    };
+    conclude(
+        index,
+        seed,
+        stations,
+        node,
+        &medium,
+        Some(&prior),
+        config,
+        known_until,
+    )
+}
+
+/// The event at a search's best node: its arrivals located (in `medium`, or jointly with
+/// the medium from `solve`'s prior), kept if enough remain and its likelihood is positive;
+/// its arrivals are then taken.
+#[allow(clippy::too_many_arguments)]
+fn conclude(
+    index: &mut Index<'_>,
+    seed: usize,
+    stations: &[Station],
+    node: [f64; 2],
+    medium: &Medium,
+    solve: Option<&Propagation>,
+    config: &Config,
+    known_until: Option<f64>,
+) -> Option<Associated> {
+    let station = index.arrivals[seed].station;
+    let nearby = index.plane.regions[station].as_ref()?.nearby.clone();
+    let mut matched = Vec::new();
+    let mut sensors = Vec::new();
+    index.score_at(
+        node,
+        seed,
+        &nearby,
+        medium,
+        tolerance(config.fine_grid_m, medium),
+        config.reach_m,
+        0,
+        &mut matched,
+        &mut sensors,
+    );
+    let picks: Vec<Pick> = matched
+        .iter()
+        .map(|&k| {
+            let arrival = &index.arrivals[k];
+            Pick {
+                sensor: stations[arrival.station].position,
+                time: arrival.time,
+                sigma_s: arrival.sigma_s,
+                backazimuth: arrival.backazimuth,
+            }
+        })
+        .collect();
+    let start = index.earth.from_local_xy(index.plane.centre, node);
+    let (location, medium) = match solve {
+        Some(prior) => locate_robust_with(
+            index.earth,
+            &picks,
+            start,
+            config.min_sensors,
+            config.max_residual,
+            &|subset: &[Pick], at: LonLat| {
+                locate_in_uncertain_medium(index.earth, subset, prior, at)
+            },
+        )?,
+        None => (
+            locate_robust(
+                index.earth,
+                &picks,
+                medium,
+                start,
+                config.min_sensors,
+                config.max_residual,
+            )?,
+            *medium,
+        ),
+    };
+    let kept: Vec<usize> = location.used.iter().map(|&i| matched[i]).collect();
+    if kept.len() < config.min_sensors {
+        return None;
+    }
+    let score = likelihood(index, &kept, &location, &nearby, config, known_until);
+    if score <= 0.0 {
+        return None;
+    }
+    for &k in &kept {
+        index.used[k] = true;
+    }
+    index.taken.extend(&kept);
+    let mut ids: Vec<u64> = kept.iter().map(|&k| index.arrivals[k].id).collect();
+    ids.sort_unstable();
+    Some(Associated {
+        location,
+        arrivals: ids,
+        score,
+        medium,
+    })
+}
+
+/// The search's time tolerance at a grid spacing: half the diagonal's travel time, and
+/// 50 ms.
+fn tolerance(spacing: f64, medium: &Medium) -> f64 {
+    spacing * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05
+}
+
+/// The grid search for a source whose first arrival is `seed`, in `medium`: the best fine
+/// node, with its count and misfit. With `cached`, the coarse nodes' travel times are the
+/// region's cached ones (computed for this medium if they are not).
+fn search(
+    index: &mut Index<'_>,
+    seed: usize,
+    medium: &Medium,
+    config: &Config,
+    cached: bool,
+) -> Option<(usize, f64, [f64; 2])> {
+    let station = index.arrivals[seed].station;
     let reach = config.reach_m;
     let step = config.coarse_grid_m;
-    let region = match &mut index.plane.regions[a.station] {
-        Some(region) => region,
-        missing => missing.insert(region_of(&index.plane.xy, a.station, config)),
-    };
-    region.travel_in(&medium, &index.plane.xy, a.station);
-    let region = index.plane.regions[a.station].as_ref()?;
-    let (_, to_station, to_others) = region.travel.as_ref()?;
+    if cached {
+        let xy = &index.plane.xy;
+        if let Some(region) = index.plane.regions[station].as_mut() {
+            region.travel_in(medium, xy, station);
+        }
+    }
+    let region = index.plane.regions[station].as_ref()?;
     let nearby = &region.nearby;
-    let tolerance = |spacing: f64| spacing * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + 0.05;
     let mut matched = Vec::new();
     let mut sensors = Vec::new();
     // Nodes that cannot be among the best are dropped as soon as that is clear.
     let mut coarse: Vec<(usize, f64, [f64; 2])> = Vec::new();
     let mut best = Best::new(config.candidates, config.min_sensors);
-    for ((g, stations), &to_seed) in region.nodes.iter().zip(to_station) {
+    let travel_cache = if cached { region.travel.as_ref() } else { None };
+    let xy = &index.plane.xy;
+    let mut to_others_buf = Vec::new();
+    for (n, (g, stations)) in region.nodes.iter().enumerate() {
+        let (to_seed, to_others): (f64, &[f64]) =
+            match travel_cache {
+                Some((_, to_station, to_others)) => (to_station[n], &to_others[stations.clone()]),
+                None => {
+                    to_others_buf.clear();
+                    to_others_buf.extend(region.in_reach[stations.clone()].iter().map(|&s| {
+                        travel(medium, *g, xy[s as usize], f64::INFINITY).unwrap_or(0.0)
+                    }));
+                    (
+                        travel(medium, *g, xy[station], f64::INFINITY).unwrap_or(0.0),
+                        &to_others_buf,
+                    )
+                }
+            };
         let others = region.in_reach[stations.clone()]
             .iter()
-            .zip(&to_others[stations.clone()])
+            .zip(to_others)
             .map(|(&s, &t)| (s as usize, t));
         let (count, misfit) = index.score(
             seed,
             to_seed,
             others,
             stations.len(),
-            tolerance(step),
+            tolerance(step, medium),
             best.need(),
             &mut matched,
             &mut sensors,
@@ -707,8 +923,8 @@ fn try_seed(
                         h,
                         seed,
                         nearby,
-                        &medium,
-                        tolerance(spacing),
+                        medium,
+                        tolerance(spacing, medium),
                         reach,
                         best.need(),
                         &mut matched,
@@ -725,59 +941,7 @@ fn try_seed(
         scored
     };
     let refined = refine(&coarse, middle, config.candidates.div_ceil(4));
-    let best = refine(&refined, fine, 1);
-    let &(_, _, node) = best.first()?;
-    index.score_at(
-        node,
-        seed,
-        nearby,
-        &medium,
-        tolerance(fine),
-        reach,
-        0,
-        &mut matched,
-        &mut sensors,
-    );
-    let picks: Vec<Pick> = matched
-        .iter()
-        .map(|&k| {
-            let arrival = &index.arrivals[k];
-            Pick {
-                sensor: stations[arrival.station].position,
-                time: arrival.time,
-                sigma_s: arrival.sigma_s,
-                backazimuth: arrival.backazimuth,
-            }
-        })
-        .collect();
-    let start = index.earth.from_local_xy(index.plane.centre, node);
-    let location = locate_robust(
-        index.earth,
-        &picks,
-        &medium,
-        start,
-        config.min_sensors,
-        config.max_residual,
-    )?;
-    let kept: Vec<usize> = location.used.iter().map(|&i| matched[i]).collect();
-    if kept.len() < config.min_sensors {
-        return None;
-    }
-    let score = likelihood(index, &kept, &location, nearby, config, known_until);
-    if score <= 0.0 {
-        return None;
-    }
-    for &k in &kept {
-        index.used[k] = true;
-    }
-    index.taken.extend(&kept);
-    let mut ids: Vec<u64> = kept.iter().map(|&k| index.arrivals[k].id).collect();
-    ids.sort_unstable();
-    Some(Associated {
-        location,
-        arrivals: ids,
-        score,
-    })
+    refine(&refined, fine, 1).first().copied()
 }
 
 /// Log-likelihood ratio: each sensor that heard the event adds ln(p/p_false), each sensor
@@ -976,7 +1140,7 @@ mod tests {
             rounds.push((b, 1.5 + 3.0 * k as f64));
         }
         let (stations, arrivals) = scene(&earth, &rounds, 0.1, 42);
-        let medium = |_: LonLat, _: f64| Medium::standard();
+        let medium = |_: LonLat, _: f64| Propagation::prior(Medium::standard(), 0.0, 0.0);
         let events = associate(&earth, &stations, &arrivals, &medium, &Config::default());
         let found = matched(&earth, &rounds, &events);
         assert!(
@@ -1003,7 +1167,7 @@ mod tests {
             })
             .collect();
         let (mut stations, arrivals) = scene(&earth, &rounds, 0.0, 5);
-        let medium = |_: LonLat, _: f64| Medium::standard();
+        let medium = |_: LonLat, _: f64| Propagation::prior(Medium::standard(), 0.0, 0.0);
         let honest = associate(&earth, &stations, &arrivals, &medium, &Config::default());
         assert_eq!(honest.len(), 5);
         // The same 16 places reported by only four sensors: no event rests on five.
@@ -1022,7 +1186,7 @@ mod tests {
         let source = earth.from_local_xy(centre, [-5_600.0, -5_500.0]);
         let rounds: Vec<(LonLat, f64)> = (0..5).map(|k| (source, 20.0 * k as f64)).collect();
         let (stations, mut arrivals) = scene(&earth, &rounds, 0.0, 11);
-        let medium = |_: LonLat, _: f64| Medium::standard();
+        let medium = |_: LonLat, _: f64| Propagation::prior(Medium::standard(), 0.0, 0.0);
         let all = associate(&earth, &stations, &arrivals, &medium, &Config::default());
         assert_eq!(matched(&earth, &rounds, &all), 5);
         // Sensor 5 is out: it reports nothing.
@@ -1050,7 +1214,7 @@ mod tests {
                 backazimuth: None,
             });
         }
-        let medium = |_: LonLat, _: f64| Medium::standard();
+        let medium = |_: LonLat, _: f64| Propagation::prior(Medium::standard(), 0.0, 0.0);
         let events = associate(&earth, &stations, &arrivals, &medium, &Config::default());
         assert!(events.is_empty(), "{} events from noise", events.len());
     }
@@ -1068,7 +1232,7 @@ mod tests {
             })
             .collect();
         let (stations, arrivals) = scene(&earth, &rounds, 0.1, 3);
-        let medium = |_: LonLat, _: f64| Medium::standard();
+        let medium = |_: LonLat, _: f64| Propagation::prior(Medium::standard(), 0.0, 0.0);
         let forward = associate(&earth, &stations, &arrivals, &medium, &Config::default());
         let mut reversed = arrivals.clone();
         reversed.reverse();

@@ -31,6 +31,7 @@ use crate::associate::{self, Arrival, Associated, Plane, Station};
 use crate::locate::{Pick, cramer_rao_m, ellipse_90, locate_robust};
 use crate::physics::Medium;
 use crate::pipeline::{FusedEvent, FusionConfig, Logged, event_id, finish};
+use crate::propagation::{Calibration, Propagation, estimate};
 
 /// The name from `names`, added the first time: arrivals share one copy of each.
 fn intern(names: &mut BTreeSet<Arc<str>>, name: &str) -> Arc<str> {
@@ -41,6 +42,19 @@ fn intern(names: &mut BTreeSet<Arc<str>>, name: &str) -> Arc<str> {
     names.insert(name.clone());
     name
 }
+
+/// Final events with at least this many sensors calibrate the medium.
+const CALIBRATION_MIN_SENSORS: usize = 6;
+/// Only events whose rms residual is at most this many typical timing σ calibrate (in the
+/// medium they were located in: a wrong report still lets them fit, once solved with it).
+const CALIBRATION_MAX_RMS: f64 = 3.0;
+/// The estimate replaces the prior once it rests on this many events.
+const CALIBRATION_MIN_EVENTS: usize = 5;
+/// At most this many events, from the last half hour of origin times, calibrate.
+const CALIBRATION_MAX_EVENTS: usize = 60;
+const CALIBRATION_WINDOW_S: f64 = 1800.0;
+/// The smallest σ the estimate is given for the speed and each wind component, m/s.
+const ESTIMATE_FLOOR_MPS: f64 = 0.3;
 
 /// One logged arrival, as fusion keeps it.
 #[derive(Clone, Debug)]
@@ -138,6 +152,10 @@ pub struct Fuser {
     final_before_ns: Option<i128>,
     /// Per pass, arrivals timed up to here have been tried as first arrivals.
     matured_ns: [Option<i64>; 2],
+    /// Final events that constrain the medium well, the most recent ones (by origin time),
+    /// and the medium estimated from them (see [`crate::propagation`]).
+    calibration: VecDeque<Calibration>,
+    propagation: Option<Propagation>,
 }
 
 impl Fuser {
@@ -165,7 +183,14 @@ impl Fuser {
             explained: HashSet::new(),
             final_before_ns: None,
             matured_ns: [None; 2],
+            calibration: VecDeque::new(),
+            propagation: None,
         }
+    }
+
+    /// The medium as estimated from the events so far, if any event constrained it.
+    pub fn propagation(&self) -> Option<&Propagation> {
+        self.propagation.as_ref()
     }
 
     /// A sensor registration, at its place in the log: it stands for the sensor from here
@@ -569,18 +594,8 @@ impl Fuser {
             .collect();
         let t = arrivals[this].time;
         let epoch = self.epoch();
-        let met = &self.met;
-        let earth = &self.earth;
-        let radius = self.config.met_radius_m;
-        let medium_at = |p: LonLat, s: f64| {
-            medium_at(
-                earth,
-                met,
-                radius,
-                p,
-                clamp(epoch + (s * 1e9).round() as i128),
-            )
-        };
+        let medium_at =
+            |p: LonLat, s: f64| self.medium_at(p, clamp(epoch + (s * 1e9).round() as i128));
         let known_until = self.watermark_ns.map_or(t, |w| self.seconds(w).max(t));
         // A new event must rest on more sensors than an event may keep: a few arrivals of
         // different rounds can coincide by chance, and more of them rarely do.
@@ -602,7 +617,7 @@ impl Fuser {
         let Some(assoc) = found else {
             return;
         };
-        let medium = medium_at(assoc.location.position, assoc.location.origin_time);
+        let medium = assoc.medium;
         let positions: Vec<usize> = assoc
             .arrivals
             .iter()
@@ -613,13 +628,15 @@ impl Fuser {
             .map(|&p| self.stations[self.arrivals[p].station].sensor)
             .collect();
         self.explained.extend(positions.iter().copied());
-        self.open_events.push(OpenEvent {
+        let event = OpenEvent {
             xy: self.earth.local_xy(centre, assoc.location.position),
             assoc,
             positions,
             sensors,
             medium,
-        });
+        };
+        self.calibrate(&event);
+        self.open_events.push(event);
     }
 
     /// Tries matured arrivals; then events whose arrivals can no longer come (origin before the watermark
@@ -691,6 +708,76 @@ impl Fuser {
         }
     }
 
+    /// The medium at a place and time, with its uncertainty: the estimate from the events
+    /// once enough have been located, the met report's (or the standard atmosphere's)
+    /// prior before.
+    fn medium_at(&self, p: LonLat, t_ns: i64) -> Propagation {
+        let prior = prior_at(&self.earth, &self.met, self.config.met_radius_m, p, t_ns);
+        match &self.propagation {
+            Some(estimate) if estimate.events >= CALIBRATION_MIN_EVENTS => {
+                if prior.sigma_wind() > FRESH_REPORT_SIGMA_WIND_MPS || contradicts(estimate, &prior)
+                {
+                    *estimate
+                } else {
+                    // The events confirm the report: its medium, known as well as the
+                    // estimate knows it.
+                    Propagation {
+                        medium: prior.medium,
+                        ..*estimate
+                    }
+                }
+            }
+            _ => prior,
+        }
+    }
+
+    /// A new event joins the calibration set if it constrains the medium (enough sensors:
+    /// an event is formed once the sound has passed the sensors around it, so it has most
+    /// of its arrivals), and the medium is estimated again over the set.
+    fn calibrate(&mut self, e: &OpenEvent) {
+        if e.sensors.len() < CALIBRATION_MIN_SENSORS {
+            return;
+        }
+        let picks: Vec<Pick> = e.positions.iter().map(|&p| self.pick(p)).collect();
+        // An event whose arrivals fit badly (a round taken for its neighbour, an arrival
+        // of another source) would teach a wrong medium: only close fits calibrate.
+        let mut sigmas: Vec<f64> = picks.iter().map(|p| p.sigma_s).collect();
+        sigmas.sort_by(f64::total_cmp);
+        let typical = sigmas[sigmas.len() / 2];
+        if e.assoc.location.rms_residual_s > CALIBRATION_MAX_RMS * typical {
+            return;
+        }
+        self.calibration.push_back(Calibration {
+            picks,
+            position: e.assoc.location.position,
+            origin_time: e.assoc.location.origin_time,
+        });
+        let newest = e.assoc.location.origin_time;
+        while self.calibration.len() > CALIBRATION_MAX_EVENTS
+            || self
+                .calibration
+                .front()
+                .is_some_and(|c| c.origin_time < newest - CALIBRATION_WINDOW_S)
+        {
+            self.calibration.pop_front();
+        }
+        let centre = self
+            .plane
+            .as_ref()
+            .map_or(e.assoc.location.position, |p| p.centre());
+        let at = clamp(self.epoch() + (newest * 1e9).round() as i128);
+        let prior = prior_at(&self.earth, &self.met, self.config.met_radius_m, centre, at);
+        let events = self.calibration.make_contiguous();
+        let mut solved = estimate(&self.earth, events, &prior, 6);
+        // The estimate is of a medium that changes over the sector and the hour: it is
+        // never taken as better known than a floor.
+        for k in 0..3 {
+            solved.covariance[k][k] = solved.covariance[k][k].max(ESTIMATE_FLOOR_MPS.powi(2));
+        }
+        solved.events = events.len();
+        self.propagation = Some(solved);
+    }
+
     fn open_event(&self, e: &OpenEvent) -> FusedEvent {
         let by_id: BTreeMap<u64, &Logged1> = e
             .positions
@@ -705,8 +792,14 @@ impl Fuser {
 }
 
 /// Per met sensor, its latest report at or before `t_ns`; then the nearest sensor's within
-/// `radius`; else the standard atmosphere.
-fn medium_at(earth: &Earth, met: &[MetReport], radius: f64, p: LonLat, t_ns: i64) -> Medium {
+/// `radius`, with its age in nanoseconds; none when no report is valid there.
+fn met_at(
+    earth: &Earth,
+    met: &[MetReport],
+    radius: f64,
+    p: LonLat,
+    t_ns: i64,
+) -> Option<(Medium, i64)> {
     let mut latest: BTreeMap<&str, &MetReport> = BTreeMap::new();
     for r in met {
         if r.from_ns <= t_ns
@@ -722,7 +815,48 @@ fn medium_at(earth: &Earth, met: &[MetReport], radius: f64, p: LonLat, t_ns: i64
         .map(|r| (earth.distance(r.position, p), r))
         .filter(|(d, _)| *d <= radius)
         .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or(Medium::standard(), |(_, r)| r.medium)
+        .map(|(_, r)| (r.medium, t_ns.saturating_sub(r.from_ns)))
+}
+
+/// The σ of the wind a fresh report is given (see [`prior_at`]).
+const FRESH_REPORT_SIGMA_WIND_MPS: f64 = 2.0;
+
+/// Whether the events' estimate contradicts a report: the two differ by more than
+/// `CONTRADICTION_MPS` in the effective speed along some direction, and by more than
+/// four of the estimate's σ. A report the events agree with is kept as it is: it is
+/// exact where it is right, and the estimate carries the small biases of the sensors.
+fn contradicts(estimate: &Propagation, report: &Propagation) -> bool {
+    let d = [
+        estimate.medium.speed - report.medium.speed,
+        estimate.medium.wind[0] - report.medium.wind[0],
+        estimate.medium.wind[1] - report.medium.wind[1],
+    ];
+    let worst = d[0].abs() + d[1].hypot(d[2]);
+    let c = nalgebra::Matrix3::from_fn(|i, j| estimate.covariance[i][j]);
+    let v = nalgebra::Vector3::from(d);
+    let distance2 = c
+        .try_inverse()
+        .map_or(f64::INFINITY, |inv| (v.transpose() * inv * v)[0]);
+    worst > CONTRADICTION_MPS && distance2 > 16.0
+}
+
+/// How far (m/s of effective speed) the events must put the medium from a report to set
+/// it aside.
+const CONTRADICTION_MPS: f64 = 0.75;
+
+/// What is believed about the medium before the events speak: a fresh met report, to a
+/// few m/s (a report measures the wind at one place near the ground, sound travels
+/// through the air above the whole sector); an old one, to more; without one, the
+/// standard atmosphere, to as much as any wind the sector sees.
+fn prior_at(earth: &Earth, met: &[MetReport], radius: f64, p: LonLat, t_ns: i64) -> Propagation {
+    const FRESH_NS: i64 = 2 * 3600 * 1_000_000_000;
+    match met_at(earth, met, radius, p, t_ns) {
+        Some((medium, age)) if age <= FRESH_NS => {
+            Propagation::prior(medium, 2.0, FRESH_REPORT_SIGMA_WIND_MPS)
+        }
+        Some((medium, _)) => Propagation::prior(medium, 3.0, 5.0),
+        None => Propagation::prior(Medium::standard(), 6.0, 8.0),
+    }
 }
 
 fn clamp(ns: i128) -> i64 {

@@ -7,6 +7,7 @@ pub mod fuser;
 pub mod locate;
 pub mod physics;
 pub mod pipeline;
+pub mod propagation;
 
 pub use associate::{Arrival, Associated, Config, Plane, Station, associate, form};
 pub use fuser::Fuser;

@@ -250,11 +250,35 @@ pub fn locate_robust(
     min_picks: usize,
     max_residual: f64,
 ) -> Option<Location> {
+    locate_robust_with(
+        earth,
+        picks,
+        start,
+        min_picks,
+        max_residual,
+        &|subset, at| Some((locate(earth, subset, medium, at)?, *medium)),
+    )
+    .map(|(location, _)| location)
+}
+
+/// A locator: picks and a starting point to a location and the medium it holds in.
+pub type Locator<'a> = dyn Fn(&[Pick], LonLat) -> Option<(Location, Medium)> + 'a;
+
+/// [`locate_robust`] with a locator of the caller's, which also gives the medium its
+/// location holds in (the residuals are judged in it).
+pub fn locate_robust_with(
+    earth: &Earth,
+    picks: &[Pick],
+    start: LonLat,
+    min_picks: usize,
+    max_residual: f64,
+    locate: &Locator<'_>,
+) -> Option<(Location, Medium)> {
     let mut keep: Vec<usize> = (0..picks.len()).collect();
     let mut start = start;
     loop {
         let subset: Vec<Pick> = keep.iter().map(|&i| picks[i]).collect();
-        let mut found = locate(earth, &subset, medium, start)?;
+        let (mut found, medium) = locate(&subset, start)?;
         let worst = subset
             .iter()
             .enumerate()
@@ -272,7 +296,7 @@ pub fn locate_robust(
             Some((_, r)) if r > max_residual => return None,
             _ => {
                 found.used = keep;
-                return Some(found);
+                return Some((found, medium));
             }
         }
     }
