@@ -996,11 +996,27 @@ async fn receiver(port: u16) -> Seen {
 /// then it keeps the connection open without a word (a delivery the sender cannot know
 /// arrived).
 async fn receiver_answering(port: u16, answer: Arc<AtomicBool>) -> Seen {
+    // The port was free when it was chosen; another test's outgoing connection may hold it
+    // for a moment since.
+    let mut tries = 0;
+    let listener = loop {
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => break listener,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                eprintln!("receiver on {port}: {e}; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("receiver on {port}: {e}"),
+        }
+    };
+    receiver_on(listener, answer)
+}
+
+/// A receiver on a listener already bound.
+fn receiver_on(listener: tokio::net::TcpListener, answer: Arc<AtomicBool>) -> Seen {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let seen: Seen = Default::default();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
     let record = seen.clone();
     tokio::spawn(async move {
         loop {
@@ -1185,9 +1201,11 @@ impl truce_server::Clock for Movable {
 /// once), so a receiver keeping the first of each key acts on each exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_cut_off_by_a_kill_is_sent_again_under_the_same_key() {
-    let port = free_port();
+    // Bound first, on a port of the system's choice: the port cannot be taken meanwhile.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
     let answer = Arc::new(AtomicBool::new(false));
-    let seen = receiver_answering(port, answer.clone()).await;
+    let seen = receiver_on(listener, answer.clone());
     let (mut setup, opened) = verified_with_webhook(port).await;
     let mut expected = [
         format!("escalation-{}-GB", opened[0]),
