@@ -519,6 +519,112 @@ pub fn form(
     )
 }
 
+/// Tries `arrivals[seed]` as the first arrival of another source at (or near) one of
+/// `places`, where sources were located shortly before: guns fire again and again from
+/// where they stand, and rockets of one salvo land close together. Around each place a
+/// small fine grid is searched with tolerances as tight as the timing allows, so rounds
+/// half a second apart are told apart where the open search's wide first pass would gather
+/// arrivals of every round. Places are tried in the order given; the best node over all of
+/// them is located, and kept as [`form`] keeps an event.
+#[allow(clippy::too_many_arguments)]
+pub fn form_at(
+    earth: &Earth,
+    plane: &mut Plane,
+    stations: &[Station],
+    arrivals: &[Arrival],
+    taken: &[bool],
+    seed: usize,
+    known_until: f64,
+    medium_at: &dyn Fn(LonLat, f64) -> Propagation,
+    config: &Config,
+    places: &[LonLat],
+) -> Option<Associated> {
+    if stations.is_empty() || places.is_empty() || arrivals[seed].station >= stations.len() {
+        return None;
+    }
+    let (mut index, _) = Index::new(earth, plane, stations, arrivals, taken);
+    let a = index.arrivals[seed];
+    let propagation = medium_at(stations[a.station].position, a.time);
+    let medium = propagation.medium;
+    if index.plane.regions[a.station].is_none() {
+        index.plane.regions[a.station] = Some(region_of(&index.plane.xy, a.station, config));
+    }
+    let nearby = index.plane.regions[a.station].as_ref()?.nearby.clone();
+    let reach = config.reach_m;
+    let seed_xy = index.plane.xy[a.station];
+    // Tight: the node's own spread, the timing, and what is left of the medium's error.
+    let tol = |step: f64| step * std::f64::consts::FRAC_1_SQRT_2 / medium.speed + REPEAT_SLACK_S;
+    let mut matched = Vec::new();
+    let mut sensors = Vec::new();
+    // A first pass at a spacing whose tolerance still tells rounds apart, then the best
+    // few nodes refined at the fine spacing.
+    let mut scan = |centres: &[[f64; 2]], step: f64, half: i32, keep: usize| {
+        let mut best = Best::new(keep, config.min_sensors);
+        let mut scored: Vec<(usize, f64, [f64; 2])> = Vec::new();
+        for centre in centres {
+            for i in -half..=half {
+                for j in -half..=half {
+                    let g = [
+                        centre[0] + f64::from(i) * step,
+                        centre[1] + f64::from(j) * step,
+                    ];
+                    let (count, misfit) = index.score_at(
+                        g,
+                        seed,
+                        &nearby,
+                        &medium,
+                        tol(step),
+                        reach,
+                        best.need(),
+                        &mut matched,
+                        &mut sensors,
+                    );
+                    if count >= best.need() {
+                        scored.push((count, misfit, g));
+                        best.add(count);
+                    }
+                }
+            }
+        }
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
+        scored.truncate(keep);
+        scored
+    };
+    let centres: Vec<[f64; 2]> = places
+        .iter()
+        .map(|p| earth.local_xy(index.plane.centre, *p))
+        .filter(|c| dist(*c, seed_xy) <= reach + REPEAT_RADIUS_M)
+        .collect();
+    let half = (REPEAT_RADIUS_M / REPEAT_FIRST_M).round() as i32;
+    let first: Vec<[f64; 2]> = scan(&centres, REPEAT_FIRST_M, half, 8)
+        .into_iter()
+        .map(|(_, _, g)| g)
+        .collect();
+    let half = (REPEAT_FIRST_M / REPEAT_GRID_M).ceil() as i32;
+    let found = scan(&first, REPEAT_GRID_M, half, 1).first().copied();
+    let (_, _, node) = found?;
+    conclude(
+        &mut index,
+        seed,
+        stations,
+        node,
+        &medium,
+        None,
+        config,
+        Some(known_until),
+        tol(REPEAT_GRID_M),
+    )
+}
+
+/// Half the side of the square searched around a place sources came from, metres: a
+/// battery's guns stand a few hundred metres apart, a salvo's rockets land within that.
+const REPEAT_RADIUS_M: f64 = 400.0;
+/// Its first grid's spacing, metres, then the fine grid's around the best nodes of the first.
+const REPEAT_FIRST_M: f64 = 40.0;
+const REPEAT_GRID_M: f64 = 20.0;
+/// Added to every tolerance of that search, seconds.
+const REPEAT_SLACK_S: f64 = 0.015;
+
 /// [`associate`]'s passes over one plane.
 fn associate_in(
     earth: &Earth,
@@ -710,6 +816,7 @@ fn try_seed(
             solve.then_some(&propagation),
             config,
             known_until,
+            tolerance(config.fine_grid_m, &propagation.medium),
         );
         if found.is_some() {
             return found;
@@ -743,6 +850,7 @@ fn try_seed(
         Some(&prior),
         config,
         known_until,
+        tolerance(config.fine_grid_m, &medium),
     )
 }
 
@@ -759,6 +867,7 @@ fn conclude(
     solve: Option<&Propagation>,
     config: &Config,
     known_until: Option<f64>,
+    tolerance: f64,
 ) -> Option<Associated> {
     let station = index.arrivals[seed].station;
     let nearby = index.plane.regions[station].as_ref()?.nearby.clone();
@@ -769,7 +878,7 @@ fn conclude(
         seed,
         &nearby,
         medium,
-        tolerance(config.fine_grid_m, medium),
+        tolerance,
         config.reach_m,
         0,
         &mut matched,
@@ -815,7 +924,15 @@ fn conclude(
     if kept.len() < config.min_sensors {
         return None;
     }
-    let score = likelihood(index, &kept, &location, &nearby, config, known_until);
+    let score = likelihood(
+        index,
+        &kept,
+        &location,
+        &nearby,
+        config,
+        known_until,
+        tolerance,
+    );
     if score <= 0.0 {
         return None;
     }
@@ -947,6 +1064,11 @@ fn search(
 /// Log-likelihood ratio: each sensor that heard the event adds ln(p/p_false), each sensor
 /// in reach that was working (it reported something within five minutes) and did not hear
 /// it adds ln(1 − p), where p is its detection probability at that range.
+///
+/// Where arrivals are dense (a barrage), a sensor often has some arrival within the
+/// search's `tolerance` of any prediction: its chance of a false match is then the chance
+/// of an arrival falling in that window at the rate the sensor reports around the event,
+/// and hearing counts for that much less.
 fn likelihood(
     index: &Index<'_>,
     kept: &[usize],
@@ -954,6 +1076,7 @@ fn likelihood(
     nearby: &[usize],
     config: &Config,
     known_until: Option<f64>,
+    tolerance: f64,
 ) -> f64 {
     let at = index.earth.local_xy(index.plane.centre, location.position);
     let heard: Vec<usize> = kept.iter().map(|&k| index.arrivals[k].station).collect();
@@ -973,7 +1096,14 @@ fn likelihood(
             continue;
         }
         if heard.contains(&s) {
-            score += (pd / config.false_arrival_probability).ln();
+            let expected = location.origin_time + d / 340.0;
+            let times = &index.times[s];
+            let around = times.partition_point(|&t| t < expected + DENSITY_WINDOW_S)
+                - times.partition_point(|&t| t < expected - DENSITY_WINDOW_S);
+            let rate = around as f64 / (2.0 * DENSITY_WINDOW_S);
+            let window = 2.0 * (tolerance + 3.0 * index.sigma[s]);
+            let chance = (1.0 - (-rate * window).exp()).max(config.false_arrival_probability);
+            score += (pd / chance).ln();
         } else {
             let list = &index.by_station[s];
             let t = location.origin_time;
@@ -987,6 +1117,9 @@ fn likelihood(
     }
     score
 }
+
+/// Half the window over which a sensor's arrival rate is counted, seconds.
+const DENSITY_WINDOW_S: f64 = 30.0;
 
 fn dist2(a: [f64; 2], b: [f64; 2]) -> f64 {
     (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
@@ -1152,6 +1285,69 @@ mod tests {
         for e in &events {
             assert!(e.arrivals.len() >= 5);
         }
+    }
+
+    /// Forms events one after the other as the fuser does: each seed in time order, first
+    /// at the places located so far (`form_at`), else anywhere (`form`).
+    fn form_in_order(earth: &Earth, stations: &[Station], arrivals: &[Arrival]) -> Vec<Associated> {
+        let medium = |_: LonLat, _: f64| Propagation::prior(Medium::standard(), 0.0, 0.0);
+        let mut plane = Plane::new(earth, stations);
+        let mut taken = vec![false; arrivals.len()];
+        let mut order: Vec<usize> = (0..arrivals.len()).collect();
+        order.sort_by(|&a, &b| arrivals[a].time.total_cmp(&arrivals[b].time));
+        let known = arrivals.iter().map(|a| a.time).fold(0.0, f64::max);
+        let mut events: Vec<Associated> = Vec::new();
+        for seed in order {
+            if taken[seed] {
+                continue;
+            }
+            let places: Vec<LonLat> = events
+                .iter()
+                .rev()
+                .take(4)
+                .map(|e| e.location.position)
+                .collect();
+            let config = Config::default();
+            let found = form_at(
+                earth, &mut plane, stations, arrivals, &taken, seed, known, &medium, &config,
+                &places,
+            )
+            .or_else(|| {
+                form(
+                    earth, &mut plane, stations, arrivals, &taken, seed, known, &medium, &config,
+                )
+            });
+            if let Some(e) = found {
+                for id in &e.arrivals {
+                    taken[*id as usize] = true;
+                }
+                events.push(e);
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn rounds_half_a_second_apart_from_one_launcher_are_told_apart_at_its_place() {
+        let earth = Earth::default();
+        let centre = [37.5, 48.3];
+        let launcher = earth.from_local_xy(centre, [-3_000.0, 1_500.0]);
+        // A salvo: 40 rockets in 20 s.
+        let rounds: Vec<(LonLat, f64)> = (0..40).map(|k| (launcher, 0.5 * k as f64)).collect();
+        let (stations, arrivals) = scene(&earth, &rounds, 0.1, 7);
+        let at_places = form_in_order(&earth, &stations, &arrivals);
+        let found = matched(&earth, &rounds, &at_places);
+        assert!(
+            found >= 38,
+            "{found} of 40 rounds, {} events",
+            at_places.len()
+        );
+        assert!(at_places.len() <= 41, "{} events", at_places.len());
+        for e in &at_places {
+            assert!(earth.distance(e.location.position, launcher) < 100.0);
+        }
+        // Every round after the first was found at the place.
+        assert!(at_places.iter().skip(1).all(|e| e.arrivals.len() >= 8));
     }
 
     #[test]

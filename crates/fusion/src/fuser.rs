@@ -43,11 +43,25 @@ fn intern(names: &mut BTreeSet<Arc<str>>, name: &str) -> Arc<str> {
     name
 }
 
+/// A new arrival is first tried as another source at a place located within this many
+/// seconds before it…
+const REPEAT_WINDOW_S: f64 = 600.0;
+/// …places closer than this to a more recent one counting once…
+const REPEAT_MERGE_M: f64 = 150.0;
+/// …and at most this many.
+const REPEAT_MAX_PLACES: usize = 12;
+
 /// Final events with at least this many sensors calibrate the medium.
 const CALIBRATION_MIN_SENSORS: usize = 6;
 /// Only events whose rms residual is at most this many typical timing σ calibrate (in the
 /// medium they were located in: a wrong report still lets them fit, once solved with it).
 const CALIBRATION_MAX_RMS: f64 = 3.0;
+/// Nor events around which the sensors report more than this many arrivals per second
+/// each (counted over a minute from `DENSITY_WINDOW_S` before the origin)…
+const CALIBRATION_MAX_RATE: f64 = 0.3;
+/// Fire is dense where the sensors report more than this many arrivals per second each.
+const DENSE_RATE: f64 = 0.2;
+const DENSITY_WINDOW_S: f64 = 30.0;
 /// The estimate replaces the prior once it rests on this many events.
 const CALIBRATION_MIN_EVENTS: usize = 5;
 /// At most this many events, from the last half hour of origin times, calibrate.
@@ -601,17 +615,40 @@ impl Fuser {
         // different rounds can coincide by chance, and more of them rarely do.
         let mut formation = self.config.association.clone();
         formation.min_sensors = formation.min_sensors.max(self.config.form_min_sensors);
-        let found = associate::form(
-            &self.earth,
-            &mut plane,
-            &self.stations,
-            &arrivals,
-            &taken,
-            this,
-            known_until,
-            &medium_at,
-            &formation,
-        );
+        // In dense fire, first where sources were located in the last minutes (a gun fires
+        // again from where it stands) with tolerances tight enough to tell rounds apart
+        // (the open search's wide first pass gathers arrivals of every round there); then,
+        // and elsewhere only, anywhere.
+        let dense = self.rate_around(self.arrivals[position].time_ns) > DENSE_RATE;
+        let places = self.recent_places(self.arrivals[position].time_ns);
+        let at_places = |plane: &mut Plane| {
+            associate::form_at(
+                &self.earth,
+                plane,
+                &self.stations,
+                &arrivals,
+                &taken,
+                this,
+                known_until,
+                &medium_at,
+                &formation,
+                &places,
+            )
+        };
+        let first = if dense { at_places(&mut plane) } else { None };
+        let found = first.or_else(|| {
+            associate::form(
+                &self.earth,
+                &mut plane,
+                &self.stations,
+                &arrivals,
+                &taken,
+                this,
+                known_until,
+                &medium_at,
+                &formation,
+            )
+        });
         let centre = plane.centre();
         self.plane = Some(plane);
         let Some(assoc) = found else {
@@ -708,6 +745,54 @@ impl Fuser {
         }
     }
 
+    /// Arrivals per second per sensor over the minute and a half from `DENSITY_WINDOW_S`
+    /// before `t_ns`.
+    fn rate_around(&self, t_ns: i64) -> f64 {
+        let window = (DENSITY_WINDOW_S * 1e9) as i64;
+        let around = self
+            .by_time
+            .range((t_ns.saturating_sub(window), 0)..=(t_ns.saturating_add(2 * window), u64::MAX))
+            .count();
+        around as f64 / (3.0 * DENSITY_WINDOW_S) / self.sensor_numbers.len().max(1) as f64
+    }
+
+    /// Where events were located shortly before `t_ns` (open ones, and final ones of the
+    /// last [`REPEAT_WINDOW_S`]), most recent first, those within [`REPEAT_MERGE_M`] of a
+    /// more recent one left out.
+    fn recent_places(&self, t_ns: i64) -> Vec<LonLat> {
+        let since = i128::from(t_ns) - (REPEAT_WINDOW_S * 1e9) as i128;
+        let epoch = self.epoch();
+        let mut recent: Vec<(f64, LonLat)> = self
+            .open_events
+            .iter()
+            .map(|e| (e.assoc.location.origin_time, e.assoc.location.position))
+            .collect();
+        for e in self.closed.iter().rev() {
+            let origin = i128::from(e.event.origin_time.unix_nanos());
+            if origin < since {
+                break;
+            }
+            if e.score.is_some() {
+                let p = [e.event.location.lon, e.event.location.lat];
+                recent.push(((origin - epoch) as f64 * 1e-9, p));
+            }
+        }
+        recent.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1[0].total_cmp(&b.1[0])));
+        let mut places: Vec<LonLat> = Vec::new();
+        for (_, p) in recent {
+            if places.len() >= REPEAT_MAX_PLACES {
+                break;
+            }
+            if places
+                .iter()
+                .all(|q| self.earth.distance(*q, p) > REPEAT_MERGE_M)
+            {
+                places.push(p);
+            }
+        }
+        places
+    }
+
     /// The medium at a place and time, with its uncertainty: the estimate from the events
     /// once enough have been located, the met report's (or the standard atmosphere's)
     /// prior before.
@@ -745,6 +830,12 @@ impl Fuser {
         sigmas.sort_by(f64::total_cmp);
         let typical = sigmas[sigmas.len() / 2];
         if e.assoc.location.rms_residual_s > CALIBRATION_MAX_RMS * typical {
+            return;
+        }
+        // Nor do events amid dense fire, where a round may be taken for its neighbour and
+        // still fit: only events whose sensors report at a modest rate around them.
+        let origin_ns = clamp(self.epoch() + (e.assoc.location.origin_time * 1e9).round() as i128);
+        if self.rate_around(origin_ns) > CALIBRATION_MAX_RATE {
             return;
         }
         self.calibration.push_back(Calibration {
