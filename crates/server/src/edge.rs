@@ -67,6 +67,24 @@ impl Limits {
     }
 }
 
+/// Connections the kernel may hold for the accept loop: a burst of hundreds of
+/// connections (a flood, or many sensors reconnecting at once) must not overflow the queue,
+/// or the kernel drops their handshakes and clients wait a second to retry.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the HTTP listener with a backlog of [`LISTEN_BACKLOG`] (the platform's default
+/// of 128 overflowed under a burst of 400 connections).
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// The soft limit on open files (`RLIMIT_NOFILE`), read from /proc on Linux.
 fn open_file_limit() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;

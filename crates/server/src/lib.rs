@@ -313,7 +313,7 @@ pub async fn start(
         decoded,
         sequencer.watch_size(),
     );
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = edge::bind(config.listen)?;
     let addr = listener.local_addr()?;
     let interval = Duration::from_millis(config.checkpoint_interval_ms);
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
