@@ -86,6 +86,17 @@ pub enum BenchCommand {
         /// Print the results as JSON too.
         #[arg(long)]
         json: bool,
+        /// With --suite: run a peer on the same simulation of each scenario and add its
+        /// F1, median error and CPU per pick to the row. `pyocto`: the PyOcto associator
+        /// (tools/pyocto_peer.py), in a Python environment made on first use under the
+        /// target directory (`$CARGO_TARGET_DIR/peers`, else `target/peers`; pip needs the
+        /// package index that once).
+        #[arg(long, value_enum, requires = "suite")]
+        peer: Option<crate::bench_fusion::Peer>,
+        /// Seconds the peer's association may take on one scenario (default 300); past
+        /// them its cells say "no answer".
+        #[arg(long, requires = "peer")]
+        peer_time_limit: Option<u64>,
     },
     /// Event latency through the live server: a scenario's observations through the real
     /// ingest API at a fixed rate, events followed on the server-sent-events stream.
@@ -134,7 +145,25 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             min_heard,
             no_latency,
             json,
-        } => crate::bench_fusion::suite(&dir, seed, &agreement, min_heard, !no_latency, json).await,
+            peer,
+            peer_time_limit,
+        } => {
+            let peer = peer.map(|peer| crate::bench_fusion::PeerRun {
+                peer,
+                time_limit_s: peer_time_limit.unwrap_or(300),
+            });
+            let latency = !no_latency;
+            crate::bench_fusion::suite(
+                &dir,
+                seed,
+                &agreement,
+                min_heard,
+                latency,
+                json,
+                peer.as_ref(),
+            )
+            .await
+        }
         BenchCommand::Fusion {
             scenario,
             seed,

@@ -1,5 +1,6 @@
 //! `truce bench fusion`: simulate a scenario, fuse its observations, evaluate against its
-//! ground truth, and time the fusion.
+//! ground truth, and time the fusion; with `--peer pyocto`, put the PyOcto associator beside
+//! it on the same simulation (tools/pyocto_peer.py, run in a virtual environment of its own).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,17 +20,20 @@ pub fn run(
     agreement: PathBuf,
     min_heard: usize,
 ) -> anyhow::Result<serde_json::Value> {
-    let (report, text) = measure(&scenario, seed, &agreement, min_heard)?;
+    let (report, text) = measure(&scenario, seed, &agreement, min_heard, None)?;
     print!("{text}");
     Ok(report)
 }
 
-/// The figures of one scenario, as JSON and as the text `run` prints.
+/// The figures of one scenario, as JSON and as the text `run` prints. With `keep`, the
+/// simulation is also written there as `truce sim` writes it (without the keys), for a peer
+/// to read.
 fn measure(
     scenario: &Path,
     seed: u64,
     agreement: &Path,
     min_heard: usize,
+    keep: Option<&Path>,
 ) -> anyhow::Result<(serde_json::Value, String)> {
     let loaded = truce_sim::Scenario::load(scenario)
         .map_err(|e| anyhow::anyhow!("{}: {e}", scenario.display()))?;
@@ -37,6 +41,9 @@ fn measure(
     let started = Instant::now();
     let simulation = truce_sim::simulate(&loaded, seed);
     let simulated = started.elapsed();
+    if let Some(dir) = keep {
+        crate::sim::write_outputs(&simulation, dir, false)?;
+    }
     let registry: Vec<_> = simulation
         .sensors
         .iter()
@@ -91,7 +98,8 @@ fn measure(
     Ok((v, text))
 }
 
-/// `truce bench fusion --suite DIR`: every scenario of a directory, one row each.
+/// `truce bench fusion --suite DIR`: every scenario of a directory, one row each; with a
+/// peer, its figures on the same simulation in extra columns.
 pub async fn suite(
     dir: &Path,
     seed: u64,
@@ -99,6 +107,7 @@ pub async fn suite(
     min_heard: usize,
     latency: bool,
     json: bool,
+    peer: Option<&PeerRun>,
 ) -> anyhow::Result<()> {
     let mut scenarios: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
@@ -108,15 +117,35 @@ pub async fn suite(
         .collect();
     scenarios.sort();
     anyhow::ensure!(!scenarios.is_empty(), "no scenario in {}", dir.display());
+    // Before the first row: a peer that cannot run fails the bench at once.
+    let python = match peer.map(|p| p.peer) {
+        Some(Peer::Pyocto) => Some(tokio::task::spawn_blocking(pyocto_python).await??),
+        None => None,
+    }
+    .zip(peer);
+    let (peer_head, peer_rule) = if python.is_some() {
+        (
+            " PyOcto F1 | PyOcto median error m | PyOcto CPU µs per pick |",
+            " ---: | ---: | ---: |",
+        )
+    } else {
+        ("", "")
+    };
     println!(
-        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | p99 latency s | CPU µs per arrival |"
+        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | p99 latency s | CPU µs per arrival |{peer_head}"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{peer_rule}");
     let mut rows = Vec::new();
     for scenario in scenarios {
+        let work = match python {
+            Some(_) => Some(tempfile::tempdir().context("a temporary directory for the peer")?),
+            None => None,
+        };
+        let keep = work.as_ref().map(|w| w.path().to_path_buf());
         let (s, a) = (scenario.clone(), agreement.to_path_buf());
         let (mut report, _) =
-            tokio::task::spawn_blocking(move || measure(&s, seed, &a, min_heard)).await??;
+            tokio::task::spawn_blocking(move || measure(&s, seed, &a, min_heard, keep.as_deref()))
+                .await??;
         if latency {
             let args = crate::bench_latency::LatencyArgs::new(
                 scenario.clone(),
@@ -125,12 +154,20 @@ pub async fn suite(
             );
             report["latency"] = crate::bench_latency::measure(&args).await?;
         }
+        let mut peer_cells = String::new();
+        if let (Some((python, run)), Some(work)) = (&python, &work) {
+            let figures = run_pyocto(python, work.path(), run, min_heard)
+                .await
+                .with_context(|| format!("the PyOcto peer on {}", scenario.display()))?;
+            peer_cells = peer_row(&figures);
+            report["peer"] = figures;
+        }
         let f = |v: &serde_json::Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.3}"));
         let name = scenario
             .file_stem()
             .map_or(String::new(), |s| s.to_string_lossy().into_owned());
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |{peer_cells}",
             report["arrivals"],
             f(&report["f1"]),
             f(&report["precision"]),
@@ -150,4 +187,154 @@ pub async fn suite(
         println!("{}", serde_json::Value::Array(rows));
     }
     Ok(())
+}
+
+/// A benchmark peer: another locator run on the same simulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Peer {
+    /// The PyOcto phase associator (PyPI `pyocto`), one sound speed, P picks only.
+    Pyocto,
+}
+
+/// How to run the peer.
+#[derive(Clone, Debug)]
+pub struct PeerRun {
+    pub peer: Peer,
+    /// Seconds its association may take on one scenario; past it the row says "no answer".
+    pub time_limit_s: u64,
+}
+
+/// What the peer's environment installs: its pinned version (numpy, pandas and pyproj come
+/// with it, at the versions pip resolves; the peer reports them).
+const PYOCTO_REQUIREMENT: &str = "pyocto==0.2.2";
+
+/// The peer program, carried in the binary so that it runs wherever truce does.
+const PYOCTO_PEER: &str = include_str!("../../../tools/pyocto_peer.py");
+
+/// The Python of the peer's virtual environment, `<target>/peers/pyocto-venv` (the target
+/// directory: `CARGO_TARGET_DIR`, else `target` here), made on first use with `python3 -m
+/// venv` and pip, which needs the package index then. One maker at a time (a lock file);
+/// a marker written once pip has finished, so an environment cut short is made again.
+fn pyocto_python() -> anyhow::Result<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|t| !t.is_empty())
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let peers = target.join("peers");
+    std::fs::create_dir_all(&peers)
+        .with_context(|| format!("cannot create {}", peers.display()))?;
+    let venv = peers.join("pyocto-venv");
+    let lock_path = peers.join("pyocto-venv.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    let python = venv.join("bin").join("python");
+    let marker = venv.join("truce-installed");
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == PYOCTO_REQUIREMENT) {
+        return Ok(python);
+    }
+    eprintln!(
+        "making the PyOcto peer's environment in {} (once; pip needs the package index)",
+        venv.display()
+    );
+    let _ = std::fs::remove_dir_all(&venv);
+    let failed = |what: &str, hint: &str, out: &std::process::Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(12)..].join("\n");
+        anyhow::anyhow!(
+            "cannot make the PyOcto peer's environment in {}: {what} failed ({}); {hint}\n{tail}",
+            venv.display(),
+            out.status,
+        )
+    };
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .context("cannot run python3 (the PyOcto peer needs Python 3.10 or later with venv)")?;
+    if !made.status.success() {
+        let hint = "the peer needs Python 3.10 or later with its venv module";
+        return Err(failed("python3 -m venv", hint, &made));
+    }
+    let pip = std::process::Command::new(venv.join("bin").join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(PYOCTO_REQUIREMENT)
+        .output()
+        .context("cannot run the environment's pip")?;
+    if !pip.status.success() {
+        let _ = std::fs::remove_dir_all(&venv);
+        let what = format!("pip install {PYOCTO_REQUIREMENT}");
+        let hint = "the package index must be reachable the first time";
+        return Err(failed(&what, hint, &pip));
+    }
+    std::fs::write(&marker, PYOCTO_REQUIREMENT)
+        .with_context(|| format!("cannot write {}", marker.display()))?;
+    Ok(python)
+}
+
+/// Runs the peer program on the simulation in `work` and returns its figures (JSON).
+async fn run_pyocto(
+    python: &Path,
+    work: &Path,
+    run: &PeerRun,
+    min_heard: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let script = work.join("pyocto_peer.py");
+    std::fs::write(&script, PYOCTO_PEER)
+        .with_context(|| format!("cannot write {}", script.display()))?;
+    let child = tokio::process::Command::new(python)
+        .arg(&script)
+        .arg(work)
+        .arg("--time-limit")
+        .arg(run.time_limit_s.to_string())
+        .args(["--threads", "1"])
+        .arg("--min-heard")
+        .arg(min_heard.to_string())
+        .arg("--out")
+        .arg(work.join("pyocto-events.json"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    // The program keeps its own limit on the association; this one is for the rest
+    // (reading, projecting, scoring), generously.
+    let limit = std::time::Duration::from_secs(run.time_limit_s + 300);
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .map_err(|_| anyhow::anyhow!("no output after {} s", limit.as_secs()))??;
+    anyhow::ensure!(
+        out.status.success(),
+        "the peer program failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .context("the peer program printed nothing")?;
+    serde_json::from_str(line).with_context(|| format!("the peer program printed {line:?}"))
+}
+
+/// The peer's cells of a row: F1, median error, CPU per pick; "no answer" when it ran out
+/// of time.
+fn peer_row(figures: &serde_json::Value) -> String {
+    if figures["answered"] != serde_json::Value::Bool(true) {
+        return " no answer | no answer | no answer |".to_string();
+    }
+    let number = |key: &str, decimals: usize| {
+        figures[key]
+            .as_f64()
+            .map_or("-".to_string(), |x| format!("{x:.decimals$}"))
+    };
+    format!(
+        " {} | {} | {} |",
+        number("f1", 3),
+        number("error_median_m", 0),
+        number("cpu_us_per_pick", 0)
+    )
 }

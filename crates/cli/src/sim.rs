@@ -26,18 +26,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         .with_context(|| format!("scenario {}", args.scenario.display()))?;
     let sim = simulate(&scenario, args.seed);
     let out = &args.out;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-
-    let registrations: Vec<_> = sim.sensors.iter().map(|s| &s.registration).collect();
-    write(&out.join("sensors.json"), &pretty(&registrations)?, false)?;
-    write(&out.join("keys.json"), &pretty(&sim.keys())?, true)?;
-    write(&out.join("truth.json"), &pretty(&sim.truth)?, false)?;
-    let mut ndjson = Vec::with_capacity(sim.observations.iter().map(|o| o.len() + 1).sum());
-    for envelope in &sim.observations {
-        ndjson.extend_from_slice(envelope);
-        ndjson.push(b'\n');
-    }
-    write(&out.join("observations.ndjson"), &ndjson, false)?;
+    write_outputs(&sim, out, true)?;
 
     println!("{}", sim.summary());
     println!(
@@ -45,6 +34,24 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// Writes a simulation's files into `out` (created if missing): `sensors.json`,
+/// `truth.json`, `observations.ndjson`, and with `keys` the secret `keys.json`.
+pub fn write_outputs(sim: &truce_sim::Simulation, out: &Path, keys: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let registrations: Vec<_> = sim.sensors.iter().map(|s| &s.registration).collect();
+    write(&out.join("sensors.json"), &pretty(&registrations)?, false)?;
+    if keys {
+        write(&out.join("keys.json"), &pretty(&sim.keys())?, true)?;
+    }
+    write(&out.join("truth.json"), &pretty(&sim.truth)?, false)?;
+    let mut ndjson = Vec::with_capacity(sim.observations.iter().map(|o| o.len() + 1).sum());
+    for envelope in &sim.observations {
+        ndjson.extend_from_slice(envelope);
+        ndjson.push(b'\n');
+    }
+    write(&out.join("observations.ndjson"), &ndjson, false)
 }
 
 fn pretty(value: &impl serde::Serialize) -> anyhow::Result<Vec<u8>> {
