@@ -59,6 +59,8 @@ const CALIBRATION_MAX_RMS: f64 = 3.0;
 /// Nor events around which the sensors report more than this many arrivals per second
 /// each (counted over a minute from `DENSITY_WINDOW_S` before the origin)…
 const CALIBRATION_MAX_RATE: f64 = 0.3;
+/// The largest azimuthal gap of an event that calibrates the medium, degrees.
+const CALIBRATION_MAX_GAP_DEG: f64 = 180.0;
 /// Fire is dense where the sensors report more than this many arrivals per second each.
 const DENSE_RATE: f64 = 0.2;
 const DENSITY_WINDOW_S: f64 = 30.0;
@@ -647,6 +649,7 @@ impl Fuser {
                 known_until,
                 &medium_at,
                 &formation,
+                dense,
             )
         });
         let centre = plane.centre();
@@ -820,7 +823,12 @@ impl Fuser {
     /// an event is formed once the sound has passed the sensors around it, so it has most
     /// of its arrivals), and the medium is estimated again over the set.
     fn calibrate(&mut self, e: &OpenEvent) {
-        if e.sensors.len() < CALIBRATION_MIN_SENSORS {
+        // Nor does a source outside the sensors (an azimuthal gap over a half turn):
+        // there its range and the speed of sound trade off, and a chance event there
+        // fits any medium.
+        if e.sensors.len() < CALIBRATION_MIN_SENSORS
+            || e.assoc.location.azimuthal_gap_deg > CALIBRATION_MAX_GAP_DEG
+        {
             return;
         }
         let picks: Vec<Pick> = e.positions.iter().map(|&p| self.pick(p)).collect();
