@@ -1,5 +1,6 @@
 //! Evaluation against ground truth (DESIGN.md section 6, NET-VISA style): fused events are
-//! matched one-to-one to true events within 5 s and 1 km, nearest pairs first; precision,
+//! matched one-to-one to true events within 5 s and 1 km, nearest pairs first (in place and
+//! time together: rounds of a salvo share a place); precision,
 //! recall, F1, location error, error over the Cramér–Rao bound, attribution accuracy.
 
 use serde::{Deserialize, Serialize};
@@ -122,7 +123,7 @@ pub fn evaluate(
     let earth = truce_agreement::Earth::default();
     let truths: Vec<&TruthEvent> = truth.iter().filter(|t| t.is_acoustic()).collect();
     let located: Vec<&FusedEvent> = fused.iter().filter(|f| f.score.is_some()).collect();
-    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    let mut pairs: Vec<(f64, f64, usize, usize)> = Vec::new();
     for (i, t) in truths.iter().enumerate() {
         for (j, f) in located.iter().enumerate() {
             let dt = (f.event.origin_time.unix_nanos() - t.time.unix_nanos()) as f64 * 1e-9;
@@ -134,15 +135,18 @@ pub fn evaluate(
                 [f.event.location.lon, f.event.location.lat],
             );
             if d <= 1_000.0 {
-                pairs.push((d, i, j));
+                // Matched on time as well as place: rounds of a salvo come from one place
+                // half a second apart, and by place alone a fused round could take its
+                // neighbour's truth and leave its own unmatched.
+                pairs.push((d / 1_000.0 + dt.abs() / 5.0, d, i, j));
             }
         }
     }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
     let mut truth_taken = vec![false; truths.len()];
     let mut fused_taken = vec![false; located.len()];
     let mut matches = Vec::new();
-    for (d, i, j) in pairs {
+    for (_, d, i, j) in pairs {
         if !truth_taken[i] && !fused_taken[j] {
             truth_taken[i] = true;
             fused_taken[j] = true;

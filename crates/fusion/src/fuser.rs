@@ -63,6 +63,11 @@ const CALIBRATION_MAX_RATE: f64 = 0.3;
 const CALIBRATION_MAX_GAP_DEG: f64 = 180.0;
 /// Fire is dense where the sensors report more than this many arrivals per second each.
 const DENSE_RATE: f64 = 0.2;
+/// Or where a sensor within [`LOCAL_RADIUS_M`] of the seed's reports more than
+/// [`LOCAL_DENSE_RATE`] arrivals per second within [`LOCAL_WINDOW_S`] of it.
+const LOCAL_DENSE_RATE: f64 = 0.3;
+const LOCAL_WINDOW_S: f64 = 10.0;
+const LOCAL_RADIUS_M: f64 = 15_000.0;
 const DENSITY_WINDOW_S: f64 = 30.0;
 /// The estimate replaces the prior once it rests on this many events.
 const CALIBRATION_MIN_EVENTS: usize = 5;
@@ -154,6 +159,8 @@ pub struct Fuser {
     arrivals: Arrivals,
     /// (arrival time, log index) → position in `arrivals`.
     by_time: BTreeMap<(i64, u64), usize>,
+    /// The same arrivals per sensor (number), for the rate a sensor reports at.
+    by_sensor: BTreeMap<u32, BTreeSet<(i64, u64)>>,
     met: Vec<MetReport>,
     watermark_ns: Option<i64>,
     /// Final events.
@@ -189,6 +196,7 @@ impl Fuser {
             plane: None,
             arrivals: Arrivals::default(),
             by_time: BTreeMap::new(),
+            by_sensor: BTreeMap::new(),
             met: Vec::new(),
             watermark_ns: None,
             closed: Vec::new(),
@@ -293,6 +301,10 @@ impl Fuser {
                     let position = self.arrivals.len();
                     self.by_time
                         .insert((record.time_ns, record.index), position);
+                    self.by_sensor
+                        .entry(self.stations[station].sensor)
+                        .or_default()
+                        .insert((record.time_ns, record.index));
                     self.pos_of.insert(record.index, position);
                     self.epoch_ns.get_or_insert(record.time_ns);
                     self.arrivals.push(record);
@@ -588,6 +600,9 @@ impl Fuser {
         let Some(this) = positions.iter().position(|&p| p == position) else {
             return;
         };
+        let seed = &self.arrivals[position];
+        let dense = self.rate_around(seed.time_ns) > DENSE_RATE
+            || self.local_rate(seed.station, seed.time_ns) > LOCAL_DENSE_RATE;
         let Some(mut plane) = self.plane.take() else {
             return;
         };
@@ -621,7 +636,6 @@ impl Fuser {
         // again from where it stands) with tolerances tight enough to tell rounds apart
         // (the open search's wide first pass gathers arrivals of every round there); then,
         // and elsewhere only, anywhere.
-        let dense = self.rate_around(self.arrivals[position].time_ns) > DENSE_RATE;
         let places = self.recent_places(self.arrivals[position].time_ns);
         let at_places = |plane: &mut Plane| {
             associate::form_at(
@@ -741,11 +755,53 @@ impl Fuser {
         {
             let position = self.arrivals.base;
             self.by_time.remove(&(front.time_ns, front.index));
+            let sensor = self.stations[front.station].sensor;
+            if let Some(set) = self.by_sensor.get_mut(&sensor) {
+                set.remove(&(front.time_ns, front.index));
+                if set.is_empty() {
+                    self.by_sensor.remove(&sensor);
+                }
+            }
             self.pos_of.remove(&front.index);
             self.explained.remove(&position);
             self.arrivals.items.pop_front();
             self.arrivals.base += 1;
         }
+    }
+
+    /// Arrivals per second that `sensor` reports within [`LOCAL_WINDOW_S`] of `t_ns`: where
+    /// one battery fires a short salvo at the edge of a large network, the sensors near it
+    /// hear dense fire while the network's mean over a minute and a half stays low.
+    fn rate_at(&self, sensor: u32, t_ns: i64) -> f64 {
+        let w = LOCAL_WINDOW_S;
+        let window = (w * 1e9) as i64;
+        self.by_sensor.get(&sensor).map_or(0.0, |set| {
+            let around = set
+                .range((t_ns.saturating_sub(window), 0)..=(t_ns.saturating_add(window), u64::MAX))
+                .count();
+            around as f64 / (2.0 * w)
+        })
+    }
+
+    /// The highest rate ([`Fuser::rate_at`]) among the sensors within [`LOCAL_RADIUS_M`]
+    /// of `station`.
+    fn local_rate(&self, station: usize, t_ns: i64) -> f64 {
+        let Some(plane) = &self.plane else {
+            return 0.0;
+        };
+        let here = plane.xy(station);
+        let mut seen = BTreeSet::new();
+        self.stations
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| {
+                let xy = plane.xy(*k);
+                (xy[0] - here[0]).hypot(xy[1] - here[1]) <= LOCAL_RADIUS_M
+            })
+            .map(|(_, s)| s)
+            .filter(|s| seen.insert(s.sensor))
+            .map(|s| self.rate_at(s.sensor, t_ns))
+            .fold(0.0, f64::max)
     }
 
     /// Arrivals per second per sensor over the minute and a half from `DENSITY_WINDOW_S`

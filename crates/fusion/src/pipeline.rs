@@ -518,11 +518,17 @@ mod tests {
     /// A 3×3 network 8 km apart (operators UA, FR, US), a met station reporting an 8 m/s
     /// west wind, one launch heard by every sensor, a drone seeing an MLRS twice, and a
     /// satellite hotspot near the launch… which is not an explosion, so it stands as a fire.
-    fn scene(with_met: bool) -> (Vec<SensorRegistration>, Vec<Logged>, LonLat, Timestamp) {
+    /// Nine acoustic sensors 8 km apart (three more with `fourth_row`) around a launch, a
+    /// met report (with `with_met`), a drone's two sightings.
+    fn scene(
+        with_met: bool,
+        fourth_row: bool,
+    ) -> (Vec<SensorRegistration>, Vec<Logged>, LonLat, Timestamp) {
+        let acoustic = if fourth_row { 12 } else { 9 };
         let earth = Earth::default();
         let centre = [37.6, 48.4];
         let operators = ["UA", "FR", "US"];
-        let mut registry: Vec<SensorRegistration> = (0..9)
+        let mut registry: Vec<SensorRegistration> = (0..acoustic)
             .map(|k| {
                 let p = earth.from_local_xy(
                     centre,
@@ -561,7 +567,7 @@ mod tests {
         if with_met {
             push(met_report(1, t0.plus_nanos(-600_000_000_000)));
         }
-        for (k, r) in registry.iter().take(9).enumerate() {
+        for (k, r) in registry.iter().take(acoustic).enumerate() {
             let p = r.position.unwrap();
             let (d, az, _) = earth.inverse_both(source, [p.lon, p.lat]);
             let travel = d / medium.effective(az);
@@ -599,7 +605,7 @@ mod tests {
 
     #[test]
     fn a_sighting_of_the_weapon_where_a_launch_was_located_corroborates_it() {
-        let (registry, mut observations, source, t0) = scene(true);
+        let (registry, mut observations, source, t0) = scene(true, false);
         let index = observations.len() as u64;
         observations.push(Logged {
             index,
@@ -620,7 +626,7 @@ mod tests {
     #[test]
     fn a_launch_is_located_with_the_weather_from_the_log() {
         let earth = Earth::default();
-        let (registry, observations, source, t0) = scene(true);
+        let (registry, observations, source, t0) = scene(true, false);
         let events = fuse(&registry, &observations, &FusionConfig::default());
         let launches: Vec<&FusedEvent> = events
             .iter()
@@ -649,8 +655,10 @@ mod tests {
         // Without the met report, still air at 15 °C is only a prior, known to a few m/s:
         // the same arrivals no longer fit one source in it (the wind moves them by up to
         // 0.3 s), so the launch is located jointly with the medium (see `propagation`), and
-        // lands near its source all the same, with a wider ellipse.
-        let (registry, observations, source, _) = scene(false);
+        // lands near its source all the same, with a wider ellipse. Solved with the
+        // medium, an event needs three sensors more than one located in a known medium
+        // (the association's `conclude`): here a fourth row of sensors gives them.
+        let (registry, observations, source, _) = scene(false, true);
         let events = fuse(&registry, &observations, &FusionConfig::default());
         let blind = events
             .iter()
@@ -716,7 +724,7 @@ mod tests {
 
     #[test]
     fn tracks_and_fires_are_provisional_while_the_log_could_still_change_them() {
-        let (registry, mut observations, _, t0) = scene(true);
+        let (registry, mut observations, _, t0) = scene(true, false);
         let earth = Earth::default();
         // A hotspot 30 km from the launch, two minutes after it: a fire of its own.
         let far = earth.from_local_xy([37.6, 48.4], [30_000.0, 0.0]);
@@ -775,7 +783,7 @@ mod tests {
 
     #[test]
     fn an_absurd_timestamp_does_not_move_the_others() {
-        let (registry, mut observations, _, t0) = scene(true);
+        let (registry, mut observations, _, t0) = scene(true, false);
         let ancient = Timestamp::parse("1700-01-01T00:00:00Z").unwrap();
         let index = observations.len() as u64;
         observations.push(Logged {
@@ -793,7 +801,7 @@ mod tests {
 
     #[test]
     fn fusion_is_deterministic_and_order_free() {
-        let (registry, observations, _, _) = scene(true);
+        let (registry, observations, _, _) = scene(true, false);
         let a = fuse(&registry, &observations, &FusionConfig::default());
         let mut reversed = observations.clone();
         reversed.reverse();
