@@ -110,6 +110,17 @@ async fn a_replayed_log_gives_the_same_digest_and_the_true_events() {
         "{live}"
     );
     assert_eq!(live["agreement"], "sample-ceasefire-2026");
+    // The medium fusion learned from the events: the scenario's air is calm at 5 °C
+    // (331.3·√(1 + 5/273.15) = 334.3 m/s).
+    let medium = &live["medium"];
+    assert!(medium["events"].as_u64() >= Some(20), "{live}");
+    let speed = medium["sound_speed_mps"].as_f64().unwrap();
+    assert!((speed - 334.3).abs() < 1.0, "{medium}");
+    assert!(medium["wind_speed_mps"].as_f64().unwrap() < 1.0, "{medium}");
+    assert!(
+        medium["wind_east_sigma_mps"].as_f64().unwrap() > 0.0,
+        "{medium}"
+    );
     let launches = common::get_json(&client, &server.url("/v1/events?type=launch&limit=5")).await;
     assert_eq!(launches["events"].as_array().unwrap().len(), 5);
     assert!(launches["total"].as_u64().unwrap() > 5);

@@ -39,8 +39,51 @@ pub struct Results {
     /// Observations that place something somewhere at some time (detections, thermal
     /// hotspots, patrol reports), for cross-checks; not part of the digest.
     pub located: Vec<LocatedObservation>,
+    /// The medium (sound speed and wind) fusion learned from the events so far, if any
+    /// event constrained it (see the fusion crate's `propagation`); not part of the digest,
+    /// though the events it located are.
+    pub medium: Option<MediumEstimate>,
     /// See [`digest`].
     pub digest: String,
+}
+
+/// The medium as fusion estimated it from the events, with its uncertainty.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MediumEstimate {
+    /// The speed of sound in still air, m/s.
+    pub sound_speed_mps: f64,
+    pub wind_speed_mps: f64,
+    /// Where the wind blows from, degrees clockwise from north.
+    pub wind_from_deg: f64,
+    /// The wind's components towards east and north, m/s.
+    pub wind_east_mps: f64,
+    pub wind_north_mps: f64,
+    /// One σ of the sound speed and of each wind component, m/s.
+    pub sound_speed_sigma_mps: f64,
+    pub wind_east_sigma_mps: f64,
+    pub wind_north_sigma_mps: f64,
+    /// How many events and arrivals the estimate rests on.
+    pub events: usize,
+    pub arrivals: usize,
+}
+
+impl MediumEstimate {
+    fn of(p: &truce_fusion::propagation::Propagation) -> Self {
+        let [east, north] = p.medium.wind;
+        let from = (-east).atan2(-north).to_degrees().rem_euclid(360.0);
+        Self {
+            sound_speed_mps: p.medium.speed,
+            wind_speed_mps: east.hypot(north),
+            wind_from_deg: from,
+            wind_east_mps: east,
+            wind_north_mps: north,
+            sound_speed_sigma_mps: p.covariance[0][0].max(0.0).sqrt(),
+            wind_east_sigma_mps: p.covariance[1][1].max(0.0).sqrt(),
+            wind_north_sigma_mps: p.covariance[2][2].max(0.0).sqrt(),
+            events: p.events,
+            arrivals: p.picks,
+        }
+    }
 }
 
 /// Decodes a logged DSSE envelope into its observation.
@@ -185,6 +228,7 @@ impl Pipeline {
             unjudged,
             late: self.fuser.late(),
             located: self.located(),
+            medium: self.fuser.propagation().map(MediumEstimate::of),
             digest,
         })
     }

@@ -191,6 +191,7 @@ mod tests {
             unjudged: Vec::new(),
             late: 0,
             located: Vec::new(),
+            medium: None,
             digest: String::new(),
         })
     }

@@ -35,6 +35,7 @@ fn empty() -> Arc<Results> {
         unjudged: Vec::new(),
         late: 0,
         located: Vec::new(),
+        medium: None,
         digest: String::new(),
     })
 }
@@ -55,6 +56,7 @@ pub async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Respo
         "findings": r.findings.len(),
         "unjudged": r.unjudged,
         "late_arrivals": r.late,
+        "medium": r.medium,
         "agreement": state.agreement_id.as_deref(),
     }))
     .into_response()
