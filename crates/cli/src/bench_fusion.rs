@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use truce_agreement::Agreement;
 use truce_fusion::eval::evaluate;
-use truce_fusion::{FusionConfig, Logged, fuse};
+use truce_fusion::{Fuser, FusionConfig, Logged};
 
 use crate::fusion::{decode_envelope, evaluation_text};
 
@@ -65,11 +65,20 @@ fn measure(
         .iter()
         .filter(|k| k.ends_with(".arrival"))
         .count();
+    // As `truce_fusion::fuse` does, keeping the fuser for the medium it learned.
     let started = Instant::now();
-    let events = fuse(&registry, &observations, &FusionConfig::default());
+    let mut fuser = Fuser::new(FusionConfig::default());
+    for r in &registry {
+        fuser.register(r.clone());
+    }
+    for l in &observations {
+        fuser.push(l.clone());
+    }
+    let events = fuser.events();
     let fused = started.elapsed();
     let truth = crate::fusion::truth_of(&simulation)?;
     let e = evaluate(&truth, &events, Some(&agreement), min_heard);
+    let wind = wind_error(&loaded, &simulation, fuser.propagation(), events.len());
     let mut text = String::new();
     writeln!(
         text,
@@ -88,7 +97,19 @@ fn measure(
         arrivals as f64 / fused.as_secs_f64()
     )?;
     text.push_str(&evaluation_text(&e));
+    match wind {
+        Some((mps, deg)) => writeln!(
+            text,
+            "the medium learned: wind off the true wind by {mps:.2} m/s, {deg:.1}°"
+        )?,
+        None => writeln!(
+            text,
+            "the medium learned: no estimate (fewer than 20 events)"
+        )?,
+    }
     let mut v = serde_json::to_value(&e)?;
+    v["wind_error_mps"] = serde_json::json!(wind.map(|w| w.0));
+    v["wind_direction_error_deg"] = serde_json::json!(wind.map(|w| w.1));
     v["scenario"] = serde_json::json!(scenario.display().to_string());
     v["seed"] = serde_json::json!(seed);
     v["observations"] = serde_json::json!(observations.len());
@@ -96,6 +117,33 @@ fn measure(
     v["fusion_seconds"] = serde_json::json!(fused.as_secs_f64());
     v["cpu_us_per_arrival"] = serde_json::json!(fused.as_secs_f64() * 1e6 / arrivals.max(1) as f64);
     Ok((v, text))
+}
+
+/// How far the wind fusion learned is from the true wind at the time of the last true
+/// event: the length of the difference, m/s, and the angle between them, degrees; none
+/// before 20 events are located or when there is no estimate.
+fn wind_error(
+    scenario: &truce_sim::Scenario,
+    simulation: &truce_sim::Simulation,
+    learned: Option<&truce_fusion::propagation::Propagation>,
+    located: usize,
+) -> Option<(f64, f64)> {
+    let learned = learned?;
+    if located < 20 || learned.events == 0 {
+        return None;
+    }
+    let last = simulation.truth.events.iter().map(|e| e.time).max()?;
+    let t_s = (last.unix_nanos() - scenario.start.unix_nanos()) as f64 * 1e-9;
+    let truth = scenario.weather_model().at_time(t_s).wind_mps;
+    let [e, n] = learned.medium.wind;
+    let off = (e - truth[0]).hypot(n - truth[1]);
+    let angle = if truth[0].hypot(truth[1]) < 1.0 || e.hypot(n) < 1.0 {
+        0.0
+    } else {
+        let d = (e.atan2(n) - truth[0].atan2(truth[1])).to_degrees();
+        (d + 540.0).rem_euclid(360.0) - 180.0
+    };
+    Some((off, angle.abs()))
 }
 
 /// `truce bench fusion --suite DIR`: every scenario of a directory, one row each; with a
@@ -132,9 +180,9 @@ pub async fn suite(
         ("", "")
     };
     println!(
-        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | p99 latency s | CPU µs per arrival |{peer_head}"
+        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | wind error m/s, ° | p99 latency s | CPU µs per arrival |{peer_head}"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{peer_rule}");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{peer_rule}");
     let mut rows = Vec::new();
     for scenario in scenarios {
         let work = match python {
@@ -166,8 +214,15 @@ pub async fn suite(
         let name = scenario
             .file_stem()
             .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+        let wind = match (
+            report["wind_error_mps"].as_f64(),
+            report["wind_direction_error_deg"].as_f64(),
+        ) {
+            (Some(mps), Some(deg)) => format!("{mps:.2}, {deg:.0}"),
+            _ => "-".into(),
+        };
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |{peer_cells}",
+            "| {name} | {} | {} | {} | {} | {} | {} | {wind} | {} | {} |{peer_cells}",
             report["arrivals"],
             f(&report["f1"]),
             f(&report["precision"]),
