@@ -737,6 +737,10 @@ fn centroid(stations: &[Station]) -> LonLat {
     [lon, lat]
 }
 
+/// How much farther than the second nearest sensor a node may lie from a station and still
+/// be in its region, metres.
+const REGION_SLACK_M: f64 = 5_000.0;
+
 /// How many sensors nearer to a node than a station may be out without the node leaving
 /// every working sensor's search region.
 const SPARE: usize = 1;
@@ -777,7 +781,7 @@ fn region_of(xy: &[[f64; 2]], station: usize, config: &Config) -> Region {
                 }
             }
             let nearest = near[SPARE.min(nearby.len().saturating_sub(1))].sqrt();
-            if d_seed <= nearest + 5_000.0 {
+            if d_seed <= nearest + REGION_SLACK_M {
                 nodes.push((g, d_seed));
             }
         }
@@ -1247,7 +1251,10 @@ fn search_triplets(
             }
             for &(_, tau_i) in &candidates[i] {
                 for &(_, tau_j) in &candidates[j] {
-                    for g in solve_triplet(medium, p, [tau_i, tau_j], det) {
+                    for g in solve_triplet(medium, p, [tau_i, tau_j], det)
+                        .into_iter()
+                        .flatten()
+                    {
                         let g = [origin[0] + g[0], origin[1] + g[1]];
                         if dist2(g, origin) > reach2 {
                             continue;
@@ -1349,7 +1356,12 @@ const TRIPLET_SLACK_S: f64 = 0.05;
 /// stations at `p` later than the seed's station by `tau` seconds: the closed form in still
 /// air, then [`NEWTON_STEPS`] Newton steps in `medium` (the wind shifts a 10 km path by up
 /// to half a second). `det` is the determinant of `p`. At most two.
-fn solve_triplet(medium: &Medium, p: [[f64; 2]; 2], tau: [f64; 2], det: f64) -> Vec<[f64; 2]> {
+fn solve_triplet(
+    medium: &Medium,
+    p: [[f64; 2]; 2],
+    tau: [f64; 2],
+    det: f64,
+) -> [Option<[f64; 2]>; 2] {
     let c = medium.speed;
     // |x − p_k| = r + c·τ_k and |x| = r give p_k·x = (|p_k|² − c²τ_k²)/2 − r·c·τ_k: x is
     // linear in r, x = u + r·v, and |x| = r is a quadratic in r.
@@ -1365,30 +1377,25 @@ fn solve_triplet(medium: &Medium, p: [[f64; 2]; 2], tau: [f64; 2], det: f64) -> 
     let qa = v[0] * v[0] + v[1] * v[1] - 1.0;
     let qb = 2.0 * (u[0] * v[0] + u[1] * v[1]);
     let qc = u[0] * u[0] + u[1] * u[1];
-    let mut roots = Vec::with_capacity(2);
-    if qa.abs() < 1e-12 {
-        if qb.abs() > 1e-12 {
-            roots.push(-qc / qb);
-        }
+    let roots = if qa.abs() < 1e-12 {
+        [(qb.abs() > 1e-12).then(|| -qc / qb), None]
     } else {
         let disc = qb * qb - 4.0 * qa * qc;
         if disc >= 0.0 {
             let sq = disc.sqrt();
-            roots.push((-qb + sq) / (2.0 * qa));
-            roots.push((-qb - sq) / (2.0 * qa));
+            [Some((-qb + sq) / (2.0 * qa)), Some((-qb - sq) / (2.0 * qa))]
+        } else {
+            [None, None]
         }
-    }
-    roots
-        .into_iter()
-        .filter(|r| *r >= 0.0)
-        .filter_map(|r| {
-            let mut x = [u[0] + r * v[0], u[1] + r * v[1]];
-            for _ in 0..NEWTON_STEPS {
-                x = newton_step(medium, p, tau, x)?;
-            }
-            Some(x)
-        })
-        .collect()
+    };
+    roots.map(|root| {
+        let r = root.filter(|r| *r >= 0.0)?;
+        let mut x = [u[0] + r * v[0], u[1] + r * v[1]];
+        for _ in 0..NEWTON_STEPS {
+            x = newton_step(medium, p, tau, x)?;
+        }
+        Some(x)
+    })
 }
 
 /// Enough for a metre in a wind of 10 m/s (the steps leave the wind out of the gradient,
@@ -1736,6 +1743,7 @@ mod tests {
             let solutions = solve_triplet(&medium, p, tau, det);
             let best = solutions
                 .iter()
+                .flatten()
                 .map(|g| dist(*g, source))
                 .fold(f64::INFINITY, f64::min);
             assert!(best < 1.0, "{source:?}: {solutions:?}");
