@@ -79,6 +79,7 @@ fn measure(
     let truth = crate::fusion::truth_of(&simulation)?;
     let e = evaluate(&truth, &events, Some(&agreement), min_heard);
     let wind = wind_error(&loaded, &simulation, fuser.propagation(), events.len());
+    let caught = faults_caught(&simulation, &fuser.health());
     let mut text = String::new();
     writeln!(
         text,
@@ -107,7 +108,15 @@ fn measure(
             "the medium learned: no estimate (fewer than 20 events)"
         )?,
     }
+    writeln!(
+        text,
+        "sensor health: {} of {} faulty sensors flagged, {} healthy ones flagged",
+        caught.0, caught.1, caught.2
+    )?;
     let mut v = serde_json::to_value(&e)?;
+    v["faulty_sensors"] = serde_json::json!(caught.1);
+    v["faulty_flagged"] = serde_json::json!(caught.0);
+    v["healthy_flagged"] = serde_json::json!(caught.2);
     v["wind_error_mps"] = serde_json::json!(wind.map(|w| w.0));
     v["wind_direction_error_deg"] = serde_json::json!(wind.map(|w| w.1));
     v["scenario"] = serde_json::json!(scenario.display().to_string());
@@ -117,6 +126,29 @@ fn measure(
     v["fusion_seconds"] = serde_json::json!(fused.as_secs_f64());
     v["cpu_us_per_arrival"] = serde_json::json!(fused.as_secs_f64() * 1e6 / arrivals.max(1) as f64);
     Ok((v, text))
+}
+
+/// Sensor health against the truth: how many of the faulty sensors (a clock offset or
+/// drift, bursts of false picks, a wrong position) fusion's residuals flag, how many
+/// sensors are faulty, and how many healthy ones are flagged.
+fn faults_caught(
+    simulation: &truce_sim::Simulation,
+    health: &[truce_fusion::health::SensorHealth],
+) -> (usize, usize, usize) {
+    let faulty: std::collections::BTreeSet<&str> = simulation
+        .truth
+        .sensor_faults
+        .iter()
+        .filter(|f| !f.faults.is_empty())
+        .map(|f| f.sensor.as_str())
+        .collect();
+    let flagged: Vec<&str> = health
+        .iter()
+        .filter(|h| h.state == "clock_offset" || h.state == "inconsistent")
+        .map(|h| h.sensor.as_str())
+        .collect();
+    let right = flagged.iter().filter(|s| faulty.contains(*s)).count();
+    (right, faulty.len(), flagged.len() - right)
 }
 
 /// How far the wind fusion learned is from the true wind at the time of the last true
@@ -180,9 +212,11 @@ pub async fn suite(
         ("", "")
     };
     println!(
-        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | wind error m/s, ° | p99 latency s | CPU µs per arrival |{peer_head}"
+        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | wind error m/s, ° | faulty sensors flagged, healthy flagged | p99 latency s | CPU µs per arrival |{peer_head}"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{peer_rule}");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{peer_rule}"
+    );
     let mut rows = Vec::new();
     for scenario in scenarios {
         let work = match python {
@@ -221,8 +255,12 @@ pub async fn suite(
             (Some(mps), Some(deg)) => format!("{mps:.2}, {deg:.0}"),
             _ => "-".into(),
         };
+        let health = format!(
+            "{}/{}, {}",
+            report["faulty_flagged"], report["faulty_sensors"], report["healthy_flagged"]
+        );
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {wind} | {} | {} |{peer_cells}",
+            "| {name} | {} | {} | {} | {} | {} | {} | {wind} | {health} | {} | {} |{peer_cells}",
             report["arrivals"],
             f(&report["f1"]),
             f(&report["precision"]),

@@ -80,6 +80,19 @@ fn half_the_arrivals_false() {
 }
 
 #[test]
+fn clock_offsets_are_flagged_and_no_healthy_sensor_is() {
+    for seed in [1, 2] {
+        let report = bench("clock-faults", seed);
+        assert_eq!(report["faulty_sensors"], 4, "{report}");
+        assert_eq!(report["faulty_flagged"], 4, "seed {seed}: {report}");
+        assert_eq!(report["healthy_flagged"], 0, "seed {seed}: {report}");
+    }
+    // Nor on dense fire, where chance arrivals fall near every prediction.
+    let report = bench("batteries", 1);
+    assert_eq!(report["healthy_flagged"], 0, "{report}");
+}
+
+#[test]
 fn faulty_sensors_do_not_spoil_the_events() {
     for name in ["clock-faults", "false-bursts", "misplaced"] {
         assert_accurate(name, 1);

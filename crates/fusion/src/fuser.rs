@@ -59,6 +59,10 @@ const CALIBRATION_MAX_RMS: f64 = 3.0;
 /// Nor events around which the sensors report more than this many arrivals per second
 /// each (counted over a minute from `DENSITY_WINDOW_S` before the origin)…
 const CALIBRATION_MAX_RATE: f64 = 0.3;
+/// Events on at least this many sensors also give residuals for the sensors in reach
+/// they left out (see `record_residuals`), searched within this many seconds.
+const HEALTH_MIN_SENSORS: usize = 8;
+const HEALTH_SEARCH_S: f64 = 0.25;
 /// The largest azimuthal gap of an event that calibrates the medium, degrees.
 const CALIBRATION_MAX_GAP_DEG: f64 = 180.0;
 /// Fire is dense where the sensors report more than this many arrivals per second each.
@@ -179,6 +183,8 @@ pub struct Fuser {
     /// and the medium estimated from them (see [`crate::propagation`]).
     calibration: VecDeque<Calibration>,
     propagation: Option<Propagation>,
+    /// Residuals of each sensor's arrivals in final events (see [`crate::health`]).
+    health: crate::health::Health,
 }
 
 impl Fuser {
@@ -209,6 +215,75 @@ impl Fuser {
             matured_ns: [None; 2],
             calibration: VecDeque::new(),
             propagation: None,
+            health: crate::health::Health::default(),
+        }
+    }
+
+    /// What each sensor's residuals in the final events so far say (see [`crate::health`]).
+    pub fn health(&self) -> Vec<crate::health::SensorHealth> {
+        self.health.all()
+    }
+
+    /// The residual of each arrival of a final event: its time less the time the event,
+    /// in its medium, predicts at its sensor.
+    fn record_residuals(&mut self, e: &OpenEvent) {
+        let names: BTreeMap<u32, &str> = self
+            .sensor_numbers
+            .iter()
+            .map(|(name, &n)| (n, name.as_str()))
+            .collect();
+        let mut residuals = Vec::with_capacity(e.positions.len());
+        let predict = |position: LonLat| {
+            let (d, az, _) = self.earth.inverse_both(e.assoc.location.position, position);
+            (d, e.assoc.location.origin_time + d / e.medium.effective(az))
+        };
+        for &p in &e.positions {
+            let a = &self.arrivals[p];
+            let station = &self.stations[a.station];
+            let residual = self.seconds(a.time_ns) - predict(station.position).1;
+            if let Some(name) = names.get(&station.sensor) {
+                residuals.push((name.to_string(), residual, a.sigma_s));
+            }
+        }
+        // A sensor whose clock or position is off has its arrivals left out of the event
+        // (the locator removes outliers): where the event rests on many sensors and is
+        // well placed, the arrival of each other sensor in reach nearest to the time
+        // predicted, within [`HEALTH_SEARCH_S`], is its residual too.
+        let well_placed = e.sensors.len() >= HEALTH_MIN_SENSORS
+            && e.assoc.location.azimuthal_gap_deg <= CALIBRATION_MAX_GAP_DEG;
+        if well_placed {
+            let mut seen: BTreeSet<u32> = e.sensors.iter().copied().collect();
+            for station in &self.stations {
+                if !seen.insert(station.sensor) {
+                    continue;
+                }
+                let (d, predicted) = predict(station.position);
+                if d > self.config.association.detection_range_m {
+                    continue;
+                }
+                let Some(set) = self.by_sensor.get(&station.sensor) else {
+                    continue;
+                };
+                let at = |s: f64| clamp(self.epoch() + (s * 1e9).round() as i128);
+                let nearest = set
+                    .range(
+                        (at(predicted - HEALTH_SEARCH_S), 0)
+                            ..=(at(predicted + HEALTH_SEARCH_S), u64::MAX),
+                    )
+                    .map(|&(t, index)| (self.seconds(t) - predicted, index))
+                    .min_by(|a, b| a.0.abs().total_cmp(&b.0.abs()));
+                if let (Some((residual, index)), Some(name)) = (nearest, names.get(&station.sensor))
+                {
+                    let sigma = self
+                        .pos_of
+                        .get(&index)
+                        .map_or(0.01, |&p| self.arrivals[p].sigma_s);
+                    residuals.push((name.to_string(), residual, sigma));
+                }
+            }
+        }
+        for (name, residual, sigma) in residuals {
+            self.health.record(&name, residual, sigma);
         }
     }
 
@@ -732,6 +807,7 @@ impl Fuser {
             .partition(|e| e.assoc.location.origin_time < cut);
         self.open_events = open;
         for e in done {
+            self.record_residuals(&e);
             let event = self.open_event(&e);
             self.closed.push(event);
         }

@@ -4,6 +4,7 @@
 pub mod associate;
 pub mod eval;
 pub mod fuser;
+pub mod health;
 pub mod locate;
 pub mod physics;
 pub mod pipeline;

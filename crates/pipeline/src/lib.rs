@@ -43,6 +43,9 @@ pub struct Results {
     /// event constrained it (see the fusion crate's `propagation`); not part of the digest,
     /// though the events it located are.
     pub medium: Option<MediumEstimate>,
+    /// What each sensor's residuals in the final events say (the fusion crate's `health`),
+    /// by sensor id; not part of the digest.
+    pub health: Vec<truce_fusion::health::SensorHealth>,
     /// See [`digest`].
     pub digest: String,
 }
@@ -229,6 +232,7 @@ impl Pipeline {
             late: self.fuser.late(),
             located: self.located(),
             medium: self.fuser.propagation().map(MediumEstimate::of),
+            health: self.fuser.health(),
             digest,
         })
     }

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/sensors/{id}",
             get(routes::sensors::show).delete(routes::sensors::revoke),
         )
+        .route("/v1/sensors/{id}/health", get(routes::sensors::health))
         .route(
             "/v1/accounts",
             get(routes::commission::accounts).post(routes::commission::create_account),

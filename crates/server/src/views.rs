@@ -192,6 +192,7 @@ mod tests {
             late: 0,
             located: Vec::new(),
             medium: None,
+            health: Vec::new(),
             digest: String::new(),
         })
     }

@@ -36,6 +36,7 @@ fn empty() -> Arc<Results> {
         late: 0,
         located: Vec::new(),
         medium: None,
+        health: Vec::new(),
         digest: String::new(),
     })
 }

@@ -72,6 +72,47 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<SensorRecord
     Ok(Json(sensors))
 }
 
+/// `GET /v1/sensors/{id}/health`: what the residuals of the sensor's arrivals in final
+/// events say (healthy, a clock offset and its estimate, inconsistent, or unknown), at the
+/// size of the latest results.
+pub async fn health(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(e) = allowed(&state, &headers, Scope::Read) {
+        return e.into_response();
+    }
+    let results = state.results.borrow().clone();
+    let size = results.as_ref().map_or(0, |r| r.size);
+    if let Some(h) = results
+        .as_ref()
+        .and_then(|r| r.health.iter().find(|h| h.sensor == id))
+    {
+        let mut body = json!(h);
+        body["size"] = json!(size);
+        return Json(body).into_response();
+    }
+    let store = state.store.clone();
+    let lookup = id.clone();
+    let known = match tokio::task::spawn_blocking(move || store.read(|r| r.sensor(&lookup))).await {
+        Ok(Ok(found)) => found.is_some(),
+        Ok(Err(e)) => return ApiError::from(e).into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    if !known {
+        return ApiError::new(ProblemType::NotFound, format!("no sensor {id}")).into_response();
+    }
+    Json(json!({
+        "sensor": id,
+        "size": size,
+        "residuals": 0,
+        "state": "unknown",
+        "reason": "no arrival of this sensor in a final event yet",
+    }))
+    .into_response()
+}
+
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
