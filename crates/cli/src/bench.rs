@@ -67,8 +67,9 @@ pub enum BenchCommand {
         #[arg(long, required_unless_present = "suite", conflicts_with = "suite")]
         scenario: Option<std::path::PathBuf>,
         /// Every scenario (`*.toml`) of a directory, one row each: F1, precision, recall,
-        /// median error over the bound, p99 latency through the live server, CPU per
-        /// arrival (examples/scenarios/robust/).
+        /// median error over the bound, the learned wind's error, faulty sensors flagged,
+        /// p99 latency through the live server, whether replaying that server's log gives
+        /// its digest, CPU per arrival (examples/scenarios/robust/).
         #[arg(long)]
         suite: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 1)]

@@ -212,10 +212,10 @@ pub async fn suite(
         ("", "")
     };
     println!(
-        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | wind error m/s, ° | faulty sensors flagged, healthy flagged | p99 latency s | CPU µs per arrival |{peer_head}"
+        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | wind error m/s, ° | faulty sensors flagged, healthy flagged | p99 latency s | replay digest | CPU µs per arrival |{peer_head}"
     );
     println!(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{peer_rule}"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{peer_rule}"
     );
     let mut rows = Vec::new();
     for scenario in scenarios {
@@ -259,8 +259,14 @@ pub async fn suite(
             "{}/{}, {}",
             report["faulty_flagged"], report["faulty_sensors"], report["healthy_flagged"]
         );
+        // Whether `truce replay` of the live server's log gave the server's digest.
+        let replay = match report["latency"]["replay_matches"].as_bool() {
+            Some(true) => "same",
+            Some(false) => "DIFFERENT",
+            None => "-",
+        };
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {wind} | {health} | {} | {} |{peer_cells}",
+            "| {name} | {} | {} | {} | {} | {} | {} | {wind} | {health} | {} | {replay} | {} |{peer_cells}",
             report["arrivals"],
             f(&report["f1"]),
             f(&report["precision"]),

@@ -84,6 +84,15 @@ pub async fn run(args: LatencyArgs) -> anyhow::Result<()> {
         f("settled_s"),
         report["digest"].as_str().unwrap_or("?")
     );
+    println!(
+        "the log replayed from its tiles (as `truce replay` does): digest {} ({})",
+        report["replay_digest"].as_str().unwrap_or("?"),
+        if report["replay_matches"] == true {
+            "the same"
+        } else {
+            "DIFFERENT"
+        }
+    );
     println!("{}", summary(&report));
     if args.json {
         println!("{report}");
@@ -195,6 +204,7 @@ pub async fn measure(args: &LatencyArgs) -> anyhow::Result<serde_json::Value> {
     let settled = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
     follower.abort();
+    let replayed = replay_digest(&url, &server.vkey, &args.agreement, size).await?;
     let events: Vec<serde_json::Value> =
         serde_json::from_value(client.get_json("/v1/events?limit=10000").await?["events"].clone())?;
 
@@ -238,10 +248,40 @@ pub async fn measure(args: &LatencyArgs) -> anyhow::Result<serde_json::Value> {
         "behind_s": behind.as_secs_f64(), "batch": args.batch,
         "checkpoint_ms": args.checkpoint_ms, "cores": cores,
         "settled_s": settled.as_secs_f64(), "digest": results["digest"],
+        "replay_digest": replayed,
+        "replay_matches": results["digest"].as_str() == Some(replayed.as_str()),
         "events": events.len(), "timed": latencies.len(), "unseen": unseen,
         "latency_p50_s": quantile(0.5), "latency_p90_s": quantile(0.9),
         "latency_p99_s": quantile(0.99), "latency_max_s": quantile(1.0),
     }))
+}
+
+/// The digest `truce replay` prints for the log at `url` once a checkpoint covers `size`
+/// entries: the log's tiles verified against its signed checkpoint, every entry fused and
+/// judged again.
+async fn replay_digest(
+    url: &str,
+    vkey: &str,
+    agreement: &std::path::Path,
+    size: u64,
+) -> anyhow::Result<String> {
+    let agreement =
+        truce_agreement::Agreement::load(agreement).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let entries = loop {
+        let (checkpoint, entries, _) = crate::verify::verified_entries(url, vkey).await?;
+        if checkpoint.size >= size {
+            break entries;
+        }
+        if Instant::now() > deadline {
+            bail!("no checkpoint of size {size} after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let replayed =
+        tokio::task::spawn_blocking(move || truce_pipeline::run(&entries, Some(&agreement)))
+            .await??;
+    Ok(replayed.digest)
 }
 
 /// The id of the event an SSE message carries, if it is an `event` message.

@@ -65,7 +65,7 @@ fn pyocto_peer_shares_the_row_and_scores_like_truce() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // The table: truce's eleven columns and the peer's three, in one row.
+    // The table: truce's twelve columns and the peer's three, in one row.
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].ends_with("| PyOcto F1 | PyOcto median error m | PyOcto CPU µs per pick |"));
     let row = lines
@@ -73,8 +73,8 @@ fn pyocto_peer_shares_the_row_and_scores_like_truce() {
         .find(|l| l.starts_with("| misplaced |"))
         .expect("a row for the scenario");
     let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-    assert_eq!(cells.len(), 14, "{row}");
-    let f1_cell: f64 = cells[11].parse().expect("the peer's F1 is a number");
+    assert_eq!(cells.len(), 15, "{row}");
+    let f1_cell: f64 = cells[12].parse().expect("the peer's F1 is a number");
     assert!((0.0..=1.0).contains(&f1_cell), "{row}");
 
     // The JSON: the peer answered, on every arrival, with figures in range.
