@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use truce_agreement::Agreement;
 use truce_fusion::eval::evaluate;
-use truce_fusion::{Fuser, FusionConfig, Logged};
+use truce_fusion::{FusionConfig, Logged, fuser_of};
 
 use crate::fusion::{decode_envelope, evaluation_text};
 
@@ -65,15 +65,8 @@ fn measure(
         .iter()
         .filter(|k| k.ends_with(".arrival"))
         .count();
-    // As `truce_fusion::fuse` does, keeping the fuser for the medium it learned.
     let started = Instant::now();
-    let mut fuser = Fuser::new(FusionConfig::default());
-    for r in &registry {
-        fuser.register(r.clone());
-    }
-    for l in &observations {
-        fuser.push(l.clone());
-    }
+    let fuser = fuser_of(&registry, &observations, &FusionConfig::default());
     let events = fuser.events();
     let fused = started.elapsed();
     let truth = crate::fusion::truth_of(&simulation)?;

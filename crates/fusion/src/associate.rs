@@ -17,8 +17,8 @@
 //! every node, and the true node is lost among them. There the search solves candidate
 //! sources exactly from the seed and one arrival at each of two neighbouring stations, and
 //! scores each with a tight tolerance ([`search_triplets`]); an event must rest on more
-//! sensors than chance gives the best of the candidates tried ([`chance_floor`]). Where
-//! sources were located shortly before, [`form_at`] searches around them first.
+//! sensors there ([`DENSE_EXTRA_ANYWHERE`]). Where sources were located shortly before,
+//! [`form_at`] searches around them first.
 
 use truce_agreement::{Earth, LonLat};
 
@@ -640,18 +640,8 @@ pub fn form_at(
     let half = (REPEAT_FIRST_M / REPEAT_GRID_M).ceil() as i32;
     let found = scan(&first, REPEAT_GRID_M, half, 1).first().copied();
     let (_, _, node) = found?;
-    // Each place's square holds this many nodes far enough apart to match different
-    // arrivals: the best of them must rest on more than chance gives one of them.
-    let square = (2.0 * REPEAT_RADIUS_M / REPEAT_FIRST_M + 1.0).powi(2);
     let mut config = config.clone();
-    config.min_sensors = (config.min_sensors + DENSE_EXTRA_AT_PLACES).max(chance_floor(
-        &index,
-        seed,
-        square * centres.len() as f64,
-        1,
-        0.0,
-        config.reach_m,
-    ));
+    config.min_sensors += DENSE_EXTRA_AT_PLACES;
     conclude(
         &mut index,
         seed,
@@ -667,10 +657,9 @@ pub fn form_at(
 }
 
 /// Sensors more than `config.min_sensors` an event needs in dense fire where sources were
-/// located shortly before ([`form_at`]), and anywhere else ([`form`] with `dense`), besides
-/// what chance gives the best of the candidates tried ([`chance_floor`]). Measured on the
-/// robust suite's four batteries: with none, chance events of six or seven sensors far
-/// outnumber the true ones (F1 0.05); with these, F1 0.95.
+/// located shortly before ([`form_at`]), and anywhere else ([`form`] with `dense`).
+/// Measured on the robust suite's four batteries: with none, chance events of six or seven
+/// sensors far outnumber the true ones (F1 0.05); with these, F1 0.98.
 const DENSE_EXTRA_AT_PLACES: usize = 1;
 const DENSE_EXTRA_ANYWHERE: usize = 3;
 
@@ -876,39 +865,17 @@ fn try_seed(
             tolerance(config.fine_grid_m, medium)
         }
     };
-    let tried = std::cell::Cell::new(0);
     let search = |index: &mut Index<'_>, medium: &Medium, cached: bool| {
         if dense {
-            let mut count = 0;
-            let found =
-                search_triplets(index, seed, medium, config, TRIPLET_TOLERANCE_S, &mut count);
-            tried.set(tried.get() + count);
-            found
+            search_triplets(index, seed, medium, config, TRIPLET_TOLERANCE_S)
         } else {
             search(index, seed, medium, config, cached)
         }
-    };
-    // Where many candidates were tried among dense arrivals, one of them gathers many
-    // sensors by chance: an event must rest on more than chance would give the best of them.
-    let floor = |index: &Index<'_>, hypotheses: usize| {
-        let mut config = config.clone();
-        if dense {
-            config.min_sensors = config.min_sensors.max(chance_floor(
-                index,
-                seed,
-                hypotheses as f64,
-                3,
-                0.0,
-                config.reach_m,
-            ));
-        }
-        config
     };
     // The medium given first (its travel times cached with the region); a medium that is
     // only roughly known (no report) is solved with each new event.
     let solve = propagation.sigma_effective() > SOLVE_MEDIUM_ABOVE_MPS;
     if let Some((_, _, node)) = search(index, &propagation.medium, true) {
-        let config = floor(index, tried.get());
         let found = conclude(
             index,
             seed,
@@ -916,7 +883,7 @@ fn try_seed(
             node,
             &propagation.medium,
             solve.then_some(&propagation),
-            &config,
+            config,
             known_until,
             conclude_tolerance(&propagation.medium),
         );
@@ -943,7 +910,6 @@ fn try_seed(
         medium,
         ..propagation
     };
-    let config = floor(index, tried.get());
     conclude(
         index,
         seed,
@@ -951,7 +917,7 @@ fn try_seed(
         node,
         &medium,
         Some(&prior),
-        &config,
+        config,
         known_until,
         conclude_tolerance(&medium),
     )
@@ -1186,7 +1152,6 @@ fn search_triplets(
     medium: &Medium,
     config: &Config,
     tolerance: f64,
-    hypotheses: &mut usize,
 ) -> Option<(usize, f64, [f64; 2])> {
     let a = index.arrivals[seed];
     let station = a.station;
@@ -1259,7 +1224,6 @@ fn search_triplets(
                         if dist2(g, origin) > reach2 {
                             continue;
                         }
-                        *hypotheses += 1;
                         let need = best.map_or(config.min_sensors, |b| b.0.max(config.min_sensors));
                         let (count, misfit) = index.score_at(
                             g,
@@ -1288,64 +1252,6 @@ fn search_triplets(
 /// The tolerance of [`search_triplets`]' score, seconds (three times the station's timing
 /// σ is added); its conclusion takes twice that.
 const TRIPLET_TOLERANCE_S: f64 = 0.03;
-/// The fewest sensors a source must rest on when it was the best of `hypotheses` tried for
-/// `seed`, each resting on `given` arrivals by construction, for chance to give that many
-/// less often than [`CHANCE_EVENTS`] times: each other station in reach of the seed's
-/// station matches a hypothesis by chance with the probability that one of its arrivals
-/// falls within the `tolerance` window, at the rate it reports around the seed's time.
-fn chance_floor(
-    index: &Index<'_>,
-    seed: usize,
-    hypotheses: f64,
-    given: usize,
-    tolerance: f64,
-    reach: f64,
-) -> usize {
-    let a = index.arrivals[seed];
-    let origin = index.plane.xy[a.station];
-    let Some(region) = index.plane.regions[a.station].as_ref() else {
-        return given;
-    };
-    let mut others: Vec<(f64, f64)> = region
-        .nearby
-        .iter()
-        .filter(|&&s| index.plane.sensor[s] != index.plane.sensor[a.station])
-        .map(|&s| (dist(index.plane.xy[s], origin), s))
-        .filter(|(d, _)| *d <= reach)
-        .map(|(d, s)| {
-            let times = &index.times[s];
-            let around = times.partition_point(|&t| t < a.time + DENSITY_WINDOW_S)
-                - times.partition_point(|&t| t < a.time - DENSITY_WINDOW_S);
-            let rate = around as f64 / (2.0 * DENSITY_WINDOW_S);
-            let window = 2.0 * (tolerance + 4.0 * index.sigma[s]);
-            (d, 1.0 - (-rate * window).exp())
-        })
-        .collect();
-    others.sort_by(|x, y| x.0.total_cmp(&y.0));
-    // The stations the construction used are the nearest ones.
-    let chances: Vec<f64> = others.iter().skip(given - 1).map(|o| o.1).collect();
-    // The distribution of the number of chance matches (Poisson binomial).
-    let mut p = vec![1.0];
-    for q in &chances {
-        let mut next = vec![0.0; p.len() + 1];
-        for (k, pk) in p.iter().enumerate() {
-            next[k] += pk * (1.0 - q);
-            next[k + 1] += pk * q;
-        }
-        p = next;
-    }
-    let mut tail = 1.0;
-    for (m, pm) in p.iter().enumerate() {
-        if hypotheses * tail <= CHANCE_EVENTS {
-            return given + m;
-        }
-        tail -= pm;
-    }
-    given + p.len()
-}
-
-/// How often chance may make an event of one seed's search (see [`chance_floor`]).
-const CHANCE_EVENTS: f64 = 0.05;
 /// How many neighbouring stations [`search_triplets`] pairs up.
 const NEIGHBOURS: usize = 4;
 /// How early a neighbour's arrival may come before the seed's, and how late after the

@@ -712,10 +712,10 @@ impl Fuser {
         // (the open search's wide first pass gathers arrivals of every round there); then,
         // and elsewhere only, anywhere.
         let places = self.recent_places(self.arrivals[position].time_ns);
-        let at_places = |plane: &mut Plane| {
+        let first = if dense {
             associate::form_at(
                 &self.earth,
-                plane,
+                &mut plane,
                 &self.stations,
                 &arrivals,
                 &taken,
@@ -725,8 +725,9 @@ impl Fuser {
                 &formation,
                 &places,
             )
+        } else {
+            None
         };
-        let first = if dense { at_places(&mut plane) } else { None };
         let found = first.or_else(|| {
             associate::form(
                 &self.earth,

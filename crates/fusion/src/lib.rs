@@ -14,4 +14,4 @@ pub use associate::{Arrival, Associated, Config, Plane, Station, associate, form
 pub use fuser::Fuser;
 pub use locate::{Location, Pick, cramer_rao_m, ellipse_90, locate, locate_robust};
 pub use physics::{Medium, sound_speed};
-pub use pipeline::{FusedEvent, FusionConfig, Logged, fuse};
+pub use pipeline::{FusedEvent, FusionConfig, Logged, fuse, fuser_of};

@@ -95,6 +95,16 @@ pub fn fuse(
     observations: &[Logged],
     config: &FusionConfig,
 ) -> Vec<FusedEvent> {
+    fuser_of(registry, observations, config).events()
+}
+
+/// The [`Fuser`] that [`fuse`] reads its events from, for what else it learned (the
+/// medium, the sensors' health).
+pub fn fuser_of(
+    registry: &[SensorRegistration],
+    observations: &[Logged],
+    config: &FusionConfig,
+) -> Fuser {
     let mut fuser = Fuser::new(config.clone());
     for r in registry {
         fuser.register(r.clone());
@@ -104,7 +114,7 @@ pub fn fuse(
     for l in sorted {
         fuser.push(l.clone());
     }
-    fuser.events()
+    fuser
 }
 
 /// What follows association, over all events: launch–impact pairs, presence tracks from
