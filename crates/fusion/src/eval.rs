@@ -346,6 +346,25 @@ text = "no fire"
     }
 
     #[test]
+    fn rounds_from_one_place_are_matched_by_time() {
+        // Two rounds from one launcher half a second apart. The first fused round is as near
+        // in place to either truth; the second, 4.8 s after its truth, can match only that
+        // one. Matched by place alone the first would take the second's truth (the tie going
+        // to the earlier-listed truth) and leave a round of each unmatched.
+        let truths = [
+            truth("second", "launch", 0.5, 36.2, None),
+            truth("first", "launch", 0.0, 36.2, None),
+        ];
+        let events = [
+            fused(EventType::Launch, 0.01, 36.200015, 5.0),
+            fused(EventType::Launch, 5.3, 36.20003, 5.0),
+        ];
+        let e = evaluate(&truths, &events, None, 6);
+        assert_eq!(e.matched, 2);
+        assert!((e.recall - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn an_impact_is_the_firers_responsibility_not_the_side_it_hit() {
         let a = agreement();
         // RU fires from 36.2° E at 0 s; the round lands at 35.8° E (UA side) 40 s later.
