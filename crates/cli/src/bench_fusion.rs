@@ -72,7 +72,7 @@ fn measure(
     let truth = crate::fusion::truth_of(&simulation)?;
     let e = evaluate(&truth, &events, Some(&agreement), min_heard);
     let wind = wind_error(&loaded, &simulation, fuser.propagation(), events.len());
-    let caught = faults_caught(&simulation, &fuser.health());
+    let caught = faults_caught(&simulation, &observations, fuser.health_changes());
     let mut text = String::new();
     writeln!(
         text,
@@ -103,13 +103,25 @@ fn measure(
     }
     writeln!(
         text,
-        "sensor health: {} of {} faulty sensors flagged, {} healthy ones flagged",
-        caught.0, caught.1, caught.2
+        "sensor health: {} of {} faulty sensors corrected or quarantined{}; {} healthy ones quarantined, {} corrected",
+        caught.caught,
+        caught.faulty,
+        caught
+            .most_arrivals
+            .map(|n| format!(", each within {n} of its arrivals from the fault's start"))
+            .unwrap_or_default(),
+        caught.healthy_quarantined,
+        caught.healthy_corrected
     )?;
+    for line in &caught.detail {
+        writeln!(text, "  {line}")?;
+    }
     let mut v = serde_json::to_value(&e)?;
-    v["faulty_sensors"] = serde_json::json!(caught.1);
-    v["faulty_flagged"] = serde_json::json!(caught.0);
-    v["healthy_flagged"] = serde_json::json!(caught.2);
+    v["faulty_sensors"] = serde_json::json!(caught.faulty);
+    v["faulty_flagged"] = serde_json::json!(caught.caught);
+    v["faulty_most_arrivals"] = serde_json::json!(caught.most_arrivals);
+    v["healthy_flagged"] = serde_json::json!(caught.healthy_quarantined);
+    v["healthy_corrected"] = serde_json::json!(caught.healthy_corrected);
     v["wind_error_mps"] = serde_json::json!(wind.map(|w| w.0));
     v["wind_direction_error_deg"] = serde_json::json!(wind.map(|w| w.1));
     v["scenario"] = serde_json::json!(scenario.display().to_string());
@@ -121,27 +133,114 @@ fn measure(
     Ok((v, text))
 }
 
-/// Sensor health against the truth: how many of the faulty sensors (a clock offset or
-/// drift, bursts of false picks, a wrong position) fusion's residuals flag, how many
-/// sensors are faulty, and how many healthy ones are flagged.
+/// Sensor health against the truth, over the whole run (every change of state fusion
+/// made, not only the last).
+struct Caught {
+    faulty: usize,
+    /// Faulty sensors corrected or quarantined after their fault began.
+    caught: usize,
+    /// The most arrivals any caught sensor logged from its fault's start until then.
+    most_arrivals: Option<usize>,
+    /// Healthy sensors ever quarantined, and ever corrected.
+    healthy_quarantined: usize,
+    healthy_corrected: usize,
+    /// Per faulty sensor, in words.
+    detail: Vec<String>,
+}
+
 fn faults_caught(
     simulation: &truce_sim::Simulation,
-    health: &[truce_fusion::health::SensorHealth],
-) -> (usize, usize, usize) {
-    let faulty: std::collections::BTreeSet<&str> = simulation
+    observations: &[Logged],
+    changes: &[truce_fusion::health::Change],
+) -> Caught {
+    let arrival_of = |l: &Logged| {
+        matches!(
+            l.observation.data,
+            truce_model::ObservationData::Arrival { .. }
+        )
+    };
+    let mut c = Caught {
+        faulty: 0,
+        caught: 0,
+        most_arrivals: None,
+        healthy_quarantined: 0,
+        healthy_corrected: 0,
+        detail: Vec::new(),
+    };
+    let mut faulty = std::collections::BTreeSet::new();
+    for f in simulation
         .truth
         .sensor_faults
         .iter()
         .filter(|f| !f.faults.is_empty())
-        .map(|f| f.sensor.as_str())
-        .collect();
-    let flagged: Vec<&str> = health
-        .iter()
-        .filter(|h| h.state == "clock_offset" || h.state == "inconsistent")
-        .map(|h| h.sensor.as_str())
-        .collect();
-    let right = flagged.iter().filter(|s| faulty.contains(*s)).count();
-    (right, faulty.len(), flagged.len() - right)
+    {
+        faulty.insert(f.sensor.as_str());
+        c.faulty += 1;
+        // A burst begins at its first pick, and each burst is to be caught; every other
+        // fault is there from the start.
+        let starts: Vec<usize> = if f.faults.iter().all(|&k| k == "false_bursts") {
+            f.false_bursts
+                .iter()
+                .filter_map(|b| b.observations.iter().copied().min())
+                .collect()
+        } else {
+            vec![0]
+        };
+        let mut all_caught = !starts.is_empty();
+        for begins_at in starts {
+            let before = observations[..begins_at.min(observations.len())]
+                .iter()
+                .filter(|l| l.observation.sensor == f.sensor && arrival_of(l))
+                .count();
+            let first = changes.iter().find(|ch| {
+                ch.sensor == f.sensor
+                    && ch.after_arrivals > before
+                    && !matches!(ch.state, "healthy" | "unknown")
+            });
+            match first {
+                Some(ch) => {
+                    let n = ch.after_arrivals - before;
+                    c.most_arrivals = Some(c.most_arrivals.map_or(n, |m| m.max(n)));
+                    c.detail.push(format!(
+                        "{} ({}): {} after {n} of its arrivals from the fault's start",
+                        f.sensor,
+                        f.faults.join(", "),
+                        ch.state
+                    ));
+                }
+                None => {
+                    all_caught = false;
+                    c.detail.push(format!(
+                        "{} ({}): not caught",
+                        f.sensor,
+                        f.faults.join(", ")
+                    ));
+                }
+            }
+        }
+        if all_caught {
+            c.caught += 1;
+        }
+    }
+    let ever = |states: &[&str]| {
+        changes
+            .iter()
+            .filter(|ch| !faulty.contains(ch.sensor.as_str()) && states.contains(&ch.state))
+            .map(|ch| ch.sensor.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    c.healthy_quarantined = ever(&["inconsistent", "bursting"]);
+    for ch in changes {
+        if !faulty.contains(ch.sensor.as_str()) && !matches!(ch.state, "healthy" | "unknown") {
+            c.detail.push(format!(
+                "{} (healthy): {} after {} of its arrivals",
+                ch.sensor, ch.state, ch.after_arrivals
+            ));
+        }
+    }
+    c.healthy_corrected = ever(&["clock_offset", "clock_drift"]);
+    c
 }
 
 /// How far the wind fusion learned is from the true wind at the time of the last true
@@ -205,7 +304,7 @@ pub async fn suite(
         ("", "")
     };
     println!(
-        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | wind error m/s, ° | faulty sensors flagged, healthy flagged | p99 latency s | replay digest | CPU µs per arrival |{peer_head}"
+        "| scenario | arrivals | F1 | precision | recall | median error / CRLB | median error m | wind error m/s, ° | faulty sensors caught (most arrivals until then), healthy quarantined | p99 latency s | replay digest | CPU µs per arrival |{peer_head}"
     );
     println!(
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{peer_rule}"
@@ -248,8 +347,11 @@ pub async fn suite(
             (Some(mps), Some(deg)) => format!("{mps:.2}, {deg:.0}"),
             _ => "-".into(),
         };
+        let within = report["faulty_most_arrivals"]
+            .as_u64()
+            .map_or(String::new(), |n| format!(" (≤ {n})"));
         let health = format!(
-            "{}/{}, {}",
+            "{}/{}{within}, {}",
             report["faulty_flagged"], report["faulty_sensors"], report["healthy_flagged"]
         );
         // Whether `truce replay` of the live server's log gave the server's digest.

@@ -28,7 +28,7 @@ use truce_model::{
 };
 
 use crate::associate::{self, Arrival, Associated, Plane, Station};
-use crate::locate::{Pick, cramer_rao_m, ellipse_90, locate_robust};
+use crate::locate::{Location, Pick, cramer_rao_m, ellipse_90, locate, locate_robust};
 use crate::physics::Medium;
 use crate::pipeline::{FusedEvent, FusionConfig, Logged, event_id, finish};
 use crate::propagation::{Calibration, Propagation, estimate};
@@ -59,10 +59,20 @@ const CALIBRATION_MAX_RMS: f64 = 3.0;
 /// Nor events around which the sensors report more than this many arrivals per second
 /// each (counted over a minute from `DENSITY_WINDOW_S` before the origin)…
 const CALIBRATION_MAX_RATE: f64 = 0.3;
-/// Events on at least this many sensors also give residuals for the sensors in reach
-/// they left out (see `record_residuals`), searched within this many seconds.
-const HEALTH_MIN_SENSORS: usize = 8;
-const HEALTH_SEARCH_S: f64 = 0.25;
+/// Events on at least this many sensors (and an azimuthal gap within
+/// [`CALIBRATION_MAX_GAP_DEG`]) give their sensors' residuals for health, and those of the
+/// sensors in reach they left out, searched within [`HEALTH_SEARCH_S`] (see
+/// `record_residuals`).
+const HEALTH_MIN_SENSORS: usize = 7;
+const HEALTH_SEARCH_S: f64 = 1.0;
+/// A sensor's arrivals over the [`BURST_WINDOW_S`] before its latest arrival, less the
+/// last [`BURST_LAG_S`] (the sounds it heard then may not have reached the others yet),
+/// against those of the [`BURST_NEIGHBOURS`] nearest sensors within [`BURST_RADIUS_M`]
+/// over the whole window, scaled to the same length.
+const BURST_WINDOW_S: f64 = 60.0;
+const BURST_LAG_S: f64 = 30.0;
+const BURST_RADIUS_M: f64 = 20_000.0;
+const BURST_NEIGHBOURS: usize = 4;
 /// The largest azimuthal gap of an event that calibrates the medium, degrees.
 const CALIBRATION_MAX_GAP_DEG: f64 = 180.0;
 /// Fire is dense where the sensors report more than this many arrivals per second each.
@@ -92,6 +102,9 @@ struct Logged1 {
     class: SignalClass,
     operator: Arc<str>,
     modality: &'static str,
+    /// The clock correction subtracted from the reported time to give `time_ns`, seconds
+    /// (see [`crate::health`]).
+    correction_s: f64,
 }
 
 /// The arrivals still needed, addressed by their position among all arrivals pushed:
@@ -159,6 +172,8 @@ pub struct Fuser {
     /// Operator names, each held once for all the arrivals that name it.
     operator_names: BTreeSet<Arc<str>>,
     sensor_numbers: BTreeMap<String, u32>,
+    /// The same by number.
+    sensor_names: Vec<String>,
     plane: Option<Plane>,
     arrivals: Arrivals,
     /// (arrival time, log index) → position in `arrivals`.
@@ -199,6 +214,7 @@ impl Fuser {
             station_of: HashMap::new(),
             operator_names: BTreeSet::new(),
             sensor_numbers: BTreeMap::new(),
+            sensor_names: Vec::new(),
             plane: None,
             arrivals: Arrivals::default(),
             by_time: BTreeMap::new(),
@@ -224,66 +240,162 @@ impl Fuser {
         self.health.all()
     }
 
-    /// The residual of each arrival of a final event: its time less the time the event,
-    /// in its medium, predicts at its sensor.
+    /// Every change of a sensor's health state so far, in order.
+    pub fn health_changes(&self) -> &[crate::health::Change] {
+        self.health.changes()
+    }
+
+    /// The residual of each arrival of a final event resting on enough sensors around it:
+    /// its time, before correction, less the time the event located by the other sensors
+    /// predicts at its sensor (left out, one sensor cannot bend the event towards its own
+    /// fault), with that prediction's σ added to the arrival's.
     fn record_residuals(&mut self, e: &OpenEvent) {
-        let names: BTreeMap<u32, &str> = self
-            .sensor_numbers
-            .iter()
-            .map(|(name, &n)| (n, name.as_str()))
-            .collect();
-        let mut residuals = Vec::with_capacity(e.positions.len());
-        let predict = |position: LonLat| {
-            let (d, az, _) = self.earth.inverse_both(e.assoc.location.position, position);
-            (d, e.assoc.location.origin_time + d / e.medium.effective(az))
-        };
-        for &p in &e.positions {
-            let a = &self.arrivals[p];
-            let station = &self.stations[a.station];
-            let residual = self.seconds(a.time_ns) - predict(station.position).1;
-            if let Some(name) = names.get(&station.sensor) {
-                residuals.push((name.to_string(), residual, a.sigma_s));
-            }
-        }
-        // A sensor whose clock or position is off has its arrivals left out of the event
-        // (the locator removes outliers): where the event rests on many sensors and is
-        // well placed, the arrival of each other sensor in reach nearest to the time
-        // predicted, within [`HEALTH_SEARCH_S`], is its residual too.
         let well_placed = e.sensors.len() >= HEALTH_MIN_SENSORS
             && e.assoc.location.azimuthal_gap_deg <= CALIBRATION_MAX_GAP_DEG;
-        if well_placed {
-            let mut seen: BTreeSet<u32> = e.sensors.iter().copied().collect();
-            for station in &self.stations {
-                if !seen.insert(station.sensor) {
-                    continue;
-                }
-                let (d, predicted) = predict(station.position);
-                if d > self.config.association.detection_range_m {
-                    continue;
-                }
-                let Some(set) = self.by_sensor.get(&station.sensor) else {
-                    continue;
-                };
-                let at = |s: f64| clamp(self.epoch() + (s * 1e9).round() as i128);
-                let nearest = set
-                    .range(
-                        (at(predicted - HEALTH_SEARCH_S), 0)
-                            ..=(at(predicted + HEALTH_SEARCH_S), u64::MAX),
-                    )
-                    .map(|&(t, index)| (self.seconds(t) - predicted, index))
-                    .min_by(|a, b| a.0.abs().total_cmp(&b.0.abs()));
-                if let (Some((residual, index)), Some(name)) = (nearest, names.get(&station.sensor))
-                {
-                    let sigma = self
-                        .pos_of
-                        .get(&index)
-                        .map_or(0.01, |&p| self.arrivals[p].sigma_s);
-                    residuals.push((name.to_string(), residual, sigma));
+        if !well_placed {
+            return;
+        }
+        // The predicted time at `position` from `location`, and its σ.
+        let predict = |location: &Location, position: LonLat| {
+            let (d, az, _) = self.earth.inverse_both(location.position, position);
+            let speed = e.medium.effective(az);
+            let u = [az.to_radians().sin(), az.to_radians().cos()];
+            let c = location.covariance_m2;
+            let along =
+                u[0] * (c[0][0] * u[0] + c[0][1] * u[1]) + u[1] * (c[1][0] * u[0] + c[1][1] * u[1]);
+            let sigma =
+                (along.max(0.0) / (speed * speed) + location.origin_time_sigma_s.powi(2)).sqrt();
+            (d, location.origin_time + d / speed, sigma)
+        };
+        let picks: Vec<Pick> = e.positions.iter().map(|&p| self.pick(p)).collect();
+        let mut residuals: Vec<(u32, f64, f64, f64)> = Vec::with_capacity(e.positions.len());
+        for (i, &p) in e.positions.iter().enumerate() {
+            let others: Vec<Pick> = picks
+                .iter()
+                .enumerate()
+                .filter(|&(k, _)| k != i)
+                .map(|(_, pick)| *pick)
+                .collect();
+            let Some(located) = locate(&self.earth, &others, &e.medium, e.assoc.location.position)
+            else {
+                continue;
+            };
+            let a = &self.arrivals[p];
+            let station = &self.stations[a.station];
+            let (_, predicted, sigma) = predict(&located, station.position);
+            let t = self.seconds(a.time_ns);
+            residuals.push((
+                station.sensor,
+                t,
+                t - predicted + a.correction_s,
+                a.sigma_s.hypot(sigma),
+            ));
+        }
+        // A sensor whose clock or position is off has its arrivals left out of the event
+        // (the locator removes outliers): the arrival of each other sensor in reach
+        // within [`HEALTH_SEARCH_S`] of the time predicted, when it is the only one, gives
+        // its residual too.
+        let mut seen: BTreeSet<u32> = e.sensors.iter().copied().collect();
+        for station in &self.stations {
+            if !seen.insert(station.sensor) {
+                continue;
+            }
+            let (d, predicted, sigma) = predict(&e.assoc.location, station.position);
+            if d > self.config.association.detection_range_m {
+                continue;
+            }
+            let Some(set) = self.by_sensor.get(&station.sensor) else {
+                continue;
+            };
+            let predicted_ns = clamp(self.epoch() + (predicted * 1e9).round() as i128);
+            if self.rate_at(station.sensor, predicted_ns) > LOCAL_DENSE_RATE {
+                continue;
+            }
+            let at = |s: f64| clamp(self.epoch() + (s * 1e9).round() as i128);
+            // Only where the sensor reports sparsely, and an arrival alone in the search
+            // window: in dense fire the nearest is as likely another round's.
+            let mut near = set.range(
+                (at(predicted - HEALTH_SEARCH_S), 0)..=(at(predicted + HEALTH_SEARCH_S), u64::MAX),
+            );
+            if let (Some(&(t, index)), None) = (near.next(), near.next())
+                && let Some(&p) = self.pos_of.get(&index)
+            {
+                let a = &self.arrivals[p];
+                let residual = self.seconds(t) - predicted;
+                residuals.push((
+                    station.sensor,
+                    predicted + residual,
+                    residual + a.correction_s,
+                    a.sigma_s.hypot(sigma),
+                ));
+            }
+        }
+        let mut judged = BTreeSet::new();
+        for (sensor, t, residual, sigma) in residuals {
+            self.health.record(sensor, t, residual, sigma);
+            judged.insert(sensor);
+        }
+        for sensor in judged {
+            if let Some(name) = self.name_of(sensor) {
+                let name = name.to_string();
+                self.health.judge(sensor, &name);
+            }
+        }
+    }
+
+    fn name_of(&self, sensor: u32) -> Option<&str> {
+        self.sensor_names.get(sensor as usize).map(|n| n.as_ref())
+    }
+
+    /// Counts an arrival of `sensor` at `t_ns` for its health, and measures its rate
+    /// against the sensors around it.
+    fn count_arrival(&mut self, station: usize, t_ns: i64) {
+        let sensor = self.stations[station].sensor;
+        self.health.arrival(sensor);
+        let Some(plane) = &self.plane else {
+            return;
+        };
+        let from = t_ns.saturating_sub((BURST_WINDOW_S * 1e9) as i64);
+        let lagged = t_ns.saturating_sub((BURST_LAG_S * 1e9) as i64);
+        let count = |s: u32, until: i64| {
+            self.by_sensor
+                .get(&s)
+                .map_or(0, |set| set.range((from, 0)..(until, 0)).count())
+        };
+        let here = plane.xy(station);
+        // The nearest sensors (one distance each, the nearest of its stations).
+        let mut around: BTreeMap<u32, f64> = BTreeMap::new();
+        for (k, other) in self.stations.iter().enumerate() {
+            if other.sensor != sensor && !self.health.quarantined(other.sensor) {
+                let xy = plane.xy(k);
+                let d = (xy[0] - here[0]).hypot(xy[1] - here[1]);
+                if d <= BURST_RADIUS_M {
+                    let e = around.entry(other.sensor).or_insert(d);
+                    *e = e.min(d);
                 }
             }
         }
-        for (name, residual, sigma) in residuals {
-            self.health.record(&name, residual, sigma);
+        let mut nearest: Vec<(f64, u32)> = around.into_iter().map(|(s, d)| (d, s)).collect();
+        nearest.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        nearest.truncate(BURST_NEIGHBOURS);
+        let around: Vec<u32> = nearest.into_iter().map(|(_, s)| s).collect();
+        let mut counts: Vec<usize> = around.iter().map(|&s| count(s, t_ns)).collect();
+        counts.sort_unstable();
+        let scale = (BURST_WINDOW_S - BURST_LAG_S) / BURST_WINDOW_S;
+        let neighbours_median = scale
+            * match counts.len() {
+                0 => 0.0,
+                n if n % 2 == 1 => counts[n / 2] as f64,
+                n => 0.5 * (counts[n / 2 - 1] + counts[n / 2]) as f64,
+            };
+        let rate = crate::health::Rate {
+            count: count(sensor, lagged),
+            neighbours_median,
+            neighbours: counts.len(),
+        };
+        if let Some(name) = self.name_of(sensor) {
+            let name = name.to_string();
+            self.health.rate(sensor, &name, rate);
         }
     }
 
@@ -360,15 +472,23 @@ impl Fuser {
                         _ => "acoustic",
                     };
                     let station = self.station(&o.sensor, [p.lon, p.lat]);
+                    let reported_ns = arrival_time.unix_nanos();
+                    self.epoch_ns.get_or_insert(reported_ns);
+                    let correction_s = self
+                        .health
+                        .correction_s(self.stations[station].sensor, self.seconds(reported_ns));
                     let record = Logged1 {
                         index: logged.index,
-                        time_ns: arrival_time.unix_nanos(),
+                        time_ns: clamp(
+                            i128::from(reported_ns) - (correction_s * 1e9).round() as i128,
+                        ),
                         station,
                         sigma_s: *arrival_sigma_s,
                         backazimuth,
                         class: *class,
                         operator,
                         modality,
+                        correction_s,
                     };
                     let late = self
                         .final_before_ns
@@ -381,8 +501,9 @@ impl Fuser {
                         .or_default()
                         .insert((record.time_ns, record.index));
                     self.pos_of.insert(record.index, position);
-                    self.epoch_ns.get_or_insert(record.time_ns);
+                    let time_ns = record.time_ns;
                     self.arrivals.push(record);
+                    self.count_arrival(station, time_ns);
                     if late {
                         self.late += 1;
                     } else {
@@ -433,6 +554,9 @@ impl Fuser {
             .sensor_numbers
             .entry(sensor.to_string())
             .or_insert(next);
+        if number == next {
+            self.sensor_names.push(sensor.to_string());
+        }
         let station = Station {
             position: p,
             sensor: number,
@@ -590,6 +714,9 @@ impl Fuser {
         let t = self.seconds(a.time_ns);
         let station_xy = plane.xy(a.station);
         let sensor = self.stations[a.station].sensor;
+        if self.health.quarantined(sensor) {
+            return;
+        }
         let reach = self.config.association.reach_m;
         let longest = reach / self.config.slowest_sound_mps;
         let mut best: Option<(f64, usize)> = None;
@@ -671,6 +798,11 @@ impl Fuser {
             .range((from, 0)..=(to, u64::MAX))
             .map(|(_, &p)| p)
             .filter(|&p| final_before.is_none_or(|c| i128::from(self.arrivals[p].time_ns) >= c))
+            .filter(|&p| {
+                !self
+                    .health
+                    .quarantined(self.stations[self.arrivals[p].station].sensor)
+            })
             .collect();
         let Some(this) = positions.iter().position(|&p| p == position) else {
             return;
@@ -876,7 +1008,7 @@ impl Fuser {
                 (xy[0] - here[0]).hypot(xy[1] - here[1]) <= LOCAL_RADIUS_M
             })
             .map(|(_, s)| s)
-            .filter(|s| seen.insert(s.sensor))
+            .filter(|s| !self.health.quarantined(s.sensor) && seen.insert(s.sensor))
             .map(|s| self.rate_at(s.sensor, t_ns))
             .fold(0.0, f64::max)
     }
