@@ -99,6 +99,13 @@ timing_sigma_s = 0.005
 detection_range_km = 25
 outages = [[10800, 39600]]
 """)
+# An RU array registered 300 m from where it stands: fusion quarantines it (the map and the
+# bulletin show it).
+print("""# An RU array registered 300 m from where it stands (fusion's sensor health quarantines it).
+[[sensor_faults]]
+id = "ru-ac-011"
+registered_offset_m = [240.0, -180.0]
+""")
 # The heating utility that reports on the plant (the bulletin's infrastructure outages).
 print("""[[infrastructure_sensors]]
 id = "ua-inf-001"

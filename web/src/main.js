@@ -13,6 +13,8 @@ const ctx = {
   events: new Map(),
   findings: new Map(),
   sensors: new Map(),
+  // Fusion's judgement of each sensor (GET /v1/results), by id.
+  health: new Map(),
   clauses: new Map(),
   parties: [],
   selected: null,
@@ -110,7 +112,7 @@ function select(kind, id) {
   } else if (kind === 'event' && ctx.events.has(id)) {
     detail.replaceChildren(eventDetail(ctx.events.get(id), ctx));
   } else if (kind === 'sensor' && ctx.sensors.has(id)) {
-    detail.replaceChildren(sensorDetail(ctx.sensors.get(id)));
+    detail.replaceChildren(sensorDetail(ctx.sensors.get(id), ctx.health.get(id)));
   } else {
     detail.replaceChildren(h('p', { class: 'muted' }, `${kind} ${id} is not in the current results`));
   }
@@ -123,7 +125,29 @@ async function loadResults() {
   ctx.events = new Map(events.events.map((e) => [e.id, e]));
   ctx.findings = new Map(findings.findings.map((f) => [f.id, f]));
   ctx.size = findings.size;
+  await loadHealth();
   render();
+}
+
+// Sensor health and the learned medium, from the results' summary: sensors corrected or
+// quarantined are marked on the map, the medium is shown beside the log's size.
+async function loadHealth() {
+  const r = await api.get('/v1/results');
+  ctx.health = new Map((r.health || []).map((x) => [x.sensor, x]));
+  truceMap.health(ctx.health);
+  const m = r.medium;
+  $('medium').textContent = m
+    ? `sound ${m.sound_speed_mps.toFixed(1)} m/s, wind ${m.wind_speed_mps.toFixed(1)} m/s from ${m.wind_from_deg.toFixed(0)}° (± ${Math.max(m.wind_east_sigma_mps, m.wind_north_sigma_mps).toFixed(1)}, ${m.events} events)`
+    : '';
+}
+
+// At most one health refresh every five seconds while results stream in.
+let healthDue = 0;
+function refreshHealth() {
+  const now = Date.now();
+  if (now < healthDue) return;
+  healthDue = now + 5000;
+  setTimeout(() => loadHealth().catch(() => {}), 5000);
 }
 
 ctx.refresh = async () => {
@@ -141,6 +165,7 @@ function onMessage(name, data) {
   } else if (name === 'results') {
     ctx.size = data.size;
     $('log-status').textContent = `results at log size ${data.size}`;
+    refreshHealth();
   }
   render();
 }
@@ -182,6 +207,9 @@ function logout() {
   ctx.me = null;
   ctx.events.clear();
   ctx.findings.clear();
+  ctx.health.clear();
+  truceMap.health(ctx.health);
+  $('medium').textContent = '';
   $('whoami').hidden = true;
   $('logout').hidden = true;
   $('login').hidden = false;

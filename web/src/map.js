@@ -7,6 +7,8 @@ import 'leaflet/dist/leaflet.css';
 export const STATE_COLOURS = {
   candidate: '#e65100', verified: '#b71c1c', contested: '#6a1b9a', discounted: '#777777',
 };
+// A sensor's ring when fusion quarantines or corrects it.
+export const HEALTH_COLOURS = { quarantined: '#d50000', corrected: '#ff9800' };
 export const EVENT_COLOURS = {
   launch: '#1565c0', impact: '#c62828', explosion: '#ad1457', airburst: '#6d4c41',
   weapon_presence: '#2e7d32', movement: '#00838f', airspace_entry: '#4527a0', fire: '#ef6c00',
@@ -148,6 +150,7 @@ export class TruceMap {
       section('clauses', Object.entries(RULE_COLOURS), 'dot');
       section('events', Object.entries(EVENT_COLOURS), 'dot');
       section('sensors', operators.map((o) => [o, this.operatorColour(o)]), 'dot');
+      section('sensor health', Object.entries(HEALTH_COLOURS), 'ring');
       L.DomEvent.disableClickPropagation(div);
       return div;
     };
@@ -164,16 +167,32 @@ export class TruceMap {
     this.operators = [...new Set(list.map((s) => s.operator))].sort();
     this.legend(this.operators);
     this.layers.sensors.clearLayers();
+    this.sensorMarkers = new Map();
     for (const s of list) {
       if (!s.position) continue;
       const active = s.status === 'active';
-      L.circleMarker([s.position.lat, s.position.lon], {
+      const marker = L.circleMarker([s.position.lat, s.position.lon], {
         pane: 'sensors', radius: 3.5, weight: 1, color: active ? '#222' : '#999',
         fillColor: active ? this.operatorColour(s.operator) : '#ffffff', fillOpacity: active ? 0.9 : 0.3,
         className: `truce-sensor truce-sensor-${s.status}`,
       }).bindTooltip(`${s.id} · ${s.kind} · ${s.operator}${active ? '' : ' (revoked)'}`)
         .on('click', () => this.onSelect('sensor', s.id))
         .addTo(this.layers.sensors);
+      this.sensorMarkers.set(s.id, { marker, tooltip: marker.getTooltip().getContent(), colour: active ? '#222' : '#999' });
+    }
+  }
+
+  // Marks the sensors fusion quarantines (a red ring) or corrects (an orange one), from
+  // their health by id.
+  health(byId) {
+    for (const [id, { marker, tooltip, colour }] of this.sensorMarkers || []) {
+      const h = byId.get(id);
+      const look = h?.quarantined ? 'quarantined' : h?.correction ? 'corrected' : '';
+      const path = marker.getElement();
+      path?.classList.toggle('truce-sensor-quarantined', look === 'quarantined');
+      path?.classList.toggle('truce-sensor-corrected', look === 'corrected');
+      marker.setStyle(look ? { color: HEALTH_COLOURS[look], weight: 2.5, radius: 5 } : { color: colour, weight: 1, radius: 3.5 });
+      marker.setTooltipContent(look ? `${tooltip} · ${look}: ${h.reason}` : tooltip);
     }
   }
 

@@ -100,9 +100,22 @@ export function findingDetail(f, ctx) {
       ['attribution', attribution(f.attribution)], ['basis', f.attribution.basis],
       ['weapon class', f.weapon_class], ['protected sites', (f.protected_sites || []).map((s) => `${s.id} (${s.category}, ${Math.round(s.distance_m)} m)`).join(', ')],
       ['operators', (f.operators || []).join(', ')], ['modalities', (f.modalities || []).join(', ')],
+      ['incident', f.incident ? incidentSummary(f.incident) : ''],
       ['detail', f.detail], ['id', f.id],
     ]),
     evidence(f.observations || [], ctx.sensors));
+}
+
+// The salvo or barrage a finding belongs to: its id at once, its rounds and duration once
+// GET /v1/incidents/{id} answers.
+function incidentSummary(id) {
+  const span = h('span', { class: 'incident' }, id);
+  api.get(`/v1/incidents/${encodeURIComponent(id)}`).then((i) => {
+    const states = Object.entries(i.finding_states || {}).map(([s, n]) => `${n} ${s}`).join(', ');
+    span.textContent = `${id}: ${i.rounds} ${i.type === 'launch' ? 'rounds fired' : 'rounds landing'} in ${Math.round(i.duration_s)} s`
+      + ` within ${Math.round(i.radius_m)} m, ${i.party || 'undetermined'}; findings ${states}`;
+  }).catch(() => {});
+  return span;
 }
 
 export function eventDetail(e, ctx) {
@@ -124,11 +137,20 @@ export function eventDetail(e, ctx) {
     evidence(e.observations || [], ctx.sensors));
 }
 
-export function sensorDetail(s) {
+// A sensor, with fusion's judgement of it when there is one: its state, what fusion does
+// (a correction subtracted from its times, or its arrivals set aside), and why.
+export function sensorDetail(s, health) {
+  const action = health?.quarantined ? 'quarantined: its arrivals are kept in the log and left out of the events'
+    : health?.correction ? `corrected: ${(health.correction.offset_s * 1e3).toFixed(1)} ms subtracted from its times`
+      + (health.correction.drift ? `, drifting ${(health.correction.drift * 1e6).toFixed(1)} ppm` : '')
+      : health ? 'used as it reports' : '';
   return h('article', { class: 'detail' }, h('h2', {}, `Sensor ${s.id}`),
     definitions([['kind', s.kind], ['operator', s.operator], ['status', s.status],
       ['position', s.position ? place(s.position) : ''], ['registered in log entry', s.registered_index],
-      ['revoked in log entry', s.revoked_index]]));
+      ['revoked in log entry', s.revoked_index],
+      ['health', health ? health.state.replace(/_/g, ' ') : ''], ['fusion', action],
+      ['why', health?.reason],
+      ['since', health ? `its arrival ${health.since_arrivals} of ${health.arrivals}` : '']]));
 }
 
 // The review queue: each candidate or contested finding with the analyst's three verdicts.

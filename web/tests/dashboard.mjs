@@ -119,6 +119,36 @@ try {
   check(rows >= 1, 'the evidence chain lists observations');
   step(`finding ${finding}: ${rows} evidence row(s), first: ${first.replace(/\s+/g, ' ')}; ${status}`);
 
+  // The day has an array registered 300 m from where it stands: fusion's sensor health
+  // quarantines it, and the map rings it; its detail says why.
+  const quarantined = 'path.truce-sensor-quarantined';
+  await page.waitForSelector(quarantined, { timeout: 240_000 });
+  await page.locator(quarantined).first().dispatchEvent('click');
+  await page.waitForSelector('#detail article.detail h2');
+  const sensorText = (await page.textContent('#detail article.detail')).replace(/\s+/g, ' ');
+  check(/Sensor \S+/.test(sensorText) && sensorText.includes('quarantined'), `the quarantined sensor's detail says so: ${sensorText}`);
+  const medium = await page.textContent('#medium');
+  check(medium.startsWith('sound '), `the learned medium is shown: ${medium}`);
+  step(`${await page.locator(quarantined).count()} sensor(s) quarantined on the map: ${sensorText.slice(0, 200)}; ${medium}`);
+
+  // A salvo or barrage is one incident: a finding of one says so in its detail, with the
+  // incident's rounds. Incidents come with the day's barrages: poll until one is final.
+  let incidentFindings = [];
+  for (let waited = 0; waited < 240 && !incidentFindings.length; waited += 2) {
+    incidentFindings = await page.evaluate(async () => {
+      const r = await fetch('/v1/incidents', { headers: { authorization: `Bearer ${sessionStorage.getItem('truce-token')}` } });
+      const j = await r.json();
+      return j.incidents.filter((i) => !i.provisional).flatMap((i) => i.findings);
+    });
+    if (!incidentFindings.length) await page.waitForTimeout(2000);
+  }
+  check(incidentFindings.length > 0, 'the results hold an incident with findings');
+  await page.waitForTimeout(1000);
+  const inIncident = await openFinding(incidentFindings.slice(0, 60).map((id) => `path.truce-finding[data-finding="${id}"]`).join(', '));
+  check(inIncident, `a finding of an incident opens (${missed.slice(-5).join('; ')})`);
+  await page.waitForFunction(() => /rounds (fired|landing)/.test(document.querySelector('#detail .incident')?.textContent || ''), null, { timeout: 30_000 });
+  step(`finding ${inIncident} is part of ${await page.textContent('#detail .incident')}`);
+
   await login('analyst');
   t = await tabs();
   check(t.queue && !t.board, `an analyst sees the queue and not the board (${JSON.stringify(t)})`);

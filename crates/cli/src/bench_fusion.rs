@@ -72,7 +72,12 @@ fn measure(
     let truth = crate::fusion::truth_of(&simulation)?;
     let e = evaluate(&truth, &events, Some(&agreement), min_heard);
     let wind = wind_error(&loaded, &simulation, fuser.propagation(), events.len());
-    let caught = faults_caught(&simulation, &observations, fuser.health_changes());
+    let caught = faults_caught(
+        &simulation,
+        &observations,
+        fuser.health_changes(),
+        &fuser.health(),
+    );
     let mut text = String::new();
     writeln!(
         text,
@@ -152,6 +157,7 @@ fn faults_caught(
     simulation: &truce_sim::Simulation,
     observations: &[Logged],
     changes: &[truce_fusion::health::Change],
+    health: &[truce_fusion::health::SensorHealth],
 ) -> Caught {
     let arrival_of = |l: &Logged| {
         matches!(
@@ -201,8 +207,12 @@ fn faults_caught(
                 Some(ch) => {
                     let n = ch.after_arrivals - before;
                     c.most_arrivals = Some(c.most_arrivals.map_or(n, |m| m.max(n)));
+                    let now = health
+                        .iter()
+                        .find(|h| h.sensor == f.sensor)
+                        .map_or("", |h| h.state);
                     c.detail.push(format!(
-                        "{} ({}): {} after {n} of its arrivals from the fault's start",
+                        "{} ({}): {} after {n} of its arrivals from the fault's start ({now} at the end)",
                         f.sensor,
                         f.faults.join(", "),
                         ch.state
@@ -210,8 +220,14 @@ fn faults_caught(
                 }
                 None => {
                     all_caught = false;
+                    let now = health
+                        .iter()
+                        .find(|h| h.sensor == f.sensor)
+                        .map_or("no residuals".to_string(), |h| {
+                            format!("{} on {} residuals: {}", h.state, h.residuals, h.reason)
+                        });
                     c.detail.push(format!(
-                        "{} ({}): not caught",
+                        "{} ({}): not caught ({now})",
                         f.sensor,
                         f.faults.join(", ")
                     ));

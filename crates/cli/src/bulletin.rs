@@ -67,10 +67,11 @@ pub async fn run(args: BulletinArgs) -> anyhow::Result<()> {
     }
     let listed = |key: &str| b[key].as_array().map_or(0, Vec::len);
     println!(
-        "  restrictions: {} sensor(s) silent for six hours or more, {} revoked, {} outage(s) reported",
+        "  restrictions: {} sensor(s) silent for six hours or more, {} revoked, {} outage(s) reported, {} sensor(s) corrected or quarantined by fusion",
         listed("reporting_gaps"),
         listed("revocations"),
-        listed("outages")
+        listed("outages"),
+        listed("sensor_health")
     );
     Ok(())
 }

@@ -783,10 +783,22 @@ async fn bulletin(
         })
         .collect();
     println!(
-        "daily bulletin of {day}: {counted} finding(s), as GET /v1/findings gives for the day, by party, clause, kind, type, side and area alike (by area and party: {}); {} sensor(s) revoked, {} outage(s) reported; signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
+        "daily bulletin of {day}: {counted} finding(s), as GET /v1/findings gives for the day, by party, clause, kind, type, side and area alike (by area and party: {}); {} sensor(s) revoked, {} outage(s) reported, {} sensor(s) corrected or quarantined by fusion ({}); signed in log entry {} (GET /v1/bulletins/{day}?format=html)",
         areas.join("; "),
         document["revocations"].as_array().map_or(0, Vec::len),
         document["outages"].as_array().map_or(0, Vec::len),
+        document["sensor_health"].as_array().map_or(0, Vec::len),
+        document["sensor_health"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| format!(
+                "{} {}",
+                h["sensor"].as_str().unwrap_or(""),
+                h["state"].as_str().unwrap_or("")
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
         published["log_index"]
     );
     Ok(published["log_index"].as_u64())

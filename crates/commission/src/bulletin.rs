@@ -43,6 +43,10 @@ pub struct Bulletin {
     /// Escalations opened that day or about its findings, with their deadlines at the
     /// time of writing.
     pub escalations: Vec<Value>,
+    /// The day's salvos and barrages (events from one place close in time, whose first
+    /// round falls in the day): id, type, rounds, first, duration, party, position and
+    /// findings, as `GET /v1/incidents` gives them at the time of writing.
+    pub incidents: Vec<Value>,
     /// The monitoring's restrictions that day (`reporting_gaps`, `revocations`, `outages`).
     #[serde(flatten)]
     pub restrictions: Restrictions,
@@ -73,6 +77,30 @@ pub struct Restrictions {
     pub revocations: Vec<Revocation>,
     /// Services reported out or degraded that day.
     pub outages: Vec<Outage>,
+    /// Sensors fusion corrects or sets aside, as its health judgement stood at the time of
+    /// writing (from the log prefix the bulletin rests on).
+    pub sensor_health: Vec<SensorHealthNote>,
+    /// The sound propagation fusion learned from the events, at the time of writing: the
+    /// sound speed and wind with their σ (absent before any event constrained it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub medium: Option<Value>,
+}
+
+/// A sensor whose arrivals fusion corrects (a clock offset or drift) or quarantines (a
+/// spread no correction explains, a burst of false picks), and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SensorHealthNote {
+    pub sensor: String,
+    /// `clock_offset`, `clock_drift`, `inconsistent` or `bursting`.
+    pub state: String,
+    pub quarantined: bool,
+    /// The correction subtracted from its reported times at the latest residual, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_s: Option<f64>,
+    /// How many arrivals it had logged when it entered that state, and has logged now.
+    pub since_arrivals: usize,
+    pub arrivals: usize,
+    pub reason: String,
 }
 
 /// A sensor's key revoked (a `key-revocation` entry of the log).
@@ -385,6 +413,7 @@ pub fn build(
         by_area,
         notable,
         escalations,
+        incidents: Vec::new(),
         restrictions,
     }
 }
@@ -569,6 +598,45 @@ pub fn html(b: &Bulletin, findings: &[&Finding], agreement: Option<&Agreement>) 
         &["time", "clause", "area", "party", "state", "detail"],
         rows,
     );
+    page.push_str(
+        "<h2>Incidents</h2><p>Salvos and barrages: rounds fired from one place, or landing on \
+         one place, close in time, each reviewed as a whole.</p>",
+    );
+    let rows = b
+        .incidents
+        .iter()
+        .map(|i| {
+            let states = i["finding_states"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                escape(i["id"].as_str().unwrap_or("")),
+                escape(i["type"].as_str().unwrap_or("")),
+                i["rounds"].to_string(),
+                escape(i["first"].as_str().unwrap_or("")),
+                format!("{:.0} s", i["duration_s"].as_f64().unwrap_or(0.0)),
+                escape(i["party"].as_str().unwrap_or("undetermined")),
+                format!(
+                    "{:.4}, {:.4}",
+                    i["position"]["lat"].as_f64().unwrap_or(f64::NAN),
+                    i["position"]["lon"].as_f64().unwrap_or(f64::NAN)
+                ),
+                states,
+            ]
+        })
+        .collect();
+    table_or_none(
+        &mut page,
+        &[
+            "incident", "type", "rounds", "first", "duration", "party", "position", "findings",
+        ],
+        rows,
+        "No salvo or barrage that day.",
+    );
     page.push_str("<h2>Escalations</h2>");
     let rows = b.escalations.iter().map(|e| {
         // Each deadline as it stood when the bulletin was made, with its logged lapse.
@@ -695,6 +763,54 @@ pub fn html(b: &Bulletin, findings: &[&Finding], agreement: Option<&Agreement>) 
         rows,
         "No outage was reported.",
     );
+    page.push_str(
+        "<h3>Sensors corrected or set aside</h3><p>As fusion's sensor health stood at the time \
+         of writing: a sensor whose clock is off has the estimated offset subtracted from its \
+         times; a sensor quarantined (its times scattered beyond any correction, or bursting \
+         with false picks) has its arrivals kept in the log and left out of the events.</p>",
+    );
+    let rows = r
+        .sensor_health
+        .iter()
+        .map(|h| {
+            let action = if h.quarantined {
+                "quarantined".to_string()
+            } else {
+                h.correction_s
+                    .map_or(String::new(), |c| format!("corrected by {:.1} ms", c * 1e3))
+            };
+            vec![
+                escape(&h.sensor),
+                escape(&h.state),
+                action,
+                format!("{} of {}", h.since_arrivals, h.arrivals),
+                escape(&h.reason),
+            ]
+        })
+        .collect();
+    table_or_none(
+        &mut page,
+        &["sensor", "state", "action", "since arrival", "why"],
+        rows,
+        "Every sensor judged is used as it reports.",
+    );
+    if let Some(m) = &r.medium {
+        let f = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+        let _ = write!(
+            page,
+            "<h3>Sound propagation</h3><p>Learned from {} events: sound speed {:.1} ± {:.1} m/s, \
+             wind {:.1} m/s from {:.0}° (east {:.1} ± {:.1}, north {:.1} ± {:.1} m/s).</p>",
+            m["events"],
+            f("sound_speed_mps"),
+            f("sound_speed_sigma_mps"),
+            f("wind_speed_mps"),
+            f("wind_from_deg"),
+            f("wind_east_mps"),
+            f("wind_east_sigma_mps"),
+            f("wind_north_mps"),
+            f("wind_north_sigma_mps"),
+        );
+    }
     page.push_str("</body></html>\n");
     page
 }
@@ -995,9 +1111,37 @@ mod tests {
                     "2026-01-08",
                 ),
                 outages: got,
+                sensor_health: vec![
+                    SensorHealthNote {
+                        sensor: "ru-ac-011".into(),
+                        state: "inconsistent".into(),
+                        quarantined: true,
+                        correction_s: None,
+                        since_arrivals: 10,
+                        arrivals: 150,
+                        reason: "residuals spread 310.0 ms".into(),
+                    },
+                    SensorHealthNote {
+                        sensor: "ua-ac-002".into(),
+                        state: "clock_offset".into(),
+                        quarantined: false,
+                        correction_s: Some(0.0604),
+                        since_arrivals: 12,
+                        arrivals: 90,
+                        reason: "arrivals 60.4 ms late".into(),
+                    },
+                ],
+                medium: Some(
+                    serde_json::json!({"sound_speed_mps": 331.4, "sound_speed_sigma_mps": 0.3,
+                    "wind_speed_mps": 6.0, "wind_from_deg": 240.0, "wind_east_mps": 5.2,
+                    "wind_east_sigma_mps": 0.3, "wind_north_mps": 3.0, "wind_north_sigma_mps": 0.3,
+                    "events": 42, "arrivals": 400}),
+                ),
             },
         );
         let json = serde_json::to_value(&b).unwrap();
+        assert_eq!(json["sensor_health"][0]["sensor"], "ru-ac-011");
+        assert_eq!(json["medium"]["events"], 42);
         assert_eq!(json["revocations"][0]["sensor"], "ua-ac-001");
         assert_eq!(json["outages"][1]["households_affected"], 1200);
         assert!(json["reporting_gaps"].as_array().unwrap().is_empty());
@@ -1006,6 +1150,15 @@ mod tests {
             "<td>ua-ac-001</td><td>acoustic</td><td>UA</td><td>admin</td><td>key lost</td>"
         ));
         assert!(page.contains("<td>Zaporizhzhia</td><td>power</td><td>outage</td><td>1200</td>"));
+        assert!(page.contains(
+            "<td>ru-ac-011</td><td>inconsistent</td><td>quarantined</td><td>10 of 150</td>"
+        ));
+        assert!(
+            page.contains("<td>ua-ac-002</td><td>clock_offset</td><td>corrected by 60.4 ms</td>")
+        );
+        assert!(page.contains(
+            "Learned from 42 events: sound speed 331.4 ± 0.3 m/s, wind 6.0 m/s from 240°"
+        ));
     }
 
     #[test]

@@ -201,6 +201,7 @@ pub(crate) mod tests {
             modalities: vec!["acoustic".into()],
             detail: String::new(),
             provisional: false,
+            incident: None,
         }
     }
 

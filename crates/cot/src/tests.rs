@@ -34,6 +34,7 @@ fn finding() -> Finding {
         modalities: vec!["acoustic".into()],
         detail: "launch <3.2 km> & across".into(),
         provisional: false,
+        incident: None,
     }
 }
 

@@ -80,4 +80,8 @@ pub struct Finding {
     /// grows): such a finding is shown but not reviewed. Absent once final.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub provisional: bool,
+    /// The incident (a salvo, a barrage: events from one place close in time) its event
+    /// belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
 }

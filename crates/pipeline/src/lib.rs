@@ -4,6 +4,8 @@
 //! the same digest for the same entries: everything here is a pure function of the entries
 //! and the agreement, whichever way they are fed.
 
+pub mod incidents;
+
 use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
@@ -46,6 +48,9 @@ pub struct Results {
     /// What each sensor's residuals in the final events say (the fusion crate's `health`),
     /// by sensor id; not part of the digest.
     pub health: Vec<truce_fusion::health::SensorHealth>,
+    /// The events of one salvo or barrage taken together (see [`incidents`]); their ids
+    /// are in the findings, so in the digest.
+    pub incidents: Vec<incidents::Incident>,
     /// See [`digest`].
     pub digest: String,
 }
@@ -221,6 +226,7 @@ impl Pipeline {
             self.judged = judged;
             truce_rules::order(agreement, &mut findings);
         }
+        let incidents = incidents::group(&events, &mut findings);
         let digest = digest(&events, &findings)?;
         Ok(Results {
             size: self.size,
@@ -233,6 +239,7 @@ impl Pipeline {
             located: self.located(),
             medium: self.fuser.propagation().map(MediumEstimate::of),
             health: self.fuser.health(),
+            incidents,
             digest,
         })
     }

@@ -393,6 +393,7 @@ impl<'a> Judge<'a> {
             modalities,
             detail: breach.detail,
             provisional: event.provisional,
+            incident: None,
         }
     }
 }

@@ -116,6 +116,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/queue", get(routes::commission::queue))
         .route("/v1/findings/{id}/review", post(routes::commission::review))
         .route(
+            "/v1/incidents/{id}/review",
+            post(routes::commission::review_incident),
+        )
+        .route(
             "/v1/allegations/{index}/review",
             post(routes::commission::review_allegation),
         )
@@ -140,6 +144,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/results", get(routes::results::summary))
         .route("/v1/events", get(routes::results::events))
         .route("/v1/findings", get(routes::results::findings))
+        .route("/v1/incidents", get(routes::results::incidents))
+        .route("/v1/incidents/{id}", get(routes::results::incident))
         .route("/v1/stream", get(routes::results::stream))
         .route("/metrics", get(routes::ops::metrics))
         .route("/v1/openapi.json", get(routes::ops::openapi))

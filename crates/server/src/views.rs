@@ -193,6 +193,7 @@ mod tests {
             located: Vec::new(),
             medium: None,
             health: Vec::new(),
+            incidents: Vec::new(),
             digest: String::new(),
         })
     }

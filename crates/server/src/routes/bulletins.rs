@@ -124,12 +124,32 @@ async fn restrictions(
                 reporting_gaps: bulletin::reporting_gaps(&sensors, &reports, &until, &date),
                 revocations: bulletin::revocations(&sensors, &revoked, &date),
                 outages: bulletin::outages(&statuses, &date, agreement.as_deref()),
+                ..Default::default()
             })
         })
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::from)
+}
+
+/// The sensors fusion corrects or quarantines, for the bulletin's restrictions.
+fn sensor_health_notes(
+    health: &[truce_fusion::health::SensorHealth],
+) -> Vec<bulletin::SensorHealthNote> {
+    health
+        .iter()
+        .filter(|h| !matches!(h.state, "healthy" | "unknown"))
+        .map(|h| bulletin::SensorHealthNote {
+            sensor: h.sensor.clone(),
+            state: h.state.to_string(),
+            quarantined: h.quarantined,
+            correction_s: h.correction.map(|c| c.offset_s),
+            since_arrivals: h.since_arrivals,
+            arrivals: h.arrivals,
+            reason: h.reason.clone(),
+        })
+        .collect()
 }
 
 /// `POST /v1/bulletins` (admin): builds and publishes the bulletin of `{"date": ...}`.
@@ -144,9 +164,20 @@ pub async fn publish(
     if bulletin::day(&date).is_none() {
         return Err(ApiError::new(ProblemType::InvalidField, "a date is YYYY-MM-DD").field("date"));
     }
-    let (size, digest, findings) = reviewed_findings(&state);
+    // One snapshot of the results for everything the bulletin says (the log may grow
+    // while the restrictions are read).
+    let snapshot = state.results.borrow().clone();
+    let (size, digest, findings) = match &snapshot {
+        Some(r) => (r.size, r.digest.clone(), state.desk.reviewed(&r.findings)),
+        None => (0, String::new(), Vec::new()),
+    };
     let now = state.clock.now();
-    let restrictions = restrictions(&state, size, &date).await?;
+    let mut restrictions = restrictions(&state, size, &date).await?;
+    // Fusion's judgement of the sensors and of the medium.
+    if let Some(r) = &snapshot {
+        restrictions.sensor_health = sensor_health_notes(&r.health);
+        restrictions.medium = r.medium.as_ref().and_then(|m| serde_json::to_value(m).ok());
+    }
     let agreement = state.agreement.as_deref();
     let inputs = bulletin::Inputs {
         date: &date,
@@ -155,9 +186,18 @@ pub async fn publish(
         findings: &findings,
         agreement,
     };
-    let b = state
+    let mut b = state
         .desk
         .read(|c| bulletin::build(inputs, c, now, restrictions));
+    // The day's incidents.
+    if let (Some(r), Some((from, to))) = (&snapshot, bulletin::day(&date)) {
+        b.incidents = r
+            .incidents
+            .iter()
+            .filter(|i| i.first >= from && i.first < to)
+            .map(|i| super::results::incident_view(&state, r, i))
+            .collect();
+    }
     let todays = bulletin::of_day(&findings, &date);
     let documents = [
         (

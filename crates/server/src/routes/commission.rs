@@ -280,6 +280,70 @@ pub async fn review(
     Ok(Json(follow_up(&state, &what, index).await?))
 }
 
+/// `POST /v1/incidents/{id}/review`: one verdict on a salvo or barrage as a whole. Each of
+/// its findings not already in the state the verdict leads to gets the verdict, as its own
+/// review action in the log (its reason names the incident), with the escalations a
+/// verified finding opens; the incident must be final.
+pub async fn review_incident(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let analyst = allowed(&state, &headers, Scope::Review)?;
+    let ReviewBody { verdict, reason } = body(&bytes)?;
+    let incident = state
+        .results
+        .borrow()
+        .as_ref()
+        .and_then(|r| r.incidents.iter().find(|i| i.id == id).cloned())
+        .ok_or_else(|| ApiError::new(ProblemType::NotFound, format!("no incident {id}")))?;
+    if incident.provisional {
+        return Err(ApiError::new(
+            ProblemType::Conflict,
+            format!(
+                "incident {id} is provisional: one of its events is still open to new \
+                 observations; review it once it is final"
+            ),
+        ));
+    }
+    let target = match verdict {
+        Verdict::Verify => truce_model::VerificationState::Verified,
+        Verdict::Contest => truce_model::VerificationState::Contested,
+        Verdict::Discount => truce_model::VerificationState::Discounted,
+        Verdict::UnderReview => truce_model::VerificationState::UnderReview,
+    };
+    let reason = Some(match reason {
+        Some(r) => format!("{r} (incident {id}, {} rounds)", incident.rounds),
+        None => format!("incident {id}, {} rounds", incident.rounds),
+    });
+    let mut reviews = Vec::new();
+    let mut unchanged = 0;
+    for finding in &incident.findings {
+        if state.desk.read(|c| c.state_of(finding)) == target {
+            unchanged += 1;
+            continue;
+        }
+        let what = What::Review {
+            finding: finding.clone(),
+            verdict,
+            reason: reason.clone(),
+            policy: None,
+        };
+        known(&state, &what)?;
+        let index = act(&state, &analyst, what.clone()).await?;
+        let mut done = follow_up(&state, &what, index).await?;
+        done["finding"] = json!(finding);
+        reviews.push(done);
+    }
+    Ok(Json(json!({
+        "incident": id,
+        "rounds": incident.rounds,
+        "reviews": reviews,
+        "unchanged": unchanged,
+    })))
+}
+
 /// `POST /v1/allegations`: a liaison's allegation, cross-checked at once against the
 /// events around it; the assessment is logged too.
 pub async fn allege(

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -37,6 +37,7 @@ fn empty() -> Arc<Results> {
         located: Vec::new(),
         medium: None,
         health: Vec::new(),
+        incidents: Vec::new(),
         digest: String::new(),
     })
 }
@@ -58,6 +59,7 @@ pub async fn summary(State(state): State<AppState>, headers: HeaderMap) -> Respo
         "unjudged": r.unjudged,
         "late_arrivals": r.late,
         "medium": r.medium,
+        "health": r.health,
         "agreement": state.agreement_id.as_deref(),
     }))
     .into_response()
@@ -215,6 +217,82 @@ pub async fn findings(
             .filter(|f| to.is_none_or(|t| f.time < t))
             .collect();
         page(&r, &filter, items, "findings")
+    };
+    run().unwrap_or_else(IntoResponse::into_response)
+}
+
+/// An incident with its findings' review states counted.
+pub(crate) fn incident_view(
+    state: &AppState,
+    r: &Results,
+    incident: &truce_pipeline::incidents::Incident,
+) -> serde_json::Value {
+    let mut by_state = std::collections::BTreeMap::new();
+    state.desk.read(|c| {
+        for id in &incident.findings {
+            let s = serde_json::to_value(c.state_of(id)).unwrap_or_default();
+            *by_state
+                .entry(s.as_str().unwrap_or("").to_string())
+                .or_insert(0usize) += 1;
+        }
+    });
+    let mut v = json!(incident);
+    v["finding_states"] = json!(by_state);
+    v["size"] = json!(r.size);
+    v
+}
+
+/// `GET /v1/incidents`: the salvos and barrages of the latest results (events from one
+/// place close in time), each with its rounds, duration, party and findings; `from` and
+/// `to` bound its first round's time, `party` and `type` filter.
+pub async fn incidents(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(filter): Query<Filter>,
+) -> Response {
+    let run = || -> Result<Response, ApiError> {
+        allowed(&state, &headers, Scope::Read)?;
+        let (from, to) = (time(&filter.from, "from")?, time(&filter.to, "to")?);
+        let r = latest(&state).unwrap_or_else(empty);
+        let items: Vec<serde_json::Value> = r
+            .incidents
+            .iter()
+            .filter(|i| from.is_none_or(|t| i.first >= t))
+            .filter(|i| to.is_none_or(|t| i.first < t))
+            .filter(|i| {
+                filter.party.as_deref().is_none_or(|p| match p {
+                    "undetermined" => i.party.is_none(),
+                    p => i.party.as_deref() == Some(p),
+                })
+            })
+            .filter(|i| {
+                filter
+                    .kind
+                    .as_deref()
+                    .is_none_or(|k| i.event_type.as_str() == k)
+            })
+            .map(|i| incident_view(&state, &r, i))
+            .collect();
+        Ok(Json(json!({"size": r.size, "incidents": items})).into_response())
+    };
+    run().unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /v1/incidents/{id}`: one incident.
+pub async fn incident(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let run = || -> Result<Response, ApiError> {
+        allowed(&state, &headers, Scope::Read)?;
+        let r = latest(&state).unwrap_or_else(empty);
+        let found = r
+            .incidents
+            .iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| ApiError::new(ProblemType::NotFound, format!("no incident {id}")))?;
+        Ok(Json(incident_view(&state, &r, found)).into_response())
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }
