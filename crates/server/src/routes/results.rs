@@ -193,12 +193,7 @@ pub async fn findings(
             .iter()
             .filter(|f| inside(&f.location))
             .filter(|f| filter.clause.as_deref().is_none_or(|c| f.clause == c))
-            .filter(|f| {
-                filter.party.as_deref().is_none_or(|p| match p {
-                    "undetermined" => f.attribution.party.is_none(),
-                    p => f.attribution.party.as_deref() == Some(p),
-                })
-            })
+            .filter(|f| filter.party_is(f.attribution.party.as_deref()))
             .filter(|f| {
                 filter.state.as_deref().is_none_or(|s| {
                     serde_json::to_value(f.state)
@@ -242,6 +237,16 @@ pub(crate) fn incident_view(
     v
 }
 
+impl Filter {
+    /// Whether `party` (none: undetermined) passes the `party` filter.
+    fn party_is(&self, party: Option<&str>) -> bool {
+        self.party.as_deref().is_none_or(|p| match p {
+            "undetermined" => party.is_none(),
+            p => party == Some(p),
+        })
+    }
+}
+
 /// `GET /v1/incidents`: the salvos and barrages of the latest results (events from one
 /// place close in time), each with its rounds, duration, party and findings; `from` and
 /// `to` bound its first round's time, `party` and `type` filter.
@@ -259,12 +264,7 @@ pub async fn incidents(
             .iter()
             .filter(|i| from.is_none_or(|t| i.first >= t))
             .filter(|i| to.is_none_or(|t| i.first < t))
-            .filter(|i| {
-                filter.party.as_deref().is_none_or(|p| match p {
-                    "undetermined" => i.party.is_none(),
-                    p => i.party.as_deref() == Some(p),
-                })
-            })
+            .filter(|i| filter.party_is(i.party.as_deref()))
             .filter(|i| {
                 filter
                     .kind
