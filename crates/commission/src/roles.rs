@@ -182,6 +182,7 @@ impl Account {
 fn public_key_bytes(text: &str) -> Option<ed25519_consensus::VerificationKey> {
     let bytes = truce_model::envelope::decode_base64(text).ok()?;
     let bytes: [u8; 32] = bytes.try_into().ok()?;
+    truce_model::keys::check_public_key(&bytes).ok()?;
     ed25519_consensus::VerificationKey::try_from(bytes).ok()
 }
 
@@ -215,6 +216,12 @@ mod tests {
         a.id = SYSTEM.into();
         a.public_key = Some("AAAA".into());
         assert_eq!(fields(&a), ["id", "public_key"]);
+        // A key of small order (the identity) would let anyone sign as the account.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut a = account(Role::Commissioner);
+        a.public_key = Some(truce_model::envelope::encode_base64(&identity));
+        assert_eq!(fields(&a), ["public_key"]);
     }
 
     #[test]

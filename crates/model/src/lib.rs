@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod event;
 pub mod fields;
 pub mod finding;
+pub mod keys;
 pub mod observation;
 pub mod position;
 pub mod problem;

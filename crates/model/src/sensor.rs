@@ -195,8 +195,10 @@ fn operator(value: &Raw) -> Result<String, String> {
 
 fn public_key_bytes(text: &str) -> Result<[u8; 32], String> {
     let bytes = decode_base64(text).map_err(|_| "must be base64".to_string())?;
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| format!("must be 32 bytes, got {}", bytes.len()))
+    let key = <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("must be 32 bytes, got {}", bytes.len()))?;
+    crate::keys::check_public_key(&key).map_err(|why| format!("the Ed25519 key {why}"))?;
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -206,12 +208,24 @@ mod tests {
 
     #[test]
     fn validates_the_design_example() {
+        use curve25519_dalek_ng::constants::ED25519_BASEPOINT_POINT;
+        use curve25519_dalek_ng::scalar::Scalar;
+        let key = (ED25519_BASEPOINT_POINT * Scalar::from(7u64))
+            .compress()
+            .to_bytes();
         let v = json!({"id": "ua-ac-017", "kind": "acoustic", "operator": "UA",
-            "position": {"lat": 48.5, "lon": 37.2}, "public_key": crate::envelope::encode_base64(&[7; 32]),
+            "position": {"lat": 48.5, "lon": 37.2}, "public_key": crate::envelope::encode_base64(&key),
             "timing_sigma_s": 0.002, "backazimuth_sigma_deg": 2.0});
         let r = SensorRegistration::from_value(&v).unwrap();
         assert_eq!(r.kind, SensorKind::Acoustic);
-        assert_eq!(r.public_key_bytes().unwrap(), [7; 32]);
+        assert_eq!(r.public_key_bytes().unwrap(), key);
+        // The identity, a point of small order, is refused.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut v = v;
+        v["public_key"] = json!(crate::envelope::encode_base64(&identity));
+        let errors = SensorRegistration::from_value(&v).unwrap_err();
+        assert_eq!(errors[0].field, "public_key");
     }
 
     #[test]

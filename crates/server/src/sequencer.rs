@@ -664,6 +664,23 @@ impl Round<'_> {
             )
             .with_field("public_key"));
         }
+        // One key, one sensor: a key another active sensor holds is refused, so that no
+        // signature can speak for two sensors.
+        let holder = self.sensors.values().find(|r| {
+            r.status == SensorStatus::Active
+                && r.registration.id != registration.id
+                && r.registration.public_key_bytes().is_ok_and(|b| b == key)
+        });
+        if let Some(holder) = holder {
+            return Err(Problem::new(
+                ProblemType::InvalidField,
+                format!(
+                    "this key is sensor {}'s: each sensor has a key of its own",
+                    holder.registration.id
+                ),
+            )
+            .with_field("public_key"));
+        }
         let earlier_keys = match self.sensors.get(&registration.id) {
             Some(revoked) => revoked.revoked_keys().map(str::to_string).collect(),
             None => Vec::new(),

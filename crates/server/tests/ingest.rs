@@ -614,6 +614,53 @@ async fn admin_operations_need_the_token_and_valid_input() {
     assert_eq!(sensors[0]["status"], "active");
 }
 
+/// Keys that would let anyone sign for a sensor, or one key sign for two, are refused at
+/// registration (the small-order and non-canonical encodings are the model crate's
+/// `keys` tests; here, through the API).
+#[tokio::test]
+async fn weak_and_shared_keys_are_refused() {
+    let h = Harness::start().await;
+    let with_key = |id: &str, key: &[u8]| {
+        json!({"id": id, "kind": "acoustic", "operator": "UA",
+            "position": {"lat": 48.5, "lon": 37.2},
+            "public_key": encode_base64(key), "timing_sigma_s": 0.002})
+        .to_string()
+        .into_bytes()
+    };
+    // The identity: with it, the signature 01 00..00 verifies for every message under
+    // ZIP-215. And the point of order 2, and the identity spelled with y + p.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut order_two = [0xff; 32];
+    order_two[0] = 0xec;
+    order_two[31] = 0x7f;
+    let mut identity_plus_p = [0xff; 32];
+    identity_plus_p[0] = 0xee;
+    identity_plus_p[31] = 0x7f;
+    for key in [identity, order_two, identity_plus_p] {
+        let (status, problem) = h
+            .send(
+                "POST",
+                "/v1/sensors",
+                "application/json",
+                with_key("ua-weak", &key),
+                Some(TOKEN),
+            )
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["field"], "public_key", "{problem}");
+    }
+    // One key, one sensor.
+    assert_eq!(h.register("ua-ac-50", 50, TOKEN).await.0, 201);
+    let (status, problem) = h.register("ua-ac-51", 50, TOKEN).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("ua-ac-50"),
+        "{problem}"
+    );
+    assert_eq!(h.register("ua-ac-51", 51, TOKEN).await.0, 201);
+}
+
 #[tokio::test]
 async fn entries_are_proved_against_signed_checkpoints() {
     let h = Harness::start().await;
