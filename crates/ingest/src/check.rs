@@ -33,6 +33,10 @@ impl<F: Fn(&str) -> Option<SensorKey>> SensorDirectory for F {
     }
 }
 
+/// The earliest time an observation may name: a clock that says 1970 (or year 1) is
+/// unset, not an observation of the past.
+pub const EARLIEST: &str = "2000-01-01T00:00:00Z";
+
 /// Limits applied to every observation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IngestPolicy {
@@ -231,7 +235,15 @@ fn precheck(
         .with_field("payload.kind"));
     }
     let limit = now.plus_nanos(policy.max_future_skew_ns);
+    let floor = Timestamp::parse(EARLIEST).expect("a valid constant");
     for (field, at) in observation.times() {
+        if at < floor {
+            return Err(Problem::new(
+                ProblemType::InvalidField,
+                format!("{at} is before {EARLIEST}: no observation of truce's is that old"),
+            )
+            .with_field(format!("payload.{field}")));
+        }
         if at > limit {
             return Err(Problem::new(
                 ProblemType::TimeInFuture,
@@ -297,7 +309,11 @@ mod tests {
     }
 
     fn envelope(seq: u64) -> Vec<u8> {
-        let payload = json!({"sensor": "ua-ac-1", "seq": seq, "observed_at": "2026-01-07T00:00:00Z",
+        envelope_at(seq, "2026-01-07T00:00:00Z")
+    }
+
+    fn envelope_at(seq: u64, at: &str) -> Vec<u8> {
+        let payload = json!({"sensor": "ua-ac-1", "seq": seq, "observed_at": at,
             "kind": "acoustic.arrival", "data": {"arrival_time": "2026-01-07T00:00:00Z",
             "arrival_sigma_s": 0.01, "class": "launch"}});
         let payload = serde_json::to_vec(&payload).unwrap();
@@ -367,6 +383,26 @@ mod tests {
         let p = check_one(&envelope(1), &directory, early, &IngestPolicy::default()).unwrap_err();
         assert_eq!(p.kind(), Some(ProblemType::TimeInFuture));
         assert_eq!(p.field.as_deref(), Some("payload.observed_at"));
+    }
+
+    #[test]
+    fn refuses_times_before_2000() {
+        // An unset clock: the epoch, and year 1.
+        for at in [
+            "1970-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "1999-12-31T23:59:59Z",
+        ] {
+            let p = check_one(
+                &envelope_at(1, at),
+                &directory,
+                now(),
+                &IngestPolicy::default(),
+            )
+            .unwrap_err();
+            assert_eq!(p.kind(), Some(ProblemType::InvalidField), "{at}");
+            assert_eq!(p.field.as_deref(), Some("payload.observed_at"), "{at}");
+        }
     }
 
     #[test]
