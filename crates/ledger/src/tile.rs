@@ -167,6 +167,11 @@ impl TilePath {
             }
         };
         let index = parse_tile_index(index_str).map_err(invalid)?;
+        // Its first hash or entry must have a position: past 2^56 tiles, index × 256
+        // would wrap (to tile 0, served as immutable).
+        if index.checked_mul(TILE_WIDTH).is_none() {
+            return Err(invalid("index beyond any log (2^56 tiles or more)"));
+        }
         Ok(TilePath { kind, index, width })
     }
 }
@@ -382,6 +387,19 @@ pub fn recompute_root_from_tiles<E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_whose_start_overflows_is_refused() {
+        // 2^56 = 72057594037927936: index × 256 would wrap to 0.
+        for path in [
+            "tile/0/x072/x057/x594/x037/x927/936",
+            "tile/entries/x072/x057/x594/x037/x927/936",
+        ] {
+            assert!(TilePath::parse(path).is_err(), "{path}");
+        }
+        let last = "tile/0/x072/x057/x594/x037/x927/935";
+        assert_eq!(TilePath::parse(last).unwrap().index, (1 << 56) - 1);
+    }
 
     #[test]
     fn spec_index_examples() {
