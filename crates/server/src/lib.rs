@@ -10,6 +10,7 @@ pub mod cot;
 pub mod desk;
 pub mod edge;
 pub mod error;
+pub mod extract;
 pub mod lapses;
 pub mod metrics;
 pub mod mqtt;

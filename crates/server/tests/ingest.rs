@@ -614,6 +614,31 @@ async fn admin_operations_need_the_token_and_valid_input() {
     assert_eq!(sensors[0]["status"], "active");
 }
 
+/// A malformed query or path is refused with a problem document, like every other refusal,
+/// not axum's `text/plain`.
+#[tokio::test]
+async fn malformed_queries_and_paths_are_problem_documents() {
+    let h = Harness::start().await;
+    for (path, status) in [
+        ("/v1/entries/not-a-number", 404),
+        ("/v1/proof/inclusion?index=x&size=1", 422),
+        ("/v1/proof/consistency?old=-1&new=2", 422),
+    ] {
+        let r = h.get(path).await;
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!(kind, "application/problem+json", "{path}");
+        let problem: Value = r.json().await.unwrap();
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:truce:problem:"),
+            "{path}"
+        );
+    }
+}
+
 /// Keys that would let anyone sign for a sensor, or one key sign for two, are refused at
 /// registration (the small-order and non-canonical encodings are the model crate's
 /// `keys` tests; here, through the API).

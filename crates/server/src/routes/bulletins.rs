@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use truce_model::{Finding, ObservationData, ProblemType, SensorRevocation};
 use super::commission::allowed;
 use crate::blobs::Blobs;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -256,7 +257,7 @@ pub struct Format {
 pub async fn show(
     State(state): State<AppState>,
     Path(date): Path<String>,
-    Query(Format { format }): Query<Format>,
+    ApiQuery(Format { format }): ApiQuery<Format>,
 ) -> Result<Response, ApiError> {
     let format = format.unwrap_or_else(|| "json".into());
     let content_type = match format.as_str() {

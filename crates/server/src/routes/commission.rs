@@ -20,6 +20,7 @@ use truce_commission::crosscheck::Located;
 use crate::blobs::Blobs;
 use crate::desk::{Subject, token_hash};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::state::AppState;
 
 /// The account of the request's bearer token: 401 without one that is valid.
@@ -238,7 +239,7 @@ pub async fn queue(
 pub async fn review_allegation(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(allegation): Path<u64>,
+    ApiPath(allegation): ApiPath<u64>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let analyst = allowed(&state, &headers, Scope::Review)?;
@@ -642,7 +643,7 @@ struct VoteBody {
 pub async fn vote(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(ruling): Path<u64>,
+    ApiPath(ruling): ApiPath<u64>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let commissioner = allowed(&state, &headers, Scope::Rule)?;
@@ -705,7 +706,7 @@ struct Answer {
 pub async fn acknowledge(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(escalation): Path<u64>,
+    ApiPath(escalation): ApiPath<u64>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let guarantor = allowed(&state, &headers, Scope::Answer)?;
@@ -725,7 +726,7 @@ pub async fn acknowledge(
 pub async fn respond(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(escalation): Path<u64>,
+    ApiPath(escalation): ApiPath<u64>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let guarantor = allowed(&state, &headers, Scope::Answer)?;

@@ -1,7 +1,7 @@
 //! The log's public face: checkpoint, tiles (C2SP tlog-tiles), proofs and entries.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use truce_store::Store;
 
 use super::b64;
 use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 /// Runs a read on the blocking pool.
@@ -99,7 +100,7 @@ pub struct InclusionQuery {
 
 pub async fn inclusion(
     State(state): State<AppState>,
-    Query(q): Query<InclusionQuery>,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let size = state.sequencer.size();
     if q.tree_size > size || q.index >= q.tree_size {
@@ -141,7 +142,7 @@ pub struct ConsistencyQuery {
 
 pub async fn consistency(
     State(state): State<AppState>,
-    Query(q): Query<ConsistencyQuery>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let size = state.sequencer.size();
     if q.from > q.to || q.to > size {
@@ -171,7 +172,7 @@ pub async fn consistency(
 
 pub async fn entry(
     State(state): State<AppState>,
-    Path(index): Path<u64>,
+    ApiPath(index): ApiPath<u64>,
 ) -> Result<Json<Value>, ApiError> {
     let data = read(&state, move |store| {
         store.read(|r| r.entry(index)).map_err(ApiError::from)

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use truce_commission::roles::Scope;
 
 use super::commission::allowed;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 1000;
@@ -152,7 +153,7 @@ fn page<T: serde::Serialize>(
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(filter): Query<Filter>,
+    ApiQuery(filter): ApiQuery<Filter>,
 ) -> Response {
     let run = || -> Result<Response, ApiError> {
         allowed(&state, &headers, Scope::Read)?;
@@ -181,7 +182,7 @@ pub async fn events(
 pub async fn findings(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(filter): Query<Filter>,
+    ApiQuery(filter): ApiQuery<Filter>,
 ) -> Response {
     let run = || -> Result<Response, ApiError> {
         allowed(&state, &headers, Scope::Read)?;
@@ -253,7 +254,7 @@ impl Filter {
 pub async fn incidents(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(filter): Query<Filter>,
+    ApiQuery(filter): ApiQuery<Filter>,
 ) -> Response {
     let run = || -> Result<Response, ApiError> {
         allowed(&state, &headers, Scope::Read)?;
