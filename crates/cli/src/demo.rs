@@ -588,7 +588,19 @@ async fn create_accounts(
         .iter()
         .map(|(id, role, token)| serde_json::json!({"id": id, "role": role, "token": token}))
         .collect();
-    std::fs::write(&file, serde_json::to_vec_pretty(&listed)?)?;
+    // Tokens: readable by their owner only.
+    {
+        use std::io::Write;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        options
+            .open(&file)?
+            .write_all(&serde_json::to_vec_pretty(&listed)?)?;
+    }
     println!(
         "accounts for the dashboard: {} (tokens in {})",
         made.iter()

@@ -258,6 +258,13 @@ pub async fn start(
 ) -> Result<RunningServer, ServerError> {
     config.validate()?;
     std::fs::create_dir_all(&config.data)?;
+    // The data directory holds the log's key, the admin token, the private store and the
+    // blobs: only its owner may enter it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config.data, std::fs::Permissions::from_mode(0o700))?;
+    }
     let origin = match (&config.origin, Store::stored_origin(&config.data)?) {
         (Some(o), _) => o.clone(),
         (None, Some(stored)) => stored,

@@ -614,6 +614,30 @@ async fn admin_operations_need_the_token_and_valid_input() {
     assert_eq!(sensors[0]["status"], "active");
 }
 
+/// The data directory (the log's key, the private store, the blobs) is its owner's alone.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A directory made as the umask allows (0755 usually), then the server's.
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = ServerConfig {
+        data: data.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_token: Some(TOKEN.into()),
+        ..ServerConfig::default()
+    };
+    let server = truce_server::start(config, Arc::new(FixedClock(now())))
+        .await
+        .unwrap();
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    drop(server);
+}
+
 /// A malformed query or path is refused with a problem document, like every other refusal,
 /// not axum's `text/plain`.
 #[tokio::test]
