@@ -159,7 +159,7 @@ export async function queue(container, ctx) {
   // The message outlives the list, which is drawn again after each verdict.
   const message = container.querySelector('.queue-message') || h('p', { class: 'queue-message' });
   // One item of the queue: what it is, and the verdict buttons that POST to `path`.
-  const item = (attrs, label, title, state, meta, path) => {
+  const item = (attrs, label, title, state, meta, path, extra = null) => {
     const reason = h('input', { placeholder: 'reason (to discount)', 'aria-label': 'reason' });
     const act = async (verdict) => {
       try {
@@ -180,7 +180,26 @@ export async function queue(container, ctx) {
         h('button', { type: 'button', class: 'verify', onclick: () => act('verify') }, 'Verify'),
         h('button', { type: 'button', class: 'contest', onclick: () => act('contest') }, 'Contest'),
         h('button', { type: 'button', class: 'discount', onclick: () => act('discount') }, 'Discount'),
-        reason));
+        reason, extra));
+  };
+  // A finding of a salvo or barrage: the whole incident verified in one step, each of its
+  // findings getting the verdict in the log.
+  const incidentButton = (f) => {
+    if (!f.incident) return null;
+    const verifyAll = async () => {
+      try {
+        const r = await api.post(`/v1/incidents/${encodeURIComponent(f.incident)}/review`, { verdict: 'verify' });
+        const entries = r.reviews.map((x) => x.log_index);
+        message.textContent = `incident ${f.incident} (${r.rounds} rounds): ${r.reviews.length} finding(s) verified`
+          + (entries.length ? ` in entries ${entries[0]}–${entries[entries.length - 1]}` : '') + `, ${r.unchanged} already so`;
+        message.className = 'queue-message ok';
+        await ctx.refresh();
+      } catch (e) {
+        message.textContent = `incident ${f.incident}: ${e.message}`;
+        message.className = 'queue-message bad';
+      }
+    };
+    return h('button', { type: 'button', class: 'verify-incident', title: `verify every finding of incident ${f.incident}`, onclick: verifyAll }, 'Verify the incident');
   };
   const findings = answer.items.map(({ finding: f, reviews }) => item({ 'data-finding': f.id }, f.id,
     h('a', { href: '#', onclick: (e) => { e.preventDefault(); ctx.select('finding', f.id); } },
@@ -188,7 +207,7 @@ export async function queue(container, ctx) {
     f.state,
     `${f.attribution.party || 'undetermined'} · ${(f.operators || []).length} operator(s), ${(f.modalities || []).join('+')}`
       + (reviews?.length ? ` · ${reviews.length} earlier review(s)` : ''),
-    `/v1/findings/${encodeURIComponent(f.id)}/review`));
+    `/v1/findings/${encodeURIComponent(f.id)}/review`, incidentButton(f)));
   // Allegations, with what the cross-check against the sensors found.
   const allegations = (answer.allegations || []).map(({ index, state, allegation: r }) => {
     const a = r.allegation;

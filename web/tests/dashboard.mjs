@@ -167,6 +167,18 @@ try {
   check(verified, 'GET /v1/findings lists the finding as verified');
   await page.waitForSelector(`path.truce-finding-verified[data-finding="${finding}"]`);
   step('the finding is verified, on the map and in the API');
+  // A salvo verified as a whole: one click, every finding of the incident verified.
+  const finalIncidentFindings = await page.evaluate(async (token) => {
+    const r = await fetch('/v1/incidents', { headers: { Authorization: `Bearer ${token}` } });
+    return (await r.json()).incidents.filter((i) => !i.provisional).flatMap((i) => i.findings);
+  }, tokens.analyst);
+  const salvo = page.locator(finalIncidentFindings.map((id) => `#queue .item[data-finding="${id}"] button.verify-incident`).join(', ')).first();
+  await salvo.waitFor({ timeout: 60_000 });
+  await salvo.click();
+  await page.waitForFunction(() => /finding\(s\) verified/.test(document.querySelector('.queue-message.ok')?.textContent || ''), null, { timeout: 60_000 });
+  const salvoMessage = await page.textContent('.queue-message');
+  check(/: [1-9]\d* finding\(s\) verified/.test(salvoMessage), `the incident's findings are verified: ${salvoMessage}`);
+  step(`review by incident: ${salvoMessage}`);
 
   await login('guarantor');
   t = await tabs();
