@@ -308,12 +308,7 @@ pub async fn review_incident(
             ),
         ));
     }
-    let target = match verdict {
-        Verdict::Verify => truce_model::VerificationState::Verified,
-        Verdict::Contest => truce_model::VerificationState::Contested,
-        Verdict::Discount => truce_model::VerificationState::Discounted,
-        Verdict::UnderReview => truce_model::VerificationState::UnderReview,
-    };
+    let target = verdict.state();
     let reason = Some(match reason {
         Some(r) => format!("{r} (incident {id}, {} rounds)", incident.rounds),
         None => format!("incident {id}, {} rounds", incident.rounds),
